@@ -1,0 +1,9 @@
+"""Names and versions of the files in a store directory, written in one place and read in one place."""
+from __future__ import annotations
+
+FORMAT_VERSION = 1
+META_DB = "meta.sqlite"
+VECTORS = "vectors.npy"
+INDEX = "index.faiss"
+CHECKED_FILES = (VECTORS, INDEX)
+VECTOR_DTYPE = "<f4"

@@ -1,0 +1,104 @@
+"""Opening a store for queries: light (numpy, sqlite3, and faiss only when searching) and checked.
+
+Every check that can fail on a damaged or foreign store runs here, before any query, and fails
+with a :class:`StoreError` naming the file: a wrong answer or a crash inside FAISS is never the
+way a user learns that a file was truncated.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import StoreError
+from ..fsutil import crc32_file
+from . import layout
+from .index import open_index
+from .schema import SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    import faiss
+
+
+class StoreFiles:
+    """The checked, open files of a store: metadata, memory-mapped vectors, and the index on demand."""
+
+    def __init__(self, path: str | os.PathLike[str], *, verify: bool = True) -> None:
+        self.path = Path(path)
+        if not self.path.is_dir():
+            raise StoreError(f"no store at {self.path} (make one with `embedsearch train` or `embedsearch quickstart`)")
+        db_path = self.path / layout.META_DB
+        if not db_path.is_file():
+            raise StoreError(f"{self.path} is not a store: {layout.META_DB} is missing")
+        try:
+            self.db = sqlite3.connect(f"{db_path.absolute().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            rows = self.db.execute("SELECT key, value FROM meta").fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{db_path}: not a readable embedsearch metadata database ({exc})") from exc
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{db_path}: schema version {version} is newer than this embedsearch supports ({SCHEMA_VERSION}); upgrade embedsearch")
+        if version < SCHEMA_VERSION:
+            raise StoreError(f"{db_path}: schema version {version} is older than this embedsearch's ({SCHEMA_VERSION}) and needs migrating")
+        try:
+            self.meta: dict[str, Any] = {key: json.loads(value) for key, value in rows}
+        except json.JSONDecodeError as exc:
+            raise StoreError(f"{db_path}: malformed metadata value ({exc})") from exc
+        fmt = self.meta.get("format_version")
+        if fmt != layout.FORMAT_VERSION:
+            raise StoreError(f"{db_path}: store format {fmt!r} is not supported (this embedsearch reads format {layout.FORMAT_VERSION})")
+        try:
+            self.words = int(self.meta["words"])
+            self.dim = int(self.meta["dim"])
+            files = self.meta["files"]
+            self.index_meta: dict[str, Any] = dict(self.meta["index"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StoreError(f"{db_path}: metadata is incomplete (missing or bad {exc})") from exc
+        (table_rows,) = self.db.execute("SELECT count(*) FROM words").fetchone()
+        if table_rows != self.words:
+            raise StoreError(f"{db_path}: the words table has {table_rows} rows, the metadata says {self.words}")
+        for name in layout.CHECKED_FILES:
+            self._check_file(name, files.get(name), verify)
+        self.vectors = self._open_vectors()
+        self._index: faiss.Index | None = None
+
+    def _check_file(self, name: str, expected: dict[str, Any] | None, verify: bool) -> None:
+        path = self.path / name
+        if not path.is_file():
+            raise StoreError(f"{path} is missing")
+        if not expected:
+            raise StoreError(f"{self.path / layout.META_DB}: no size or checksum recorded for {name}")
+        size = path.stat().st_size
+        if size != expected["bytes"]:
+            raise StoreError(f"{path}: {size:,} bytes, expected {expected['bytes']:,} (truncated or replaced)")
+        if verify and crc32_file(path) != expected["crc32"]:
+            raise StoreError(f"{path}: checksum mismatch (the file is corrupt or was changed after the store was built)")
+
+    def _open_vectors(self) -> np.ndarray:
+        path = self.path / layout.VECTORS
+        try:
+            vectors = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (ValueError, OSError) as exc:
+            raise StoreError(f"{path}: not a readable .npy array ({exc})") from exc
+        if vectors.dtype != np.dtype(layout.VECTOR_DTYPE) or vectors.shape != (self.words, self.dim):
+            raise StoreError(
+                f"{path}: holds {vectors.dtype} {vectors.shape}, expected float32 ({self.words}, {self.dim})"
+            )
+        return vectors
+
+    @property
+    def index(self) -> faiss.Index:
+        if self._index is None:
+            self._index = open_index(self.path / layout.INDEX, self.index_meta, self.words, self.dim)
+        return self._index
+
+    def file_sizes(self) -> dict[str, int]:
+        return {p.name: p.stat().st_size for p in sorted(self.path.iterdir()) if p.is_file()}
+
+    def close(self) -> None:
+        self.db.close()
+        self._index = None

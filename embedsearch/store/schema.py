@@ -1,0 +1,38 @@
+"""The schema of ``meta.sqlite`` and its migrations.
+
+The schema version lives in SQLite's ``PRAGMA user_version``. Migrations run in order when a
+store is written (and, later, by an explicit upgrade command); opening a store for queries never
+writes, it only checks the version.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    db["words"].create({"id": int, "word": str, "count": int}, pk="id", not_null={"word", "count"})
+    db["words"].create_index(["word"], unique=True)
+    db["meta"].create({"key": str, "value": str}, pk="key", not_null={"value"})
+
+
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(db: sqlite_utils.Database) -> int:
+    """Bring ``db`` to :data:`SCHEMA_VERSION`; returns the version it started from."""
+    start = db.execute("PRAGMA user_version").fetchone()[0]
+    for version in range(start, SCHEMA_VERSION):
+        with db.conn:
+            MIGRATIONS[version](db)
+            db.execute(f"PRAGMA user_version = {version + 1}")
+    return start
+
+
+def encode_meta(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)

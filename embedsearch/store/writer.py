@@ -1,0 +1,103 @@
+"""Writing a store: vectors, FAISS index and metadata, built aside and published atomically."""
+from __future__ import annotations
+
+import datetime
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..fsutil import atomic_directory, crc32_file
+from ..progress import Progress, ProgressCallback, ignore_progress
+from . import layout
+from .index import build_index
+from .schema import encode_meta, migrate
+
+_INSERT_BATCH = 10_000
+
+
+def unit_rows(vectors: np.ndarray) -> tuple[np.ndarray, int]:
+    """Float32 copy of ``vectors`` with L2-normalised rows; all-zero rows stay zero. Returns (rows, zero count)."""
+    rows = np.array(vectors, dtype=np.float32, order="C", copy=True)
+    norms = np.linalg.norm(rows, axis=1)
+    zero = norms == 0
+    norms[zero] = 1.0
+    rows /= norms[:, None]
+    return rows, int(zero.sum())
+
+
+def write_store(
+    path: str | os.PathLike[str],
+    *,
+    words: Sequence[str],
+    counts: Sequence[int],
+    vectors: np.ndarray,
+    model: Mapping[str, Any],
+    pipeline: Mapping[str, Any] | None,
+    corpus: Mapping[str, Any] | None = None,
+    index_kind: str = "flat",
+    overwrite: bool = False,
+    progress: ProgressCallback = ignore_progress,
+) -> Path:
+    """Write a store at ``path`` from ``words`` (row order) and their ``vectors``.
+
+    ``model`` describes how the vectors were made (kind and parameters), ``pipeline`` is the saved
+    text pipeline that query words must go through, ``corpus`` the ingest statistics. The rows are
+    L2-normalised before saving. Nothing appears at ``path`` unless everything was written.
+    """
+    from .. import __version__
+
+    if vectors.ndim != 2 or vectors.shape[0] != len(words) or len(words) != len(counts):
+        raise ConfigError(f"{len(words)} words, {len(counts)} counts and vectors of shape {vectors.shape} do not match")
+    if len(words) == 0:
+        raise ConfigError("cannot write a store with no words")
+    if len(set(words)) != len(words):
+        raise ConfigError("words must be unique")
+    if not np.isfinite(vectors).all():
+        raise ConfigError("vectors contain NaN or infinity")
+    rows, zero_rows = unit_rows(vectors)
+    target = Path(path)
+    with atomic_directory(target, overwrite=overwrite, what="store") as tmp:
+        progress(Progress("store", 0, 3, "files", "vectors"))
+        np.save(tmp / layout.VECTORS, rows.astype(layout.VECTOR_DTYPE, copy=False), allow_pickle=False)
+        progress(Progress("store", 1, 3, "files", "index"))
+        index_meta = build_index(rows, tmp / layout.INDEX, kind=index_kind)
+        progress(Progress("store", 2, 3, "files", "metadata"))
+        files = {name: {"bytes": (tmp / name).stat().st_size, "crc32": crc32_file(tmp / name)} for name in layout.CHECKED_FILES}
+        meta = {
+            "format_version": layout.FORMAT_VERSION,
+            "created_with": f"embedsearch {__version__}",
+            "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "words": len(words),
+            "dim": int(rows.shape[1]),
+            "metric": "cosine",
+            "normalised": True,
+            "zero_vectors": zero_rows,
+            "model": dict(model),
+            "pipeline": dict(pipeline) if pipeline is not None else None,
+            "corpus": dict(corpus) if corpus is not None else None,
+            "index": index_meta,
+            "files": files,
+        }
+        _write_meta_db(tmp / layout.META_DB, words, counts, meta)
+        progress(Progress("store", 3, 3, "files", "done", final=True))
+    return target
+
+
+def _write_meta_db(path: Path, words: Sequence[str], counts: Sequence[int], meta: Mapping[str, Any]) -> None:
+    import sqlite_utils  # write side only: queries read with the stdlib sqlite3
+
+    db = sqlite_utils.Database(path)
+    try:
+        migrate(db)
+        with db.conn:
+            db["words"].insert_all(
+                ({"id": i, "word": word, "count": int(count)} for i, (word, count) in enumerate(zip(words, counts))),
+                batch_size=_INSERT_BATCH,
+            )
+            db["meta"].insert_all(({"key": key, "value": encode_meta(value)} for key, value in meta.items()))
+    finally:
+        db.close()
