@@ -1,0 +1,71 @@
+"""Training: a corpus directory in, a store out."""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..corpus import Corpus, open_corpus
+from ..errors import StoreExistsError
+from ..progress import ProgressCallback, ignore_progress
+from ..store import write_store
+from .config import ARCHS, MODELS, TrainConfig
+from .word2vec import EpochStats
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What :func:`train` did: where the store is, its size, and per-epoch statistics."""
+
+    store: Path
+    words: int
+    dim: int
+    corpus_words: int
+    seconds: float
+    epochs: list[EpochStats]
+    config: TrainConfig
+
+
+def train(
+    corpus: str | os.PathLike[str] | Corpus,
+    output: str | os.PathLike[str],
+    *,
+    config: TrainConfig | None = None,
+    overwrite: bool = False,
+    progress: ProgressCallback = ignore_progress,
+) -> TrainResult:
+    """Train embeddings on a tokenized corpus (from :func:`embedsearch.ingest`) and write a store."""
+    from .word2vec import train_word2vec
+
+    config = config or TrainConfig()
+    corpus = corpus if isinstance(corpus, Corpus) else open_corpus(corpus)
+    output = Path(output)
+    if output.exists() and not overwrite:
+        # Checked before training, not only at publish time, so nobody waits an hour for this error.
+        raise StoreExistsError(f"store {output.absolute()} already exists; pass --force (overwrite=True) to replace it")
+    started = time.perf_counter()
+    trained = train_word2vec(corpus, config, progress)
+    seconds = time.perf_counter() - started
+    write_store(
+        output,
+        words=trained.words,
+        counts=trained.counts,
+        vectors=trained.vectors,
+        model={
+            "kind": config.model,
+            "backend": trained.backend,
+            "params": config.to_dict(),
+            "train_seconds": round(seconds, 3),
+            "corpus_words": trained.corpus_words,
+            "epochs": [asdict(e) for e in trained.epochs],
+        },
+        pipeline=corpus.pipeline.to_dict(),
+        corpus={"path": str(corpus.path.absolute()), "sources": list(corpus.sources), "stats": asdict(corpus.stats)},
+        overwrite=overwrite,
+        progress=progress,
+    )
+    return TrainResult(output, len(trained.words), config.dim, trained.corpus_words, round(seconds, 3), trained.epochs, config)
+
+
+__all__ = ["ARCHS", "MODELS", "EpochStats", "TrainConfig", "TrainResult", "train"]

@@ -1,0 +1,56 @@
+"""Training parameters, validated once, saved whole in the store."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..corpus import default_workers
+from ..errors import ConfigError
+
+ARCHS = ("skipgram", "cbow")
+MODELS = ("word2vec",)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train. Defaults follow word2vec.c / gensim (skip-gram, 100 dims, window 5, 5 epochs).
+
+    ``seed`` fixes vector initialisation and sampling; training is bit-reproducible only with
+    ``workers=1``, because with several threads the order of updates depends on scheduling.
+    ``compute_loss`` makes gensim track the training loss (a few percent slower; with several
+    workers in ``corpus_file`` mode gensim's figure covers only part of the threads' work).
+    """
+
+    model: str = "word2vec"
+    arch: str = "skipgram"
+    dim: int = 100
+    window: int = 5
+    min_count: int = 5
+    negative: int = 5
+    sample: float = 1e-3
+    epochs: int = 5
+    alpha: float = 0.025
+    min_alpha: float = 0.0001
+    workers: int = field(default_factory=default_workers)
+    seed: int = 1
+    compute_loss: bool = False
+
+    def __post_init__(self) -> None:
+        if self.model not in MODELS:
+            raise ConfigError(f"model must be one of {', '.join(MODELS)}, got {self.model!r}")
+        if self.arch not in ARCHS:
+            raise ConfigError(f"arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
+        for name in ("dim", "window", "min_count", "epochs", "workers"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.negative < 1:
+            raise ConfigError(f"negative must be at least 1 (negative sampling is the only objective), got {self.negative}")
+        if not 0 <= self.sample < 1:
+            raise ConfigError(f"sample must be in [0, 1), got {self.sample}")
+        if not 0 < self.alpha or not 0 <= self.min_alpha <= self.alpha:
+            raise ConfigError(f"need 0 <= min_alpha <= alpha and alpha > 0, got alpha={self.alpha}, min_alpha={self.min_alpha}")
+        if not 0 <= self.seed < 2**32:
+            raise ConfigError(f"seed must be in [0, 2**32), got {self.seed}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
