@@ -1,0 +1,416 @@
+"""The command line: parse options, call one library function, format its result.
+
+Library errors (:class:`EmbedsearchError`) become one line on stderr and exit code 1 (bad data,
+unknown word) or 2 (bad usage); nothing here prints a traceback for a user's mistake. Heavy modules
+are imported inside the commands, so ``embedsearch similar`` never loads the training code.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from . import __version__
+from .errors import EmbedsearchError
+
+if TYPE_CHECKING:
+    from .progress import Progress
+    from .query import Neighbor, Store
+
+DEFAULT_STORE = Path("embedsearch-quickstart") / "store"
+STORE_ENV = "EMBEDSEARCH_STORE"
+
+
+class _Failure(click.ClickException):
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class _Group(click.Group):
+    """Turns library errors into clean messages and exit codes for every command."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EmbedsearchError as exc:
+            raise _Failure(str(exc), exc.exit_code) from exc
+        except OSError as exc:
+            target = f" ({exc.filename})" if exc.filename else ""
+            raise _Failure(f"{exc.strerror or exc}{target}", 1) from exc
+
+
+# --- output helpers ----------------------------------------------------------------------------
+
+
+def _emit_json(result: Any) -> None:
+    data = dataclasses.asdict(result) if dataclasses.is_dataclass(result) else result
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+class _ProgressPrinter:
+    """Progress on stderr: one rewritten line on a terminal, an occasional plain line otherwise."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty()
+        self.last = 0.0
+        self.width = 0
+
+    def __call__(self, event: Progress) -> None:
+        if event.stage == "warning":
+            self._clear()
+            click.echo(f"warning: {event.message}", err=True)
+            return
+        if self.quiet:
+            return
+        now = time.monotonic()
+        last_step = event.total is not None and event.done >= event.total
+        if not (event.final or last_step) and now - self.last < (0.2 if self.tty else 10.0):
+            return
+        self.last = now
+        if event.unit == "epochs" and event.total:
+            epoch = min(int(event.done) + (not float(event.done).is_integer()), int(event.total))
+            amount = f"epoch {epoch}/{event.total:.0f}"
+        elif event.total:
+            amount = f"{100 * event.done / event.total:5.1f}% of {event.total:,.0f} {event.unit}"
+        else:
+            amount = f"{event.done:,.1f} {event.unit}"
+        line = f"{event.stage}: {amount}" + (f"  {event.message}" if event.message else "")
+        if self.tty:
+            padding = " " * max(0, self.width - len(line))
+            click.echo(f"\r{line}{padding}", err=True, nl=event.final)
+            self.width = 0 if event.final else len(line)
+        else:
+            click.echo(line, err=True)
+
+    def _clear(self) -> None:
+        if self.tty and self.width:
+            click.echo("\r" + " " * self.width + "\r", err=True, nl=False)
+            self.width = 0
+
+
+def _table(neighbors: list[Neighbor]) -> None:
+    if not neighbors:
+        click.echo("  (no results)")
+        return
+    width = max(len(n.word) for n in neighbors)
+    for rank, n in enumerate(neighbors, 1):
+        click.echo(f"{rank:3d}. {n.word:<{width}}  {n.score:.4f}")
+
+
+# --- shared options ----------------------------------------------------------------------------
+
+
+def _store_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "-s",
+        "--store",
+        "store_path",
+        type=click.Path(path_type=Path),
+        envvar=STORE_ENV,
+        help=f"Store directory. Default: ${STORE_ENV}, else ./{DEFAULT_STORE} (made by `embedsearch quickstart`).",
+    )(function)
+
+
+def _json_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")(function)
+
+
+def _k_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True, help="Number of results.")(
+        function
+    )
+
+
+def _open(store_path: Path | None) -> Store:
+    from .query import open_store
+
+    if store_path is None:
+        if not DEFAULT_STORE.is_dir():
+            raise click.UsageError(f"no store given: pass --store PATH, set ${STORE_ENV}, or run `embedsearch quickstart` first")
+        store_path = DEFAULT_STORE
+    return open_store(store_path)
+
+
+# --- the commands ------------------------------------------------------------------------------
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="embedsearch")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output on stderr.")
+@click.pass_context
+def main(ctx: click.Context, quiet: bool) -> None:
+    """Train word embeddings on your own text and ask similarity questions about them.
+
+    \b
+    Start here:
+      embedsearch quickstart                      # sample corpus -> store -> answers
+      embedsearch ingest texts/ -o corpus         # your text -> tokenized corpus
+      embedsearch train corpus -o store           # corpus -> store (Word2Vec)
+      embedsearch similar -s store king           # nearest words
+      embedsearch similar -s store "king - man + woman"
+      embedsearch analogy -s store man king woman
+    """
+    ctx.obj = _ProgressPrinter(quiet)
+
+
+@main.command()
+@click.argument("sources", nargs=-1, required=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Corpus directory to write.")
+@click.option("--pipeline", "pipeline_spec", default=None, metavar="STEPS",
+              help="Comma-separated steps, e.g. 'nfkc,sentences,lowercase,word'. Default: the English word pipeline. "
+                   "See `embedsearch steps`.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes. Default: all cores.")
+@click.option("--encoding-errors", type=click.Choice(["replace", "strict"]), default="replace", show_default=True,
+              help="Invalid UTF-8: replace with U+FFFD and count, or stop with the file and line.")
+@click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
+@_json_option
+@click.pass_obj
+def ingest(progress: _ProgressPrinter, sources: tuple[str, ...], output: Path, pipeline_spec: str | None,
+           workers: int | None, encoding_errors: str, force: bool, as_json: bool) -> None:
+    """Normalise and tokenize SOURCES into a corpus directory for `train`.
+
+    SOURCES are text files (.txt, .gz, .bz2, .xz; Wikipedia XML dumps are recognised), folders
+    (read recursively), globs, or - for stdin.
+
+    \b
+    Example:
+      embedsearch ingest notes/ papers/*.txt.gz -o my_corpus
+    """
+    from .corpus import ingest as run_ingest
+    from .text.pipeline import parse_steps
+
+    pipeline = parse_steps(pipeline_spec) if pipeline_spec else None
+    corpus = run_ingest(list(sources), output, pipeline=pipeline, workers=workers, encoding_errors=encoding_errors,
+                        overwrite=force, progress=progress)
+    if as_json:
+        _emit_json({"corpus": str(corpus.path), "pipeline": corpus.pipeline.to_dict(), "stats": dataclasses.asdict(corpus.stats)})
+        return
+    s = corpus.stats
+    click.echo(f"corpus written to {corpus.path}")
+    click.echo(f"  {s.files:,} file(s), {s.documents:,} documents, {s.sentences:,} sentences, {s.tokens:,} tokens, "
+               f"{s.vocabulary:,} distinct words")
+    click.echo(f"  {s.bytes_read / 1e6:,.1f} MB read in {s.seconds:.1f} s with {s.workers} worker(s); pipeline: "
+               f"{corpus.pipeline.describe()}")
+    if s.replaced_bytes:
+        click.echo(f"  {s.replaced_bytes:,} invalid UTF-8 byte sequence(s) replaced with U+FFFD")
+    click.echo(f"next: embedsearch train {corpus.path} -o STORE")
+
+
+@main.command()
+@click.argument("corpus", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Store directory to write.")
+@click.option("--arch", type=click.Choice(["skipgram", "cbow"]), default="skipgram", show_default=True)
+@click.option("--dim", type=click.IntRange(min=1), default=100, show_default=True, help="Vector dimensions.")
+@click.option("--window", type=click.IntRange(min=1), default=5, show_default=True, help="Context window (words each side).")
+@click.option("--min-count", type=click.IntRange(min=1), default=5, show_default=True, help="Ignore rarer words.")
+@click.option("--negative", type=click.IntRange(min=1), default=5, show_default=True, help="Negative samples.")
+@click.option("--sample", type=click.FloatRange(min=0, max=1, max_open=True), default=1e-3, show_default=True,
+              help="Down-sampling threshold for frequent words.")
+@click.option("--epochs", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--alpha", type=click.FloatRange(min=0, min_open=True), default=0.025, show_default=True,
+              help="Initial learning rate.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Training threads. Default: all cores.")
+@click.option("--seed", type=click.IntRange(min=0, max=2**32 - 1), default=1, show_default=True,
+              help="Random seed. Results are bit-reproducible only with --workers 1.")
+@click.option("--loss", is_flag=True, help="Track and show the training loss per epoch (slightly slower).")
+@click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
+@_json_option
+@click.pass_obj
+def train(progress: _ProgressPrinter, corpus: Path, output: Path, arch: str, dim: int, window: int, min_count: int,
+          negative: int, sample: float, epochs: int, alpha: float, workers: int | None, seed: int, loss: bool,
+          force: bool, as_json: bool) -> None:
+    """Train Word2Vec on a CORPUS directory (from `ingest`) and write a store.
+
+    \b
+    Example:
+      embedsearch train my_corpus -o my_store --arch cbow --dim 200 --epochs 10
+    """
+    from .training import TrainConfig
+    from .training import train as run_train
+
+    options: dict[str, Any] = {"workers": workers} if workers else {}
+    config = TrainConfig(arch=arch, dim=dim, window=window, min_count=min_count, negative=negative, sample=sample,
+                         epochs=epochs, alpha=alpha, seed=seed, compute_loss=loss, **options)
+    result = run_train(corpus, output, config=config, overwrite=force, progress=progress)
+    if as_json:
+        _emit_json(result)
+        return
+    click.echo(f"store written to {result.store}: {result.words:,} words x {result.dim} dims, "
+               f"trained on {result.corpus_words:,} words in {result.seconds:.1f} s")
+    click.echo(f"next: embedsearch similar -s {result.store} WORD")
+
+
+@main.command()
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=DEFAULT_STORE.parent, show_default=True,
+              help="Directory for the corpus and the store.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Default: all cores.")
+@click.option("--force", is_flag=True, help="Rebuild even if OUTPUT already holds a quickstart store.")
+@_json_option
+@click.pass_obj
+def quickstart(progress: _ProgressPrinter, output: Path, workers: int | None, force: bool, as_json: bool) -> None:
+    """Build a store from the English Wikipedia sample that ships with gensim, then query it.
+
+    Takes about a minute on two cores. Afterwards, try the commands it prints.
+    """
+    from .demo import quickstart as run_quickstart
+
+    result = run_quickstart(output, workers=workers, overwrite=force, progress=progress)
+    if as_json:
+        _emit_json(result)
+        return
+    click.echo(f"\nCorpus: {result.corpus_description}")
+    built = f"built in {result.seconds:.0f} s" if result.rebuilt else "already built; --force rebuilds it"
+    click.echo(f"Store:  {result.store} ({result.words:,} words x {result.dim} dims, {built})\n")
+    for answer in result.similar:
+        click.echo(f"similar {answer.query}:  " + ", ".join(f"{n.word} {n.score:.2f}" for n in answer.neighbors))
+    for analogy in result.analogies:
+        click.echo(f"analogy {analogy.a} : {analogy.b} :: {analogy.c} : ?  " +
+                   ", ".join(f"{n.word} {n.score:.2f}" for n in analogy.neighbors))
+    store = result.store if result.store != DEFAULT_STORE.absolute() else None
+    flag = f" -s {result.store}" if store else ""
+    click.echo("\nTry next:")
+    click.echo(f"  embedsearch similar{flag} philosophy")
+    click.echo(f'  embedsearch similar{flag} "music - poetry + science"')
+    click.echo(f"  embedsearch analogy{flag} france french germany --method 3cosmul")
+    click.echo(f"  embedsearch doesnt-match{flag} france spain italy music")
+    click.echo(f"  embedsearch info{flag}")
+    click.echo("  embedsearch ingest YOUR_TEXTS/ -o my_corpus && embedsearch train my_corpus -o my_store")
+
+
+@main.command()
+@click.argument("query", nargs=-1, required=True)
+@_store_option
+@_k_option
+@_json_option
+def similar(query: tuple[str, ...], store_path: Path | None, k: int, as_json: bool) -> None:
+    """Nearest words to a word, a phrase, or an expression.
+
+    A phrase averages its words; an expression adds and subtracts them, with optional weights.
+    Operators need a space before them (`e-mail` is one word).
+
+    \b
+    Examples:
+      embedsearch similar king
+      embedsearch similar new york -k 20
+      embedsearch similar "king - man + woman"
+      embedsearch similar "0.5*paris + rome"
+    """
+    with _open(store_path) as store:
+        result = store.similar(" ".join(query), k=k)
+    if as_json:
+        _emit_json(result)
+        return
+    _table(result.neighbors)
+
+
+@main.command()
+@click.argument("a")
+@click.argument("b")
+@click.argument("c")
+@_store_option
+@_k_option
+@click.option("--method", type=click.Choice(["3cosadd", "3cosmul"]), default="3cosadd", show_default=True,
+              help="3cosadd: cos(x, b - a + c); 3cosmul: Levy & Goldberg's multiplicative form.")
+@_json_option
+def analogy(a: str, b: str, c: str, store_path: Path | None, k: int, method: str, as_json: bool) -> None:
+    """A is to B as C is to ?
+
+    \b
+    Example:
+      embedsearch analogy man king woman       # queen
+    """
+    with _open(store_path) as store:
+        result = store.analogy(a, b, c, k=k, method=method)
+    if as_json:
+        _emit_json(result)
+        return
+    _table(result.neighbors)
+
+
+@main.command()
+@click.argument("first")
+@click.argument("second")
+@_store_option
+@_json_option
+def similarity(first: str, second: str, store_path: Path | None, as_json: bool) -> None:
+    """Cosine similarity of two words (or quoted phrases).
+
+    \b
+    Example:
+      embedsearch similarity coffee tea
+    """
+    with _open(store_path) as store:
+        result = store.similarity(first, second)
+    if as_json:
+        _emit_json(result)
+        return
+    click.echo(f"{result.score:.4f}")
+
+
+@main.command("doesnt-match")
+@click.argument("words", nargs=-1, required=True)
+@_store_option
+@_json_option
+def doesnt_match(words: tuple[str, ...], store_path: Path | None, as_json: bool) -> None:
+    """Which of three or more WORDS does not belong with the others.
+
+    \b
+    Example:
+      embedsearch doesnt-match breakfast cereal dinner lunch
+    """
+    if len(words) < 3:
+        raise click.UsageError(f"doesnt-match needs at least 3 words, got {len(words)}")
+    with _open(store_path) as store:
+        result = store.doesnt_match(list(words))
+    if as_json:
+        _emit_json(result)
+        return
+    click.echo(result.odd_one_out)
+
+
+@main.command()
+@_store_option
+@_json_option
+def info(store_path: Path | None, as_json: bool) -> None:
+    """What a store holds: vocabulary, dimensions, training parameters, pipeline, index, files."""
+    with _open(store_path) as store:
+        result = store.info()
+    if as_json:
+        _emit_json(result)
+        return
+    model = result.model
+    click.echo(f"store      {result.path}")
+    click.echo(f"words      {result.words:,} x {result.dim} dims, {result.metric}, unit vectors")
+    click.echo(f"model      {model.get('kind', '?')} ({model.get('backend', '?')})")
+    params = model.get("params") or {}
+    if params:
+        click.echo("params     " + ", ".join(f"{key}={value}" for key, value in params.items()))
+    if "train_seconds" in model:
+        click.echo(f"trained    {model.get('corpus_words', 0):,} corpus words in {model['train_seconds']:.1f} s")
+    click.echo(f"pipeline   {result.pipeline}")
+    index = result.index
+    click.echo(f"index      {index.get('kind')} ({index.get('faiss')}, {'exact' if index.get('exact') else 'approximate'})")
+    if result.corpus:
+        stats = result.corpus.get("stats", {})
+        click.echo(f"corpus     {stats.get('tokens', 0):,} tokens, {stats.get('documents', 0):,} documents from "
+                   f"{len(result.corpus.get('sources', []))} source(s)")
+    click.echo("files      " + ", ".join(f"{name} {size / 1e6:,.1f} MB" for name, size in result.files.items()))
+    click.echo(f"created    {result.created_at} with {result.created_with}")
+
+
+@main.command()
+def steps() -> None:
+    """List the text pipeline steps that `ingest --pipeline` accepts."""
+    from .text.pipeline import available_steps
+
+    for name, kind, version, description in available_steps():
+        click.echo(f"{name:<12} {kind:<9} v{version}  {description}")
