@@ -80,7 +80,7 @@ class _ProgressPrinter:
             epoch = min(int(event.done) + (not float(event.done).is_integer()), int(event.total))
             amount = f"epoch {epoch}/{event.total:.0f}"
         elif event.total:
-            amount = f"{100 * event.done / event.total:5.1f}% of {event.total:,.0f} {event.unit}"
+            amount = f"{100 * event.done / event.total:5.1f}% of {event.total:,.1f} {event.unit}"
         else:
             amount = f"{event.done:,.1f} {event.unit}"
         line = f"{event.stage}: {amount}" + (f"  {event.message}" if event.message else "")

@@ -87,7 +87,7 @@ def _lowercase(options: Mapping[str, Any]) -> StepFunction:
 # A sentence ends at . ! ? … or their full-width forms, possibly followed by closing quotes or
 # brackets, then whitespace. Abbreviations ("Dr. Smith") split too: for word embeddings that only
 # shortens one context window, while missing real boundaries would not matter either; simple wins.
-_SENTENCE_END = re.compile(r"(?<=[.!?…。！？])[\"'”’)\]]*\s+")
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?…。！？])|(?<=[.!?…。！？][\"'”’)\]]))\s+")
 
 
 @register("sentences", kind=SEGMENT, version=1, description="split segments into sentences at . ! ? … followed by space")

@@ -1,0 +1,81 @@
+"""Training: validated parameters, reproducibility with one worker, clear failures, progress."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import embedsearch
+from embedsearch.errors import ConfigError, EmptyCorpusError, SourceError, StoreExistsError
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"arch": "glove"}, "arch must be one of"),
+        ({"dim": 0}, "dim must be at least 1"),
+        ({"epochs": 0}, "epochs must be at least 1"),
+        ({"negative": 0}, "negative must be at least 1"),
+        ({"sample": 1.5}, "sample must be in"),
+        ({"alpha": 0.01, "min_alpha": 0.1}, "min_alpha <= alpha"),
+        ({"seed": -1}, "seed must be in"),
+    ],
+)
+def test_config_validation(options, message):
+    with pytest.raises(ConfigError, match=message):
+        embedsearch.TrainConfig(**options)
+
+
+def test_store_records_parameters_pipeline_and_corpus(lee_store: Path, lee_corpus):
+    with embedsearch.open_store(lee_store) as store:
+        info = store.info()
+    params = info.model["params"]
+    assert (params["dim"], params["epochs"], params["min_count"], params["seed"], params["arch"]) == (24, 5, 3, 7, "skipgram")
+    assert info.model["kind"] == "word2vec" and info.model["backend"].startswith("gensim")
+    assert len(info.model["epochs"]) == 5 and all(e["words_per_second"] > 0 for e in info.model["epochs"])
+    assert info.pipeline == lee_corpus.pipeline.describe()
+    assert info.corpus["stats"]["tokens"] == lee_corpus.stats.tokens
+    assert info.model["corpus_words"] == lee_corpus.stats.tokens
+
+
+def test_one_worker_with_a_seed_is_reproducible(tmp_path: Path, lee_corpus, lee_store: Path):
+    config = embedsearch.TrainConfig(dim=24, epochs=5, min_count=3, workers=1, seed=7)
+    embedsearch.train(lee_corpus, tmp_path / "again", config=config)
+    with embedsearch.open_store(lee_store) as first, embedsearch.open_store(tmp_path / "again") as second:
+        np.testing.assert_array_equal(np.asarray(first.vectors), np.asarray(second.vectors))
+    other = embedsearch.TrainConfig(dim=24, epochs=5, min_count=3, workers=1, seed=8)
+    embedsearch.train(lee_corpus, tmp_path / "other", config=other)
+    with embedsearch.open_store(lee_store) as first, embedsearch.open_store(tmp_path / "other") as third:
+        assert not np.array_equal(np.asarray(first.vectors), np.asarray(third.vectors))
+
+
+def test_progress_reports_every_epoch(tmp_path: Path, lee_corpus):
+    events = []
+    config = embedsearch.TrainConfig(dim=8, epochs=3, min_count=3, workers=1, compute_loss=True)
+    result = embedsearch.train(lee_corpus, tmp_path / "s", config=config, progress=events.append)
+    epochs = [e for e in events if e.stage == "train" and e.unit == "epochs" and float(e.done).is_integer()]
+    assert [e.done for e in epochs] == [1, 2, 3]
+    assert all("words/s" in e.message and "loss" in e.message for e in epochs)
+    assert [e.epoch for e in result.epochs] == [1, 2, 3] and all(e.loss and e.loss > 0 for e in result.epochs)
+    assert any(e.stage == "store" and e.final for e in events)
+
+
+def test_min_count_too_high_is_a_clear_error(tmp_path: Path, lee_corpus):
+    config = embedsearch.TrainConfig(dim=8, epochs=1, min_count=10**9, workers=1)
+    with pytest.raises(EmptyCorpusError, match="min_count"):
+        embedsearch.train(lee_corpus, tmp_path / "s", config=config)
+    assert not (tmp_path / "s").exists()
+
+
+def test_existing_store_is_refused_before_training(tmp_path: Path, lee_corpus, lee_store: Path, monkeypatch):
+    from embedsearch.training import word2vec
+
+    monkeypatch.setattr(word2vec, "train_word2vec", lambda *a, **k: pytest.fail("trained anyway"))
+    with pytest.raises(StoreExistsError):
+        embedsearch.train(lee_corpus, lee_store)
+
+
+def test_training_from_something_that_is_not_a_corpus(tmp_path: Path):
+    with pytest.raises(SourceError, match="not a directory"):
+        embedsearch.train(tmp_path / "missing", tmp_path / "s")
