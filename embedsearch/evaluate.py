@@ -1,0 +1,253 @@
+"""Benchmarks of embedding quality: analogy questions and word-pair similarity.
+
+Both read the common file formats and put every evaluation word through the store's own text
+pipeline, so a lowercasing or Korean-morpheme store is evaluated on its own terms. On the same
+vectors the numbers equal gensim's ``evaluate_word_analogies`` (3CosAdd) and
+``evaluate_word_pairs``; 3CosMul evaluation is ours (gensim's ignores its similarity function).
+"""
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ConfigError, SourceError
+from .query import ANALOGY_METHODS, COSMUL_EPSILON, Store
+
+_BATCH = 256
+
+
+@dataclass(frozen=True)
+class SectionScore:
+    """Accuracy over one section: ``correct`` of ``answered``; ``skipped`` had a word out of vocabulary."""
+
+    name: str
+    correct: int
+    answered: int
+    skipped: int
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.answered if self.answered else 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        return {"name": self.name, "correct": self.correct, "answered": self.answered, "skipped": self.skipped,
+                "accuracy": self.accuracy}
+
+
+@dataclass(frozen=True)
+class AnalogyEvaluation:
+    file: str
+    method: str
+    restrict: int
+    sections: list[SectionScore]
+    total: SectionScore
+    semantic: SectionScore | None
+    syntactic: SectionScore | None
+    invalid_lines: int
+
+
+@dataclass(frozen=True)
+class PairEvaluation:
+    """Rank (Spearman) and linear (Pearson) correlation of cosine with human scores."""
+
+    file: str
+    pairs: int
+    oov_pairs: int
+    invalid_lines: int
+    spearman: float
+    pearson: float
+
+    @property
+    def oov_ratio(self) -> float:
+        """Percent of pairs skipped for out-of-vocabulary words (as gensim reports it)."""
+        total = self.pairs + self.oov_pairs
+        return 100.0 * self.oov_pairs / total if total else 0.0
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    try:
+        with open(path, encoding="utf-8-sig", errors="strict", newline=None) as handle:
+            for number, line in enumerate(handle, 1):
+                yield number, line.strip()
+    except FileNotFoundError:
+        raise SourceError(f"no such evaluation file: {path}") from None
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+
+
+class _Vocabulary:
+    """Maps evaluation words to rows of the (restricted) store, through the store's pipeline."""
+
+    def __init__(self, store: Store, restrict: int) -> None:
+        self.store = store
+        self.restrict = restrict
+        self.cache: dict[str, list[int] | None] = {}
+
+    def rows(self, word: str) -> list[int] | None:
+        if word not in self.cache:
+            tokens = self.store.pipeline.tokens(word)
+            found = self.store._lookup(tokens) if tokens else {}
+            ids = [found.get(t) for t in tokens]
+            self.cache[word] = [i for i in ids if i is not None] if ids and all(
+                i is not None and i < self.restrict for i in ids) else None
+        return self.cache[word]
+
+    def single_row(self, word: str) -> int | None:
+        rows = self.rows(word)
+        return rows[0] if rows is not None and len(rows) == 1 else None
+
+
+def _check_restrict(store: Store, restrict: int | None) -> int:
+    if restrict is None:
+        return len(store)
+    if restrict < 1:
+        raise ConfigError(f"restrict must be a positive number of words, got {restrict}")
+    return min(restrict, len(store))
+
+
+def evaluate_analogies(
+    store: Store,
+    path: str | os.PathLike[str],
+    *,
+    method: str = "3cosadd",
+    restrict: int | None = 30_000,
+) -> AnalogyEvaluation:
+    """Accuracy on an analogy file (``: section`` or ``# section`` headers, ``a b c d`` lines).
+
+    Candidates and question words are restricted to the ``restrict`` most frequent words (the
+    store's first rows); a question with a word outside them, or a word that the pipeline does not
+    turn into exactly one vocabulary word, is skipped and counted. The answer is the best-scoring
+    word other than ``a``, ``b`` and ``c``.
+    """
+    if method not in ANALOGY_METHODS:
+        raise ConfigError(f"method must be one of {', '.join(ANALOGY_METHODS)}, got {method!r}")
+    path = Path(path)
+    limit = _check_restrict(store, restrict)
+    vocabulary = _Vocabulary(store, limit)
+    names: list[str] = []
+    questions: dict[str, list[tuple[int, int, int, int]]] = {}
+    skipped: dict[str, int] = {}
+    invalid = 0
+    section = "(no section)"
+    for _, line in _lines(path):
+        if not line:
+            continue
+        if line[0] in ":#":
+            section = line[1:].strip() or "(unnamed)"
+            if section not in questions:
+                names.append(section)
+                questions[section], skipped[section] = [], 0
+            continue
+        words = line.split()
+        if len(words) != 4:
+            invalid += 1
+            continue
+        if section not in questions:
+            names.append(section)
+            questions[section], skipped[section] = [], 0
+        rows = [vocabulary.single_row(w) for w in words]
+        if any(r is None for r in rows):
+            skipped[section] += 1
+        else:
+            questions[section].append(tuple(rows))  # type: ignore[arg-type]
+
+    candidates = np.asarray(store.vectors[:limit], dtype=np.float32)
+    scores: list[SectionScore] = []
+    for name in names:
+        asked = np.array(questions[name], dtype=np.int64).reshape(-1, 4)
+        correct = sum(int((_predict(candidates, batch, method) == batch[:, 3]).sum())
+                      for batch in (asked[i : i + _BATCH] for i in range(0, len(asked), _BATCH)))
+        scores.append(SectionScore(name, correct, len(asked), skipped[name]))
+    total = _sum("total", scores)
+    syntactic_parts = [s for s in scores if s.name.lower().startswith("gram")]
+    semantic_parts = [s for s in scores if not s.name.lower().startswith("gram")]
+    split = bool(syntactic_parts)  # the Google set marks syntactic sections "gram*"; others say nothing
+    return AnalogyEvaluation(
+        str(path), method, limit, scores, total,
+        _sum("semantic", semantic_parts) if split else None,
+        _sum("syntactic", syntactic_parts) if split else None,
+        invalid,
+    )
+
+
+def _sum(name: str, parts: list[SectionScore]) -> SectionScore:
+    return SectionScore(name, sum(p.correct for p in parts), sum(p.answered for p in parts), sum(p.skipped for p in parts))
+
+
+def _predict(candidates: np.ndarray, batch: np.ndarray, method: str) -> np.ndarray:
+    """Best candidate row for each question ``(a, b, c, _)`` of ``batch``, inputs excluded."""
+    a, b, c = (candidates[batch[:, i]] for i in range(3))
+    if method == "3cosadd":
+        query = b - a + c
+        query /= np.maximum(np.linalg.norm(query, axis=1, keepdims=True), 1e-12)
+        scores = query @ candidates.T
+    else:
+        def shifted(x: np.ndarray) -> np.ndarray:
+            return (1.0 + x @ candidates.T) / 2.0
+
+        scores = shifted(b) * shifted(c) / (shifted(a) + COSMUL_EPSILON)
+    rows = np.arange(len(batch))
+    for i in range(3):
+        scores[rows, batch[:, i]] = -np.inf
+    return scores.argmax(axis=1)
+
+
+def _split_pair_line(line: str) -> list[str]:
+    for separator in ("\t", ","):
+        if separator in line:
+            return [part.strip() for part in line.split(separator)]
+    return line.split()
+
+
+def evaluate_pairs(store: Store, path: str | os.PathLike[str], *, restrict: int | None = None) -> PairEvaluation:
+    """Spearman and Pearson correlation of the store's cosine with the scores of a word-pair file.
+
+    Reads WordSim / SimLex / MEN / RW style files: ``w1 w2 score`` separated by tabs, commas or
+    spaces, with or without a BOM, ``#`` comments and a header line. Pairs with a word out of the
+    (restricted) vocabulary are skipped and counted; a word the pipeline splits into several
+    tokens is represented by their mean vector.
+    """
+    from scipy import stats  # evaluation only; scipy comes with gensim
+
+    path = Path(path)
+    vocabulary = _Vocabulary(store, _check_restrict(store, restrict))
+    gold: list[float] = []
+    model: list[float] = []
+    oov = invalid = 0
+    seen_data = False
+    for _, line in _lines(path):
+        if not line or line.startswith("#"):
+            continue
+        parts = _split_pair_line(line)
+        try:
+            if len(parts) < 3:
+                raise ValueError(line)
+            score = float(parts[2])
+            if not math.isfinite(score):
+                raise ValueError(line)
+        except ValueError:
+            if seen_data:
+                invalid += 1
+            seen_data = True  # a non-numeric first line is a header, not an error
+            continue
+        seen_data = True
+        first, second = vocabulary.rows(parts[0]), vocabulary.rows(parts[1])
+        if first is None or second is None:
+            oov += 1
+            continue
+        v1 = np.asarray(store.vectors[first], dtype=np.float64).mean(axis=0)
+        v2 = np.asarray(store.vectors[second], dtype=np.float64).mean(axis=0)
+        denominator = float(np.linalg.norm(v1) * np.linalg.norm(v2))
+        gold.append(score)
+        model.append(float(v1 @ v2) / denominator if denominator else 0.0)
+    if len(gold) < 3:
+        raise SourceError(f"{path}: only {len(gold)} pair(s) with both words in the vocabulary ({oov} out of vocabulary); "
+                          "cannot compute a correlation")
+    spearman = float(stats.spearmanr(gold, model).correlation)
+    pearson = float(stats.pearsonr(gold, model)[0])
+    return PairEvaluation(str(path), len(gold), oov, invalid, spearman, pearson)
