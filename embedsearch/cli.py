@@ -80,7 +80,8 @@ class _ProgressPrinter:
             epoch = min(int(event.done) + (not float(event.done).is_integer()), int(event.total))
             amount = f"epoch {epoch}/{event.total:.0f}"
         elif event.total:
-            amount = f"{100 * event.done / event.total:5.1f}% of {event.total:,.1f} {event.unit}"
+            decimals = 1 if event.unit == "MB" else 0
+            amount = f"{100 * event.done / event.total:5.1f}% of {event.total:,.{decimals}f} {event.unit}"
         else:
             amount = f"{event.done:,.1f} {event.unit}"
         line = f"{event.stage}: {amount}" + (f"  {event.message}" if event.message else "")
@@ -405,6 +406,140 @@ def info(store_path: Path | None, as_json: bool) -> None:
                    f"{len(result.corpus.get('sources', []))} source(s)")
     click.echo("files      " + ", ".join(f"{name} {size / 1e6:,.1f} MB" for name, size in result.files.items()))
     click.echo(f"created    {result.created_at} with {result.created_with}")
+
+
+@main.group()
+def evaluate() -> None:
+    """Score a store on analogy questions or word-pair similarity benchmarks."""
+
+
+@evaluate.command("analogies")
+@click.argument("store_path", metavar="STORE", type=click.Path(path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--method", type=click.Choice(["3cosadd", "3cosmul"]), default="3cosadd", show_default=True)
+@click.option("--restrict", type=click.IntRange(min=1), default=30_000, show_default=True,
+              help="Only the N most frequent words count as questions and answers.")
+@_json_option
+def evaluate_analogies_command(store_path: Path, file: Path, method: str, restrict: int, as_json: bool) -> None:
+    """Accuracy on an analogy FILE (`: section` or `# section` headers, `a b c d` per line).
+
+    \b
+    Example:
+      embedsearch evaluate analogies my_store questions-words.txt --method 3cosmul
+    """
+    from .evaluate import evaluate_analogies
+
+    with _open(store_path) as store:
+        result = evaluate_analogies(store, file, method=method, restrict=restrict)
+    if as_json:
+        data = dataclasses.asdict(result)
+        for key in ("total", "semantic", "syntactic"):
+            part = getattr(result, key)
+            data[key] = part.to_dict() if part else None
+        data["sections"] = [s.to_dict() for s in result.sections]
+        _emit_json(data)
+        return
+    width = max([len(s.name) for s in result.sections] + [9])
+    for score in [*result.sections, *(s for s in (result.semantic, result.syntactic) if s), result.total]:
+        click.echo(f"{score.name:<{width}}  {100 * score.accuracy:6.2f}%  {score.correct:>6,}/{score.answered:<6,}"
+                   f"  ({score.skipped:,} skipped: out of vocabulary)")
+    if result.invalid_lines:
+        click.echo(f"{result.invalid_lines:,} malformed line(s) ignored")
+
+
+@evaluate.command("pairs")
+@click.argument("store_path", metavar="STORE", type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--restrict", type=click.IntRange(min=1), default=None, help="Only the N most frequent words.")
+@_json_option
+def evaluate_pairs_command(store_path: Path, files: tuple[Path, ...], restrict: int | None, as_json: bool) -> None:
+    """Spearman and Pearson correlation with human scores in word-pair FILES (WordSim, SimLex, MEN, RW...).
+
+    \b
+    Example:
+      embedsearch evaluate pairs my_store wordsim353.tsv simlex999.txt
+    """
+    from .evaluate import evaluate_pairs
+
+    with _open(store_path) as store:
+        results = [evaluate_pairs(store, file, restrict=restrict) for file in files]
+    if as_json:
+        _emit_json([{**dataclasses.asdict(r), "oov_ratio": r.oov_ratio} for r in results])
+        return
+    width = max(len(Path(r.file).name) for r in results)
+    for r in results:
+        click.echo(f"{Path(r.file).name:<{width}}  spearman {r.spearman:.4f}  pearson {r.pearson:.4f}  "
+                   f"{r.pairs:,} pairs, {r.oov_pairs:,} out of vocabulary ({r.oov_ratio:.1f}%)")
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Store directory to write.")
+@click.option("--format", "fmt", type=click.Choice(["word2vec", "word2vec-bin", "fasttext-vec", "glove"]), default=None,
+              help="Default: detected from the file.")
+@click.option("--pipeline", "pipeline_spec", default=None, metavar="STEPS",
+              help="How query words are prepared, e.g. 'lowercase,word'. Default: used as typed.")
+@click.option("--strict", is_flag=True, help="Stop at the first bad line instead of skipping and counting it.")
+@click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
+@_json_option
+@click.pass_obj
+def import_command(progress: _ProgressPrinter, file: Path, output: Path, fmt: str | None, pipeline_spec: str | None,
+                   strict: bool, force: bool, as_json: bool) -> None:
+    """Make a store from a vector FILE (word2vec text or binary, fastText .vec, GloVe; may be compressed).
+
+    \b
+    Example:
+      embedsearch import glove.6B.100d.txt -o glove_store --pipeline lowercase,whitespace
+    """
+    from .formats import import_vectors
+    from .text.pipeline import parse_steps
+
+    pipeline = parse_steps(pipeline_spec) if pipeline_spec else None
+    report = import_vectors(file, output, fmt=fmt, pipeline=pipeline, strict=strict, overwrite=force, progress=progress)
+    if as_json:
+        _emit_json(report)
+        return
+    click.echo(f"store written to {report.store}: {report.words:,} words x {report.dim} dims ({report.format})")
+    skipped = [f"{n:,} {what}" for n, what in ((report.bad_lines, "bad line(s) skipped"),
+                                               (report.bad_encoding, "word(s) with invalid UTF-8 replaced"),
+                                               (report.duplicates, "duplicate word(s) ignored")) if n]
+    if skipped:
+        click.echo("  " + "; ".join(skipped))
+    for example in report.examples:
+        click.echo(f"  {example}")
+
+
+@main.group()
+def export() -> None:
+    """Write a store's vectors in other formats."""
+
+
+@export.command("vectors")
+@click.argument("store_path", metavar="STORE", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="File to write (for projector: a prefix for the two .tsv files). Default: stdout.")
+@click.option("--format", "fmt", type=click.Choice(["word2vec", "word2vec-bin", "glove", "projector"]),
+              default="word2vec", show_default=True)
+@click.option("--top", type=click.IntRange(min=1), default=None, help="Only the N most frequent words.")
+@click.pass_obj
+def export_vectors_command(progress: _ProgressPrinter, store_path: Path, output: Path | None, fmt: str,
+                           top: int | None) -> None:
+    """Write the store's (unit-length) vectors in FORMAT.
+
+    \b
+    Examples:
+      embedsearch export vectors my_store -o vectors.txt
+      embedsearch export vectors my_store --format projector --top 10000 -o projector/words
+    """
+    from .formats import export_vectors
+
+    if output is None and fmt == "projector":
+        raise click.UsageError("--format projector writes two files: give -o PREFIX")
+    with _open(store_path) as store:
+        written = export_vectors(store, output if output is not None else sys.stdout.buffer,
+                                 fmt=fmt, top=top, progress=progress)
+    for path in written:
+        click.echo(f"wrote {path}", err=True)
 
 
 @main.command()
