@@ -61,12 +61,15 @@ class StoreFiles:
         (table_rows,) = self.db.execute("SELECT count(*) FROM words").fetchone()
         if table_rows != self.words:
             raise StoreError(f"{db_path}: the words table has {table_rows} rows, the metadata says {self.words}")
-        for name in layout.CHECKED_FILES:
+        # Every file the writer recorded is checked, the optional ones (e.g. subwords.npy) included.
+        for name in dict.fromkeys([*layout.CHECKED_FILES, *files]):
             self._check_file(name, files.get(name), verify)
         self.vectors = self._open_vectors()
         self._index: faiss.Index | None = None
 
     def _check_file(self, name: str, expected: dict[str, Any] | None, verify: bool) -> None:
+        if not isinstance(name, str) or "/" in name or "\\" in name or name.startswith("."):
+            raise StoreError(f"{self.path / layout.META_DB}: invalid file name {name!r} in the metadata")
         path = self.path / name
         if not path.is_file():
             raise StoreError(f"{path} is missing")
@@ -89,6 +92,15 @@ class StoreFiles:
                 f"{path}: holds {vectors.dtype} {vectors.shape}, expected float32 ({self.words}, {self.dim})"
             )
         return vectors
+
+    def array(self, name: str) -> np.ndarray:
+        """An extra array the writer recorded (e.g. ``subwords.npy``), memory-mapped, without pickle."""
+        if name not in self.meta.get("files", {}):
+            raise StoreError(f"{self.path} has no {name}")
+        try:
+            return np.load(self.path / name, mmap_mode="r", allow_pickle=False)
+        except (ValueError, OSError) as exc:
+            raise StoreError(f"{self.path / name}: not a readable .npy array ({exc})") from exc
 
     @property
     def index(self) -> faiss.Index:

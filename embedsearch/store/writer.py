@@ -39,6 +39,8 @@ def write_store(
     pipeline: Mapping[str, Any] | None,
     corpus: Mapping[str, Any] | None = None,
     index_kind: str = "flat",
+    arrays: Mapping[str, np.ndarray] | None = None,
+    extra_meta: Mapping[str, Any] | None = None,
     overwrite: bool = False,
     progress: ProgressCallback = ignore_progress,
 ) -> Path:
@@ -46,7 +48,9 @@ def write_store(
 
     ``model`` describes how the vectors were made (kind and parameters), ``pipeline`` is the saved
     text pipeline that query words must go through, ``corpus`` the ingest statistics. The rows are
-    L2-normalised before saving. Nothing appears at ``path`` unless everything was written.
+    L2-normalised before saving. ``arrays`` are extra ``.npy`` files saved as given (checked on
+    open like the others), ``extra_meta`` extra metadata keys (e.g. FastText's subword settings).
+    Nothing appears at ``path`` unless everything was written.
     """
     from .. import __version__
 
@@ -65,8 +69,14 @@ def write_store(
         np.save(tmp / layout.VECTORS, rows.astype(layout.VECTOR_DTYPE, copy=False), allow_pickle=False)
         progress(Progress("store", 1, 3, "files", "index"))
         index_meta = build_index(rows, tmp / layout.INDEX, kind=index_kind)
+        extra = dict(arrays or {})
+        for name, array in extra.items():
+            if not name.endswith(".npy") or "/" in name or name in layout.CHECKED_FILES:
+                raise ConfigError(f"extra store array {name!r} must be a plain new .npy file name")
+            np.save(tmp / name, np.asarray(array), allow_pickle=False)
         progress(Progress("store", 2, 3, "files", "metadata"))
-        files = {name: {"bytes": (tmp / name).stat().st_size, "crc32": crc32_file(tmp / name)} for name in layout.CHECKED_FILES}
+        names = [*layout.CHECKED_FILES, *extra]
+        files = {name: {"bytes": (tmp / name).stat().st_size, "crc32": crc32_file(tmp / name)} for name in names}
         meta = {
             "format_version": layout.FORMAT_VERSION,
             "created_with": f"embedsearch {__version__}",
@@ -81,6 +91,7 @@ def write_store(
             "corpus": dict(corpus) if corpus is not None else None,
             "index": index_meta,
             "files": files,
+            **dict(extra_meta or {}),
         }
         _write_meta_db(tmp / layout.META_DB, words, counts, meta)
         progress(Progress("store", 3, 3, "files", "done", final=True))
