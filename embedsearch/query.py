@@ -18,6 +18,7 @@ import numpy as np
 from .errors import ConfigError, QueryError, UnknownWordError, UsageError
 from .expression import parse_expression
 from .store import StoreFiles
+from .store.subwords import SubwordModel
 from .text.pipeline import CompiledPipeline, Pipeline
 
 ANALOGY_METHODS = ("3cosadd", "3cosmul")
@@ -34,11 +35,16 @@ class Neighbor:
 
 @dataclass(frozen=True)
 class QueryTerm:
-    """A word of the query as typed, the vocabulary word(s) it became, and its weight."""
+    """A word of the query as typed, the word(s) it became, and its weight.
+
+    ``oov`` lists the words that are not in the vocabulary and were built from subwords
+    (FastText stores only; elsewhere an unknown word is an error).
+    """
 
     text: str
     words: list[str]
     weight: float
+    oov: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,7 @@ class AnalogyResult:
     c: str
     method: str
     neighbors: list[Neighbor]
+    oov: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,7 @@ class DoesntMatchResult:
 
     odd_one_out: str
     scores: list[Neighbor]
+    oov: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -98,6 +106,7 @@ class Store:
         self.path = files.path
         self.vectors = files.vectors
         self._pipeline: CompiledPipeline | None = None
+        self._subwords: SubwordModel | None | bool = False  # False: not looked at yet
 
     # --- basics ------------------------------------------------------------------------------
 
@@ -129,6 +138,21 @@ class Store:
             pipeline = Pipeline.from_dict(saved) if saved else Pipeline.of("whitespace")
             self._pipeline = pipeline.compile()
         return self._pipeline
+
+    @property
+    def subwords(self) -> SubwordModel | None:
+        """The FastText subword model, or ``None`` for stores without one."""
+        if self._subwords is False:
+            meta = self.meta.get("subwords")
+            self._subwords = SubwordModel.from_meta(self._files.array(meta["file"]), meta) if meta else None
+        return self._subwords  # type: ignore[return-value]
+
+    def raw_vector(self, word: str) -> np.ndarray:
+        """A FastText store's unnormalised vector for any word, as fastText's ``get_word_vector`` gives it."""
+        if self.subwords is None:
+            raise QueryError(f"{self.path} has no subword data (only FastText stores do)")
+        row = self._lookup([word]).get(word)
+        return self.subwords.vector(word, row)
 
     def __contains__(self, word: object) -> bool:
         return isinstance(word, str) and self._lookup([word]).get(word) is not None
@@ -196,18 +220,26 @@ class Store:
 
     # --- resolving query words ---------------------------------------------------------------
 
-    def _term(self, text: str, weight: float = 1.0) -> tuple[QueryTerm, list[int]]:
+    def _term(self, text: str, weight: float = 1.0) -> tuple[QueryTerm, np.ndarray, list[int]]:
+        """A query term's words, its vector (mean of its words' unit vectors) and its vocabulary rows."""
         tokens = self.pipeline.tokens(text)
         if not tokens:
             raise QueryError(f"{text!r} has no words left after the store's text pipeline ({self.pipeline.pipeline.describe()})")
         ids = self._lookup(tokens)
+        units: list[np.ndarray] = []
+        oov: list[str] = []
         for token in tokens:
-            if token not in ids:
+            if token in ids:
+                units.append(np.asarray(self.vectors[ids[token]], dtype=np.float32))
+                continue
+            vector = self.subwords.vector(token) if self.subwords is not None else None
+            norm = float(np.linalg.norm(vector)) if vector is not None else 0.0
+            if vector is None or norm == 0.0:
                 raise UnknownWordError(token, self.suggest(token))
-        return QueryTerm(text, tokens, weight), [ids[t] for t in tokens]
-
-    def _term_vector(self, ids: Sequence[int]) -> np.ndarray:
-        return np.asarray(self.vectors[list(ids)], dtype=np.float32).mean(axis=0)
+            units.append(vector / norm)
+            oov.append(token)
+        rows = [ids[t] for t in tokens if t in ids]
+        return QueryTerm(text, tokens, weight, oov), np.mean(units, axis=0), rows
 
     @staticmethod
     def _check_k(k: int) -> None:
@@ -245,9 +277,9 @@ class Store:
         combined = np.zeros(self.dim, dtype=np.float32)
         exclude: set[int] = set()
         for parsed in parse_expression(query):
-            term, ids = self._term(parsed.text, parsed.weight)
+            term, vector, ids = self._term(parsed.text, parsed.weight)
             terms.append(term)
-            combined += parsed.weight * self._term_vector(ids)
+            combined += parsed.weight * vector
             exclude.update(ids)
         return SimilarResult(query, terms, self._search(combined, k, exclude))
 
@@ -262,9 +294,10 @@ class Store:
         if method not in ANALOGY_METHODS:
             raise ConfigError(f"method must be one of {', '.join(ANALOGY_METHODS)}, got {method!r}")
         resolved = [self._term(word) for word in (a, b, c)]
-        vectors = [self._term_vector(ids) for _, ids in resolved]
-        exclude = {i for _, ids in resolved for i in ids}
-        names = [" ".join(term.words) for term, _ in resolved]
+        vectors = [vector for _, vector, _ in resolved]
+        exclude = {i for _, _, ids in resolved for i in ids}
+        names = [" ".join(term.words) for term, _, _ in resolved]
+        oov = [word for term, _, _ in resolved for word in term.oov]
         if method == "3cosadd":
             units = [v / max(float(np.linalg.norm(v)), 1e-12) for v in vectors]
             neighbors = self._search(units[1] - units[0] + units[2], k, exclude)
@@ -273,13 +306,12 @@ class Store:
             shifted = (1.0 + np.asarray(self.vectors @ units.T)) / 2.0
             scores = shifted[:, 1] * shifted[:, 2] / (shifted[:, 0] + COSMUL_EPSILON)
             neighbors = self._top_of_scores(scores, k, exclude)
-        return AnalogyResult(names[0], names[1], names[2], method, neighbors)
+        return AnalogyResult(names[0], names[1], names[2], method, neighbors, oov)
 
     def similarity(self, first: str, second: str) -> SimilarityResult:
         """Cosine similarity of two words (or phrases, as the mean of their words)."""
-        term1, ids1 = self._term(first)
-        term2, ids2 = self._term(second)
-        v1, v2 = self._term_vector(ids1), self._term_vector(ids2)
+        term1, v1, _ = self._term(first)
+        term2, v2, _ = self._term(second)
         denominator = float(np.linalg.norm(v1) * np.linalg.norm(v2))
         score = float(v1 @ v2) / denominator if denominator > 0 else 0.0
         return SimilarityResult(term1, term2, score)
@@ -289,14 +321,14 @@ class Store:
         if len(words) < 3:
             raise UsageError(f"doesnt-match needs at least 3 words, got {len(words)}")
         resolved = [self._term(word) for word in words]
-        vectors = np.stack([self._term_vector(ids) for _, ids in resolved])
+        vectors = np.stack([vector for _, vector, _ in resolved])
         units = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         mean = units.mean(axis=0)
         mean /= max(float(np.linalg.norm(mean)), 1e-12)
         scores = units @ mean
         order = np.argsort(scores, kind="stable")
         ranked = [Neighbor(" ".join(resolved[i][0].words), float(scores[i])) for i in order]
-        return DoesntMatchResult(ranked[0].word, ranked)
+        return DoesntMatchResult(ranked[0].word, ranked, [w for term, _, _ in resolved for w in term.oov])
 
     def info(self) -> StoreInfo:
         """What the store holds: size, model and training parameters, pipeline, index, files."""

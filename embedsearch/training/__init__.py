@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -11,7 +12,7 @@ from ..errors import StoreExistsError
 from ..progress import ProgressCallback, ignore_progress
 from ..store import write_store
 from .config import ARCHS, MODELS, TrainConfig
-from .word2vec import EpochStats
+from .results import EpochStats, TrainedVectors
 
 
 @dataclass(frozen=True)
@@ -36,17 +37,34 @@ def train(
     progress: ProgressCallback = ignore_progress,
 ) -> TrainResult:
     """Train embeddings on a tokenized corpus (from :func:`embedsearch.ingest`) and write a store."""
-    from .word2vec import train_word2vec
-
     config = config or TrainConfig()
     corpus = corpus if isinstance(corpus, Corpus) else open_corpus(corpus)
     output = Path(output)
     if output.exists() and not overwrite:
         # Checked before training, not only at publish time, so nobody waits an hour for this error.
         raise StoreExistsError(f"store {output.absolute()} already exists; pass --force (overwrite=True) to replace it")
-    started = time.perf_counter()
-    trained = train_word2vec(corpus, config, progress)
-    seconds = time.perf_counter() - started
+    output.absolute().parent.mkdir(parents=True, exist_ok=True)
+    # fastText's output is large (its n-gram matrix): keep it on the store's file system, and gone after.
+    with tempfile.TemporaryDirectory(prefix=f".{output.name}.train-", dir=output.absolute().parent) as scratch:
+        started = time.perf_counter()
+        trained = _train_backend(corpus, config, progress, Path(scratch))
+        seconds = time.perf_counter() - started
+        _publish(trained, corpus, config, output, seconds, overwrite, progress)
+    return TrainResult(output, len(trained.words), config.dim, trained.corpus_words, round(seconds, 3), trained.epochs, config)
+
+
+def _train_backend(corpus: Corpus, config: TrainConfig, progress: ProgressCallback, scratch: Path) -> TrainedVectors:
+    if config.model == "fasttext":
+        from .fasttext import train_fasttext
+
+        return train_fasttext(corpus, config, progress, scratch)
+    from .word2vec import train_word2vec
+
+    return train_word2vec(corpus, config, progress)
+
+
+def _publish(trained: TrainedVectors, corpus: Corpus, config: TrainConfig, output: Path, seconds: float,
+             overwrite: bool, progress: ProgressCallback) -> None:
     write_store(
         output,
         words=trained.words,
@@ -62,10 +80,11 @@ def train(
         },
         pipeline=corpus.pipeline.to_dict(),
         corpus={"path": str(corpus.path.absolute()), "sources": list(corpus.sources), "stats": asdict(corpus.stats)},
+        arrays=trained.arrays,
+        extra_meta=trained.extra_meta,
         overwrite=overwrite,
         progress=progress,
     )
-    return TrainResult(output, len(trained.words), config.dim, trained.corpus_words, round(seconds, 3), trained.epochs, config)
 
 
 __all__ = ["ARCHS", "MODELS", "EpochStats", "TrainConfig", "TrainResult", "train"]

@@ -8,12 +8,16 @@ from ..corpus import default_workers
 from ..errors import ConfigError
 
 ARCHS = ("skipgram", "cbow")
-MODELS = ("word2vec",)
+MODELS = ("word2vec", "fasttext")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """How to train. Defaults follow word2vec.c / gensim (skip-gram, 100 dims, window 5, 5 epochs).
+
+    ``model="fasttext"`` trains Facebook's fastText with character n-grams of ``minn..maxn``
+    characters hashed into ``bucket`` rows (``maxn=0``: no subwords); fastText has no seed, so it
+    is reproducible only with ``workers=1``.
 
     ``seed`` fixes vector initialisation and sampling; training is bit-reproducible only with
     ``workers=1``, because with several threads the order of updates depends on scheduling.
@@ -34,6 +38,9 @@ class TrainConfig:
     workers: int = field(default_factory=default_workers)
     seed: int = 1
     compute_loss: bool = False
+    minn: int = 3
+    maxn: int = 6
+    bucket: int = 2_000_000
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -49,8 +56,19 @@ class TrainConfig:
             raise ConfigError(f"sample must be in [0, 1), got {self.sample}")
         if not 0 < self.alpha or not 0 <= self.min_alpha <= self.alpha:
             raise ConfigError(f"need 0 <= min_alpha <= alpha and alpha > 0, got alpha={self.alpha}, min_alpha={self.min_alpha}")
+        if self.model == "fasttext" and self.maxn > 0 and not 1 <= self.minn <= self.maxn:
+            raise ConfigError(f"need 1 <= minn <= maxn for subwords (or maxn=0 for none), got minn={self.minn}, maxn={self.maxn}")
+        if self.minn < 0 or self.maxn < 0:
+            raise ConfigError("minn and maxn cannot be negative")
+        if self.model == "fasttext" and self.maxn > 0 and self.bucket < 1:
+            raise ConfigError(f"bucket must be at least 1 when subwords are used, got {self.bucket}")
         if not 0 <= self.seed < 2**32:
             raise ConfigError(f"seed must be in [0, 2**32), got {self.seed}")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """All parameters that shaped the model (fastText's subword settings only for fastText)."""
+        data = asdict(self)
+        if self.model != "fasttext":
+            for name in ("minn", "maxn", "bucket"):
+                del data[name]
+        return data

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -12,24 +11,7 @@ from ..corpus import Corpus
 from ..errors import EmptyCorpusError, TrainingError
 from ..progress import Progress, ProgressCallback
 from .config import TrainConfig
-
-
-@dataclass(frozen=True)
-class EpochStats:
-    epoch: int
-    seconds: float
-    words_per_second: float
-    loss: float | None
-
-
-@dataclass(frozen=True)
-class TrainedVectors:
-    words: list[str]
-    counts: np.ndarray
-    vectors: np.ndarray
-    corpus_words: int
-    epochs: list[EpochStats]
-    backend: str
+from .results import EpochStats, TrainedVectors
 
 
 class _EpochProgress(logging.Handler):

@@ -1,0 +1,114 @@
+"""FastText: training in a child process, out-of-vocabulary vectors equal to fastText's own."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import embedsearch
+from embedsearch.errors import ConfigError, EmptyCorpusError, QueryError, SourceError, UnknownWordError
+from embedsearch.formats import detect_format, import_vectors
+from embedsearch.store.subwords import char_ngrams, fasttext_hash
+
+fasttext = pytest.importorskip("fasttext")
+
+TINY = {"model": "fasttext", "dim": 16, "epochs": 2, "min_count": 3, "workers": 1, "bucket": 5000}
+
+
+@pytest.fixture(scope="module")
+def ft_store(tmp_path_factory: pytest.TempPathFactory, lee_corpus) -> Path:
+    path = tmp_path_factory.mktemp("ft") / "store"
+    embedsearch.train(lee_corpus, path, config=embedsearch.TrainConfig(**TINY))
+    return path
+
+
+@pytest.fixture(scope="module")
+def ft_model_file(tmp_path_factory: pytest.TempPathFactory, lee_corpus) -> Path:
+    # In its own process: a second train_unsupervised in one process ends in "Encountered NaN" (fasttext 0.9.3).
+    path = tmp_path_factory.mktemp("ftbin") / "model.bin"
+    script = (
+        "import fasttext, sys\n"
+        "m = fasttext.train_unsupervised(sys.argv[1], model='skipgram', dim=12, epoch=1, minCount=3, bucket=3000,"
+        " thread=1, verbose=0)\n"
+        "m.save_model(sys.argv[2])\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(lee_corpus.text_path), str(path)], check=True)
+    return path
+
+
+def test_ngrams_follow_fasttext_rules():
+    assert char_ngrams("ab", 3, 4) == [b"<ab", b"<ab>", b"ab>"]
+    assert char_ngrams("é", 1, 2) == ["<é".encode(), "é".encode(), "é>".encode()]  # edges alone are skipped
+    assert fasttext_hash(b"") == 2166136261
+    assert fasttext_hash(b"a") == 3826002220  # FNV-1a("a")
+    assert fasttext_hash("é".encode()) != fasttext_hash(b"\x00\xa9")  # high bytes are sign-extended
+
+
+def test_trained_store_has_subwords_and_answers_unknown_words(ft_store: Path, lee_corpus):
+    with embedsearch.open_store(ft_store) as store:
+        info = store.info()
+        assert info.model["kind"] == "fasttext" and info.model["params"]["bucket"] == 5000
+        assert "subwords.npy" in info.files and "</s>" not in store
+        result = store.similar("governmentt", k=3)
+        assert result.terms[0].oov == ["governmentt"] and len(result.neighbors) == 3
+        in_vocab = store.similar("government", k=3)
+        assert in_vocab.terms[0].oov == []
+        analogy = store.analogy("man", "he", "womann", k=2)
+        assert analogy.oov == ["womann"]
+        assert -1 <= store.similarity("police", "policemen").score <= 1
+
+
+def test_vectors_equal_fasttext_for_known_and_unknown_words(ft_model_file: Path, tmp_path: Path):
+    assert detect_format(ft_model_file) == "fasttext-bin"
+    report = import_vectors(ft_model_file, tmp_path / "store")
+    model = fasttext.load_model(str(ft_model_file))
+    assert report.words == len(model.words) - 1  # "</s>" is not a word
+    with embedsearch.open_store(tmp_path / "store") as store:
+        for word in ["government", "the", "police", "governmentt", "xyzzy", "한국어", "naïve", "a", "ünïcödé-wörd"]:
+            np.testing.assert_allclose(store.raw_vector(word), model.get_word_vector(word), atol=1e-5, err_msg=word)
+        row = store.word_id("government")
+        expected = model.get_word_vector("government")
+        np.testing.assert_allclose(np.asarray(store.vectors[row]), expected / np.linalg.norm(expected), atol=1e-6)
+
+
+def test_one_process_trains_many_models(tmp_path: Path, lee_corpus, ft_store: Path):
+    # In one process fastText's second training ends in "Encountered NaN"; each of ours has its own process.
+    config = embedsearch.TrainConfig(**{**TINY, "maxn": 0})
+    embedsearch.train(lee_corpus, tmp_path / "plain", config=config)
+    with embedsearch.open_store(tmp_path / "plain") as store:
+        assert np.isfinite(np.asarray(store.vectors)).all()
+        with pytest.raises(UnknownWordError):
+            store.similar("governmentt")
+
+
+def test_failures_are_clear_and_leave_no_store(tmp_path: Path, lee_corpus):
+    with pytest.raises(EmptyCorpusError, match="min"):
+        embedsearch.train(lee_corpus, tmp_path / "s", config=embedsearch.TrainConfig(**{**TINY, "min_count": 10**8}))
+    assert not (tmp_path / "s").exists() and list(tmp_path.iterdir()) == []
+    with pytest.raises(ConfigError, match="minn <= maxn"):
+        embedsearch.TrainConfig(**{**TINY, "minn": 5, "maxn": 3})
+    (tmp_path / "fake.bin").write_bytes((793712314).to_bytes(4, "little") + b"\x00" * 100)
+    with pytest.raises(SourceError, match="not a readable fastText model"):
+        import_vectors(tmp_path / "fake.bin", tmp_path / "t")
+
+
+def test_evaluate_pairs_through_subwords(ft_store: Path, tmp_path: Path):
+    from embedsearch.evaluate import evaluate_pairs
+
+    pairs = tmp_path / "p.txt"
+    pairs.write_text("government\tminister\t8\npolice\tofficers\t7\nfire\tday\t2\ngovernmentt\tpolicee\t5\n",
+                     encoding="utf-8")
+    with embedsearch.open_store(ft_store) as store:
+        skipped = evaluate_pairs(store, pairs)
+        scored = evaluate_pairs(store, pairs, subwords=True)
+    assert (skipped.pairs, skipped.oov_pairs) == (3, 1)
+    assert (scored.pairs, scored.oov_pairs) == (4, 0)
+
+
+def test_word2vec_store_has_no_raw_vectors(lee_store: Path):
+    with embedsearch.open_store(lee_store) as store:
+        with pytest.raises(QueryError, match="no subword data"):
+            store.raw_vector("government")
