@@ -209,6 +209,8 @@ def ingest(progress: _ProgressPrinter, sources: tuple[str, ...], output: Path, p
 @main.command()
 @click.argument("corpus", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Store directory to write.")
+@click.option("--model", type=click.Choice(["word2vec", "fasttext"]), default="word2vec", show_default=True,
+              help="word2vec (gensim) or fasttext (Facebook's fastText, with subwords for unseen words).")
 @click.option("--arch", type=click.Choice(["skipgram", "cbow"]), default="skipgram", show_default=True)
 @click.option("--dim", type=click.IntRange(min=1), default=100, show_default=True, help="Vector dimensions.")
 @click.option("--window", type=click.IntRange(min=1), default=5, show_default=True, help="Context window (words each side).")
@@ -221,26 +223,34 @@ def ingest(progress: _ProgressPrinter, sources: tuple[str, ...], output: Path, p
               help="Initial learning rate.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Training threads. Default: all cores.")
 @click.option("--seed", type=click.IntRange(min=0, max=2**32 - 1), default=1, show_default=True,
-              help="Random seed. Results are bit-reproducible only with --workers 1.")
-@click.option("--loss", is_flag=True, help="Track and show the training loss per epoch (slightly slower).")
+              help="Random seed (word2vec; fastText takes none). Results are reproducible only with --workers 1.")
+@click.option("--minn", type=click.IntRange(min=0), default=3, show_default=True,
+              help="fasttext: shortest character n-gram.")
+@click.option("--maxn", type=click.IntRange(min=0), default=6, show_default=True,
+              help="fasttext: longest character n-gram (0: no subwords).")
+@click.option("--bucket", type=click.IntRange(min=1), default=2_000_000, show_default=True,
+              help="fasttext: hash buckets for n-grams (the store keeps bucket x dim floats).")
+@click.option("--loss", is_flag=True, help="word2vec: track and show the training loss per epoch (slightly slower).")
 @click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
 @_json_option
 @click.pass_obj
-def train(progress: _ProgressPrinter, corpus: Path, output: Path, arch: str, dim: int, window: int, min_count: int,
-          negative: int, sample: float, epochs: int, alpha: float, workers: int | None, seed: int, loss: bool,
-          force: bool, as_json: bool) -> None:
-    """Train Word2Vec on a CORPUS directory (from `ingest`) and write a store.
+def train(progress: _ProgressPrinter, corpus: Path, output: Path, model: str, arch: str, dim: int, window: int,
+          min_count: int, negative: int, sample: float, epochs: int, alpha: float, workers: int | None, seed: int,
+          minn: int, maxn: int, bucket: int, loss: bool, force: bool, as_json: bool) -> None:
+    """Train Word2Vec or FastText on a CORPUS directory (from `ingest`) and write a store.
 
     \b
-    Example:
+    Examples:
       embedsearch train my_corpus -o my_store --arch cbow --dim 200 --epochs 10
+      embedsearch train my_corpus -o ft_store --model fasttext --minn 3 --maxn 6
     """
     from .training import TrainConfig
     from .training import train as run_train
 
     options: dict[str, Any] = {"workers": workers} if workers else {}
-    config = TrainConfig(arch=arch, dim=dim, window=window, min_count=min_count, negative=negative, sample=sample,
-                         epochs=epochs, alpha=alpha, seed=seed, compute_loss=loss, **options)
+    config = TrainConfig(model=model, arch=arch, dim=dim, window=window, min_count=min_count, negative=negative,
+                         sample=sample, epochs=epochs, alpha=alpha, seed=seed, compute_loss=loss, minn=minn, maxn=maxn,
+                         bucket=bucket, **options)
     result = run_train(corpus, output, config=config, overwrite=force, progress=progress)
     if as_json:
         _emit_json(result)
@@ -451,8 +461,10 @@ def evaluate_analogies_command(store_path: Path, file: Path, method: str, restri
 @click.argument("store_path", metavar="STORE", type=click.Path(path_type=Path))
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--restrict", type=click.IntRange(min=1), default=None, help="Only the N most frequent words.")
+@click.option("--subwords", is_flag=True, help="FastText stores: score out-of-vocabulary pairs through subwords.")
 @_json_option
-def evaluate_pairs_command(store_path: Path, files: tuple[Path, ...], restrict: int | None, as_json: bool) -> None:
+def evaluate_pairs_command(store_path: Path, files: tuple[Path, ...], restrict: int | None, subwords: bool,
+                           as_json: bool) -> None:
     """Spearman and Pearson correlation with human scores in word-pair FILES (WordSim, SimLex, MEN, RW...).
 
     \b
@@ -462,7 +474,7 @@ def evaluate_pairs_command(store_path: Path, files: tuple[Path, ...], restrict: 
     from .evaluate import evaluate_pairs
 
     with _open(store_path) as store:
-        results = [evaluate_pairs(store, file, restrict=restrict) for file in files]
+        results = [evaluate_pairs(store, file, restrict=restrict, subwords=subwords) for file in files]
     if as_json:
         _emit_json([{**dataclasses.asdict(r), "oov_ratio": r.oov_ratio} for r in results])
         return
@@ -475,7 +487,7 @@ def evaluate_pairs_command(store_path: Path, files: tuple[Path, ...], restrict: 
 @main.command("import")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Store directory to write.")
-@click.option("--format", "fmt", type=click.Choice(["word2vec", "word2vec-bin", "fasttext-vec", "glove"]), default=None,
+@click.option("--format", "fmt", type=click.Choice(["word2vec", "word2vec-bin", "fasttext-vec", "fasttext-bin", "glove"]), default=None,
               help="Default: detected from the file.")
 @click.option("--pipeline", "pipeline_spec", default=None, metavar="STEPS",
               help="How query words are prepared, e.g. 'lowercase,word'. Default: used as typed.")
@@ -485,7 +497,10 @@ def evaluate_pairs_command(store_path: Path, files: tuple[Path, ...], restrict: 
 @click.pass_obj
 def import_command(progress: _ProgressPrinter, file: Path, output: Path, fmt: str | None, pipeline_spec: str | None,
                    strict: bool, force: bool, as_json: bool) -> None:
-    """Make a store from a vector FILE (word2vec text or binary, fastText .vec, GloVe; may be compressed).
+    """Make a store from a vector FILE (word2vec text or binary, fastText .vec or .bin, GloVe).
+
+    Text formats may be gzip/bz2/xz-compressed. A fastText .bin keeps its subword n-grams, so the
+    store answers for words outside the vocabulary too.
 
     \b
     Example:

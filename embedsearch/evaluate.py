@@ -204,17 +204,28 @@ def _split_pair_line(line: str) -> list[str]:
     return line.split()
 
 
-def evaluate_pairs(store: Store, path: str | os.PathLike[str], *, restrict: int | None = None) -> PairEvaluation:
+def _term_vector(store: Store, word: str) -> np.ndarray:
+    """Vector of a word that may be out of the vocabulary (FastText stores build it from subwords)."""
+    _, vector, _ = store._term(word)
+    return np.asarray(vector, dtype=np.float64)
+
+
+def evaluate_pairs(
+    store: Store, path: str | os.PathLike[str], *, restrict: int | None = None, subwords: bool = False
+) -> PairEvaluation:
     """Spearman and Pearson correlation of the store's cosine with the scores of a word-pair file.
 
     Reads WordSim / SimLex / MEN / RW style files: ``w1 w2 score`` separated by tabs, commas or
     spaces, with or without a BOM, ``#`` comments and a header line. Pairs with a word out of the
-    (restricted) vocabulary are skipped and counted; a word the pipeline splits into several
-    tokens is represented by their mean vector.
+    (restricted) vocabulary are skipped and counted, unless ``subwords`` is true and the store is a
+    FastText store: then they get vectors from their character n-grams and every pair is scored.
+    A word the pipeline splits into several tokens is represented by their mean vector.
     """
     from scipy import stats  # evaluation only; scipy comes with gensim
 
     path = Path(path)
+    if subwords and store.subwords is None:
+        raise ConfigError(f"{store.path} has no subword data: scoring out-of-vocabulary pairs needs a FastText store")
     vocabulary = _Vocabulary(store, _check_restrict(store, restrict))
     gold: list[float] = []
     model: list[float] = []
@@ -238,10 +249,14 @@ def evaluate_pairs(store: Store, path: str | os.PathLike[str], *, restrict: int 
         seen_data = True
         first, second = vocabulary.rows(parts[0]), vocabulary.rows(parts[1])
         if first is None or second is None:
-            oov += 1
-            continue
-        v1 = np.asarray(store.vectors[first], dtype=np.float64).mean(axis=0)
-        v2 = np.asarray(store.vectors[second], dtype=np.float64).mean(axis=0)
+            if not subwords:
+                oov += 1
+                continue
+            v1 = _term_vector(store, parts[0])
+            v2 = _term_vector(store, parts[1])
+        else:
+            v1 = np.asarray(store.vectors[first], dtype=np.float64).mean(axis=0)
+            v2 = np.asarray(store.vectors[second], dtype=np.float64).mean(axis=0)
         denominator = float(np.linalg.norm(v1) * np.linalg.norm(v2))
         gold.append(score)
         model.append(float(v1 @ v2) / denominator if denominator else 0.0)

@@ -21,7 +21,8 @@ from .errors import ConfigError, SourceError
 from .progress import Progress, ProgressCallback, ignore_progress
 from .query import Store
 
-IMPORT_FORMATS = ("word2vec", "word2vec-bin", "fasttext-vec", "glove")
+IMPORT_FORMATS = ("word2vec", "word2vec-bin", "fasttext-vec", "fasttext-bin", "glove")
+FASTTEXT_MAGIC = (793712314).to_bytes(4, "little")  # FASTTEXT_FILEFORMAT_MAGIC_INT32
 EXPORT_FORMATS = ("word2vec", "word2vec-bin", "glove", "projector")
 _HEADER = re.compile(rb"^\s*(\d+)\s+(\d+)\s*$")
 _EXPORT_BLOCK = 4096
@@ -53,6 +54,8 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     """Guess the format from the first bytes: a ``V D`` header then text or binary rows, or GloVe."""
     with _open_binary(Path(path)) as handle:
         head = handle.read(4096)
+    if head.startswith(FASTTEXT_MAGIC):
+        return "fasttext-bin"
     first, _, rest = head.partition(b"\n")
     if _HEADER.match(first):
         sample = rest[:1024]
@@ -194,7 +197,8 @@ def import_vectors(
 
     Word order is kept (files usually list frequent words first, which ``--restrict`` in
     evaluation relies on). ``pipeline`` (a :class:`Pipeline`) says how query words are prepared;
-    by default they are used exactly as typed. Duplicate words keep their first vector.
+    by default they are used exactly as typed. Duplicate words keep their first vector. A fastText
+    ``.bin`` keeps its subword matrix, so the store answers for out-of-vocabulary words too.
     """
     from .store import write_store
 
@@ -205,6 +209,9 @@ def import_vectors(
     if fmt not in IMPORT_FORMATS:
         raise ConfigError(f"format must be one of {', '.join(IMPORT_FORMATS)}, got {fmt!r}")
     report = ImportReport(Path(output), fmt)
+    Path(output).absolute().parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "fasttext-bin":
+        return _import_fasttext_bin(path, Path(output), report, pipeline, overwrite, progress)
     with tempfile.TemporaryDirectory(prefix=".import-", dir=Path(output).absolute().parent) as scratch:
         rows: _Rows | None = None
         with _open_binary(path) as handle:
@@ -234,6 +241,31 @@ def import_vectors(
             progress=progress,
         )
         del rows
+    return report
+
+
+def _import_fasttext_bin(path: Path, output: Path, report: ImportReport, pipeline: Any, overwrite: bool,
+                         progress: ProgressCallback) -> ImportReport:
+    from .store import write_store
+    from .training.fasttext import load_fasttext_bin
+
+    with tempfile.TemporaryDirectory(prefix=".import-", dir=output.absolute().parent) as scratch:
+        loaded = load_fasttext_bin(path, Path(scratch), progress)
+        report.words, report.dim = len(loaded.words), int(loaded.vectors.shape[1])
+        report.lines_read = report.words
+        write_store(
+            output,
+            words=loaded.words,
+            counts=loaded.counts,
+            vectors=loaded.vectors,
+            model={"kind": "fasttext", "format": "fasttext-bin", "source": str(path.absolute()), "backend": loaded.backend,
+                   "counts_known": True},
+            pipeline=pipeline.to_dict() if pipeline is not None else None,
+            arrays=loaded.arrays,
+            extra_meta=loaded.extra_meta,
+            overwrite=overwrite,
+            progress=progress,
+        )
     return report
 
 
