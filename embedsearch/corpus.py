@@ -1,27 +1,30 @@
 """Ingest: read sources, run the text pipeline over both cores, write the tokenized corpus.
 
 The tokenized corpus is a directory with ``corpus.txt`` (one sentence per line, tokens separated by
-single spaces, UTF-8, ``\\n`` line ends) and ``corpus.json`` (format version, the pipeline, the
-sources and statistics). Both gensim (``corpus_file=``) and fastText read ``corpus.txt`` natively.
+single spaces, UTF-8, ``\\n`` line ends), ``corpus.json`` (format version, the pipeline, the
+sources and statistics) and, for pipelines with fitted steps, ``artifacts/`` (the models those
+steps learned, named and hashed in the pipeline). Both gensim (``corpus_file=``) and fastText
+read ``corpus.txt`` natively.
 
-Sources are cut into chunks of about ``CHUNK_BYTES`` in the main process (at line ends, or at
-whitespace inside very long lines, so a 100 MB single-line file never sits in memory whole) and
-processed by worker processes; results are written in input order, so the output is the same for
-any number of workers. At most ``2 * workers + 2`` chunks are in flight, which bounds memory.
+Sources are cut into chunks in the main process (``sources.py``) and processed by worker
+processes; results are written in input order, so the output is the same for any number of
+workers. At most ``2 * workers + 2`` chunks are in flight, which bounds memory.
+
+A fitted step (``phrases``, ``subword``) first gets a pass of its own: the steps before it run over
+the whole corpus (in parallel, in order) into a temporary file, the step learns its model from
+that file in the main process, and only then does the final pass run the whole pipeline. Since
+the fitting input is the same for any worker count, so are the model and the corpus.
 """
 from __future__ import annotations
 
-import bz2
 import collections
-import glob
-import gzip
 import json
-import lzma
 import multiprocessing
 import os
+import shutil
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,22 +33,28 @@ from typing import IO, Any
 from .errors import ConfigError, EmptyCorpusError, SourceError
 from .fsutil import atomic_directory
 from .progress import Progress, ProgressCallback, ignore_progress
-from .text.pipeline import CompiledPipeline, Pipeline, english_words
+from .sources import ENCODING_ERRORS, Chunk, Reader, SourceFormat, chunk_documents, expand_sources, open_binary
+from .text.pipeline import ARTIFACT_NAME, CompiledPipeline, Pipeline, english_words, sha256_hex
+from .text.steps import PLACEHOLDER_RE, TOKENIZE, FitInput
 
-CORPUS_FORMAT = 1
+CORPUS_FORMAT = 2
+READABLE_CORPUS_FORMATS = (1, 2)  # format 2 added artifacts and stats.skipped_records
 CORPUS_TEXT = "corpus.txt"
 CORPUS_META = "corpus.json"
-CHUNK_BYTES = 1 << 20
+ARTIFACTS_DIR = "artifacts"
+CHUNK_BYTES = 1 << 20  # the largest chunk
+MIN_CHUNK_BYTES = 1 << 16
+CHUNKS_PER_WORKER = 16  # smaller chunks for smaller inputs: no worker idles long at the end
 MAX_SENTENCE_TOKENS = 1000
-ENCODING_ERRORS = ("replace", "strict")
-_REPLACEMENT_UTF8 = "\ufffd".encode()
-_SNIFF_BYTES = 8192
-_WIKI_BATCH_CHARS = 1 << 20
+_SAMPLE_LINES = 3
+
+_open_binary = open_binary  # kept for modules that read compressed files the same way
+__all__ = ["Corpus", "IngestStats", "SourceFormat", "expand_sources", "ingest", "open_corpus"]
 
 
 @dataclass
 class IngestStats:
-    """What ingest read and wrote. ``documents``: non-empty input lines, or Wikipedia articles."""
+    """What ingest read and wrote. ``documents``: non-empty input lines, records, or Wikipedia articles."""
 
     files: int = 0
     documents: int = 0
@@ -57,6 +66,7 @@ class IngestStats:
     skipped_files: list[str] = field(default_factory=list)
     seconds: float = 0.0
     workers: int = 1
+    skipped_records: int = 0
 
 
 @dataclass(frozen=True)
@@ -73,248 +83,121 @@ class Corpus:
     def text_path(self) -> Path:
         return self.path / CORPUS_TEXT
 
-
-# --- sources ---------------------------------------------------------------------------------
-
-
-def expand_sources(sources: Sequence[str | os.PathLike[str]]) -> list[str]:
-    """Files, folders (recursively, hidden entries skipped), globs and ``-`` (stdin), in order."""
-    if not sources:
-        raise SourceError("no sources given")
-    found: list[str] = []
-    for source in sources:
-        text = os.fspath(source)
-        if text == "-":
-            found.append(text)
-        elif os.path.isdir(text):
-            for root, dirs, files in os.walk(text):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                found.extend(os.path.join(root, f) for f in sorted(files) if not f.startswith("."))
-        elif os.path.isfile(text):
-            found.append(text)
-        elif glob.has_magic(text):
-            matches = sorted(m for m in glob.glob(text, recursive=True) if os.path.isfile(m))
-            if not matches:
-                raise SourceError(f"no files match {text!r}")
-            found.extend(matches)
-        else:
-            raise SourceError(f"no such file or folder: {text}")
-    return found
-
-
-def _open_binary(source: str) -> IO[bytes]:
-    if source == "-":
-        return sys.stdin.buffer
-    try:
-        with open(source, "rb") as probe:
-            magic = probe.read(6)
-        if magic.startswith(b"\x1f\x8b"):
-            return gzip.open(source, "rb")
-        if magic.startswith(b"BZh"):
-            return bz2.open(source, "rb")
-        if magic.startswith(b"\xfd7zXZ\x00"):
-            return lzma.open(source, "rb")
-        return open(source, "rb")
-    except OSError as exc:
-        raise SourceError(f"cannot read {source}: {exc.strerror or exc}") from exc
-
-
-@dataclass(frozen=True)
-class _Chunk:
-    """A unit of work for a worker: raw text bytes, or a batch of Wikipedia article markups."""
-
-    kind: str  # "bytes" or "wiki"
-    payload: Any
-    source: str
-    first_line: int  # 1-based line number of the chunk's first line (bytes chunks)
-    continues_line: bool  # the chunk starts in the middle of a line cut for length
-
-
-def _byte_chunks(stream: IO[bytes], head: bytes, source: str) -> Iterator[_Chunk]:
-    pending = head
-    line = 1
-    continues = False
-    eof = False
-    while not eof or pending:
-        if not eof and len(pending) < CHUNK_BYTES:
-            block = stream.read(CHUNK_BYTES)
-            eof = not block
-            pending += block
-            if not eof and len(pending) < CHUNK_BYTES:
+    def artifacts(self) -> dict[str, bytes]:
+        """The models the pipeline's fitted steps learned, by name, each checked against its SHA-256."""
+        found: dict[str, bytes] = {}
+        for step in self.pipeline.steps:
+            if step.artifact is None:
                 continue
-        if eof:
-            cut = len(pending)
-        else:
-            cut = pending.rfind(b"\n", 0, CHUNK_BYTES) + 1
-            if cut == 0:  # one very long line: cut at the last whitespace instead
-                cut = max(pending.rfind(b" ", 0, CHUNK_BYTES), pending.rfind(b"\t", 0, CHUNK_BYTES)) + 1
-            if cut == 0:  # no whitespace at all: cut anyway, at a UTF-8 character boundary
-                cut = CHUNK_BYTES
-                while cut > 0 and (pending[cut] & 0xC0) == 0x80:
-                    cut -= 1
-                cut = cut or CHUNK_BYTES
-        piece, pending = pending[:cut], pending[cut:]
-        yield _Chunk("bytes", piece, source, line, continues)
-        line += piece.count(b"\n")
-        continues = not piece.endswith(b"\n")
-
-
-def _wiki_chunks(stream: IO[bytes], source: str) -> Iterator[_Chunk]:
-    from gensim.corpora.wikicorpus import extract_pages  # the ingest path may import gensim
-
-    batch: list[str] = []
-    size = 0
-    for _title, text, _pageid in extract_pages(stream, filter_namespaces=("0",)):
-        if not text or text.lstrip()[:9].lower() == "#redirect":
-            continue
-        batch.append(text)
-        size += len(text)
-        if size >= _WIKI_BATCH_CHARS:
-            yield _Chunk("wiki", batch, source, 0, False)
-            batch, size = [], 0
-    if batch:
-        yield _Chunk("wiki", batch, source, 0, False)
-
-
-class _Reader:
-    """Turns sources into chunks, recording skipped files and bytes read."""
-
-    def __init__(self, sources: Sequence[str], warn: ProgressCallback) -> None:
-        self.sources = sources
-        self.warn = warn
-        self.files = 0
-        self.skipped: list[str] = []
-        self.bytes_read = 0
-
-    def chunks(self) -> Iterator[_Chunk]:
-        for source in self.sources:
-            stream = _open_binary(source)
+            path = self.path / ARTIFACTS_DIR / step.artifact["name"]
             try:
-                head = stream.read(_SNIFF_BYTES)
-                if b"\x00" in head:
-                    self.skipped.append(source)
-                    self.warn(Progress("warning", 0, None, "", f"skipped {source}: looks binary (NUL bytes)"))
-                    continue
-                self.files += 1
-                if b"<mediawiki" in head[:2048]:
-                    chunks: Iterable[_Chunk] = _wiki_chunks(_Prepend(head, stream), source)  # type: ignore[arg-type]
-                else:
-                    chunks = _byte_chunks(stream, head, source)
-                for chunk in chunks:
-                    if chunk.kind == "bytes":
-                        self.bytes_read += len(chunk.payload)
-                    else:
-                        self.bytes_read += sum(len(t.encode("utf-8")) for t in chunk.payload)
-                    yield chunk
-            except (OSError, EOFError, lzma.LZMAError) as exc:
-                raise SourceError(f"cannot read {source}: {exc}") from exc
-            finally:
-                if stream is not sys.stdin.buffer:
-                    stream.close()
+                data = path.read_bytes()
+            except OSError as exc:
+                raise SourceError(f"{path}: the learned model of step {step.name!r} is unreadable ({exc.strerror or exc})") from exc
+            if sha256_hex(data) != step.artifact["sha256"]:
+                raise SourceError(f"{path}: checksum mismatch (the file is corrupt or was changed after ingest)")
+            found[step.artifact["name"]] = data
+        return found
 
-
-class _Prepend:
-    """A read-only stream that first returns ``head`` (already sniffed), then the rest of ``stream``."""
-
-    def __init__(self, head: bytes, stream: IO[bytes]) -> None:
-        self._head = head
-        self._stream = stream
-
-    def read(self, size: int = -1) -> bytes:
-        if self._head:
-            if size < 0:
-                data, self._head = self._head + self._stream.read(), b""
-                return data
-            data, self._head = self._head[:size], self._head[size:]
-            return data
-        return self._stream.read(size)
-
-    def readable(self) -> bool:
-        return True
+    def compile(self) -> CompiledPipeline:
+        """The corpus's pipeline, ready to tokenize more text exactly as the corpus was."""
+        return self.pipeline.compile(self.artifacts())
 
 
 # --- workers ---------------------------------------------------------------------------------
+
+CORPUS, TOKENS_MODE, SEGMENTS_MODE = "corpus", "tokens", "segments"
 
 
 @dataclass
 class _ChunkResult:
     text: str
+    lines: int  # lines written
     documents: int
     sentences: int
     tokens: int
-    counts: collections.Counter[str]
+    words: list[str]  # tokens this worker had not seen before (their union is the vocabulary)
     replaced_bytes: int
+    skipped_records: int
+    sample: list[str]
+
+
+@dataclass(frozen=True)
+class _WorkerSettings:
+    pipeline: dict[str, Any]
+    artifacts: dict[str, bytes]
+    upto: int | None  # run only the steps before this index (fitting passes)
+    mode: str  # corpus: sentences cut at max_tokens, counted; tokens: whole sentences; segments: tokenizer input
+    errors: str
+    max_tokens: int
 
 
 _worker_pipeline: CompiledPipeline | None = None
-_worker_options: tuple[str, int] = ("replace", MAX_SENTENCE_TOKENS)
+_worker_settings: _WorkerSettings | None = None
+# Distinct tokens this worker has already reported: each is sent to the main process once per
+# worker, not once per chunk, which keeps the main process (it shares the cores) nearly idle.
+_worker_seen: set[str] = set()
 
 
-def _init_worker(pipeline: dict[str, Any], errors: str, max_tokens: int) -> None:
-    global _worker_pipeline, _worker_options
-    _worker_pipeline = Pipeline.from_dict(pipeline).compile()
-    _worker_options = (errors, max_tokens)
+def _init_worker(settings: _WorkerSettings) -> None:
+    """Per worker process, once: compile the pipeline (loading Kiwi, SentencePiece... here, not per chunk)."""
+    global _worker_pipeline, _worker_settings, _worker_seen
+    pipeline = Pipeline.from_dict(settings.pipeline)
+    _worker_pipeline = CompiledPipeline(pipeline, settings.artifacts, upto=settings.upto)
+    _worker_settings = settings
+    _worker_seen = set()
 
 
-def _decode(chunk: _Chunk, errors: str) -> tuple[str, int]:
-    data: bytes = chunk.payload
-    try:
-        return data.decode("utf-8"), 0
-    except UnicodeDecodeError as exc:
-        if errors == "strict":
-            line = chunk.first_line + data.count(b"\n", 0, exc.start)
-            raise SourceError(
-                f"{chunk.source}, line {line}: invalid UTF-8 ({exc.reason}); "
-                "use --encoding-errors replace to replace bad bytes with U+FFFD and count them"
-            ) from None
-    text = data.decode("utf-8", errors="replace")
-    return text, text.count("\ufffd") - data.count(_REPLACEMENT_UTF8)
-
-
-def _process_chunk(chunk: _Chunk) -> _ChunkResult:
-    if _worker_pipeline is None:
+def _process_chunk(chunk: Chunk) -> _ChunkResult:
+    if _worker_pipeline is None or _worker_settings is None:
         raise RuntimeError("ingest worker used before _init_worker")
-    errors, max_tokens = _worker_options
-    replaced = 0
-    if chunk.kind == "wiki":
-        from gensim.corpora.wikicorpus import filter_wiki
-
-        documents = [filter_wiki(markup) for markup in chunk.payload]
-        article_count = len(documents)
-        lines = [line for doc in documents for line in doc.splitlines()]
-    else:
-        text, replaced = _decode(chunk, errors)
-        lines = text.splitlines()
-        article_count = 0
+    settings = _worker_settings
+    lines, documents, replaced, skipped = chunk_documents(chunk, settings.errors)
     out: list[str] = []
-    counts: collections.Counter[str] = collections.Counter()
-    sentences = tokens = documents_seen = 0
-    for index, line in enumerate(lines):
-        if not line or line.isspace():
-            continue
-        if not (index == 0 and chunk.continues_line):
-            documents_seen += 1
-        for sentence in _worker_pipeline.process(line):
-            counts.update(sentence)
-            tokens += len(sentence)
-            for start in range(0, len(sentence), max_tokens):
-                out.append(" ".join(sentence[start : start + max_tokens]))
-                sentences += 1
+    words: set[str] = set()
+    sentences = tokens = 0
+    sample: list[str] = []
+    max_tokens = settings.max_tokens
+    if settings.mode == SEGMENTS_MODE:
+        protect = _worker_pipeline.protects_placeholders
+        for line in lines:
+            if not line or line.isspace():
+                continue
+            for segment in _worker_pipeline.segments(line):
+                if protect:
+                    segment = PLACEHOLDER_RE.sub(" ", segment)
+                segment = " ".join(segment.split())  # also removes line breaks a step may have made
+                if segment:
+                    out.append(segment)
+    else:
+        process = _worker_pipeline.process
+        cut = settings.mode == CORPUS
+        for line in lines:
+            if not line or line.isspace():
+                continue
+            if len(sample) < _SAMPLE_LINES:
+                sample.append(line[:2000])
+            for sentence in process(line):
+                tokens += len(sentence)
+                if cut:
+                    words.update(sentence)
+                    for start in range(0, len(sentence), max_tokens):
+                        out.append(" ".join(sentence[start : start + max_tokens]))
+                else:
+                    out.append(" ".join(sentence))
+        sentences = len(out)
+    written = len(out)
     out.append("")
-    return _ChunkResult(
-        "\n".join(out) if len(out) > 1 else "",
-        article_count if chunk.kind == "wiki" else documents_seen,
-        sentences,
-        tokens,
-        counts,
-        replaced,
-    )
+    words -= _worker_seen
+    _worker_seen.update(words)
+    return _ChunkResult("\n".join(out) if written else "", written, documents, sentences, tokens, list(words), replaced,
+                        skipped, sample)
 
 
 class _InlineExecutor:
     """The one-worker path: same code, no processes (deterministic and easy to debug)."""
 
-    def submit(self, fn: Any, arg: _Chunk) -> Future[_ChunkResult]:
+    def submit(self, fn: Any, arg: Chunk) -> Future[_ChunkResult]:
         future: Future[_ChunkResult] = Future()
         try:
             future.set_result(fn(arg))
@@ -324,6 +207,76 @@ class _InlineExecutor:
 
     def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
         pass
+
+
+@dataclass
+class _PassResult:
+    stats: IngestStats
+    lines: int
+    vocabulary: set[str]
+    samples: list[str]
+
+
+def _run_pass(files: Sequence[str], settings: _WorkerSettings, out: IO[str], *, workers: int,
+              source_format: SourceFormat, stage: str, progress: ProgressCallback, warn: ProgressCallback) -> _PassResult:
+    """One parallel pass over all sources; results written to ``out`` in input order."""
+    reader = Reader(files, warn, chunk_bytes=_chunk_bytes(files, workers), source_format=source_format,
+                    encoding_errors=settings.errors)
+    stats = IngestStats(workers=workers)
+    result = _PassResult(stats, 0, set(), [])
+    if workers == 1:
+        _init_worker(settings)
+        executor: Any = _InlineExecutor()
+    else:
+        # spawn, not fork: safe whatever threads the caller has started (BLAS, OpenMP).
+        context = multiprocessing.get_context("spawn")
+        executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(settings,))
+    try:
+        pending: collections.deque[Future[_ChunkResult]] = collections.deque()
+
+        def drain_one() -> None:
+            done = pending.popleft().result()
+            out.write(done.text)
+            result.lines += done.lines
+            stats.documents += done.documents
+            stats.sentences += done.sentences
+            stats.tokens += done.tokens
+            stats.replaced_bytes += done.replaced_bytes
+            stats.skipped_records += done.skipped_records
+            result.vocabulary.update(done.words)
+            if len(result.samples) < _SAMPLE_LINES:
+                result.samples.extend(done.sample[: _SAMPLE_LINES - len(result.samples)])
+            progress(Progress(stage, reader.bytes_read / 1e6, None, "MB", f"{stats.tokens:,} tokens" if stats.tokens else ""))
+
+        for chunk in reader.chunks():
+            pending.append(executor.submit(_process_chunk, chunk))
+            if len(pending) >= 2 * workers + 2:
+                drain_one()
+        while pending:
+            drain_one()
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+    stats.files = reader.files
+    stats.bytes_read = reader.bytes_read
+    stats.skipped_files = reader.skipped
+    stats.replaced_bytes += reader.replaced_bytes
+    stats.skipped_records += reader.skipped_records
+    stats.vocabulary = len(result.vocabulary)
+    return result
+
+
+def _chunk_bytes(files: Sequence[str], workers: int) -> int:
+    """Chunk size: ``CHUNK_BYTES``, or less when the input is small enough that a slow tokenizer
+    (Kiwi: ~0.3 MB/s per core) would leave a worker idle while the other finishes a big last chunk."""
+    if workers == 1:
+        return CHUNK_BYTES
+    try:
+        total = sum(os.path.getsize(f) for f in files if f != "-")
+    except OSError:
+        return CHUNK_BYTES
+    if "-" in files or total == 0:
+        return CHUNK_BYTES
+    return max(min(MIN_CHUNK_BYTES, CHUNK_BYTES), min(CHUNK_BYTES, total // (workers * CHUNKS_PER_WORKER)))
 
 
 # --- ingest ----------------------------------------------------------------------------------
@@ -341,88 +294,111 @@ def ingest(
     output: str | os.PathLike[str],
     *,
     pipeline: Pipeline | None = None,
+    artifacts: Mapping[str, bytes] | None = None,
     workers: int | None = None,
     encoding_errors: str = "replace",
     max_sentence_tokens: int = MAX_SENTENCE_TOKENS,
+    source_format: SourceFormat | None = None,
     overwrite: bool = False,
     progress: ProgressCallback = ignore_progress,
 ) -> Corpus:
     """Read ``sources``, run ``pipeline`` (default: English words) and write a tokenized corpus.
 
+    Fitted steps of ``pipeline`` learn their models from these sources first; an already fitted
+    pipeline (from another corpus or a store) needs its models in ``artifacts``. ``source_format``
+    reads JSONL fields and CSV/TSV columns (default: plain text, by file name).
+
     Text must be UTF-8; with ``encoding_errors="replace"`` (the default) bad bytes become U+FFFD and
     are counted in ``stats.replaced_bytes``, with ``"strict"`` they stop ingest with the file and
     line. Files that look binary are skipped with a warning. Raises :class:`EmptyCorpusError` if no
-    token survives the pipeline.
+    token survives the pipeline, naming the step that removed everything.
     """
     pipeline = pipeline or english_words()
     workers = default_workers() if workers is None else workers
+    source_format = source_format or SourceFormat()
     if workers < 1:
         raise ConfigError(f"workers must be at least 1, got {workers}")
     if encoding_errors not in ENCODING_ERRORS:
         raise ConfigError(f"encoding_errors must be one of {', '.join(ENCODING_ERRORS)}, got {encoding_errors!r}")
     if max_sentence_tokens < 1:
         raise ConfigError(f"max_sentence_tokens must be at least 1, got {max_sentence_tokens}")
+    known = dict(artifacts or {})
+    for step in pipeline.steps:  # a pipeline fitted elsewhere must come with its models
+        if step.artifact is not None:
+            data = known.get(step.artifact["name"])
+            if data is None or sha256_hex(data) != step.artifact["sha256"]:
+                problem = "was not given" if data is None else "does not match its SHA-256"
+                raise ConfigError(f"pipeline step {step.name!r} was fitted before, but its model {step.artifact['name']!r} {problem}")
     files = expand_sources(sources)
     output = Path(output)
     started = time.perf_counter()
-    reader = _Reader(files, progress)
-    stats = IngestStats(workers=workers)
-    vocabulary: collections.Counter[str] = collections.Counter()
-    init_args = (pipeline.to_dict(), encoding_errors, max_sentence_tokens)
 
-    if workers == 1:
-        _init_worker(*init_args)
-        executor: Any = _InlineExecutor()
-    else:
-        # spawn, not fork: safe whatever threads the caller has started (BLAS, OpenMP).
-        context = multiprocessing.get_context("spawn")
-        executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=init_args)
-    try:
-        with atomic_directory(output, overwrite=overwrite, what="corpus") as tmp:
-            with open(tmp / CORPUS_TEXT, "w", encoding="utf-8", newline="\n") as out:
-                pending: collections.deque[Future[_ChunkResult]] = collections.deque()
+    def settings(p: Pipeline, upto: int | None, mode: str) -> _WorkerSettings:
+        needed = {name: known[name] for name in p.artifact_names if name in known}
+        return _WorkerSettings(p.to_dict(), needed, upto, mode, encoding_errors, max_sentence_tokens)
 
-                def drain_one() -> None:
-                    result = pending.popleft().result()
-                    out.write(result.text)
-                    stats.documents += result.documents
-                    stats.sentences += result.sentences
-                    stats.tokens += result.tokens
-                    stats.replaced_bytes += result.replaced_bytes
-                    vocabulary.update(result.counts)
-                    progress(Progress("ingest", reader.bytes_read / 1e6, None, "MB", f"{stats.tokens:,} tokens"))
-
-                for chunk in reader.chunks():
-                    pending.append(executor.submit(_process_chunk, chunk))
-                    if len(pending) >= 2 * workers + 2:
-                        drain_one()
-                while pending:
-                    drain_one()
-            stats.files = reader.files
-            stats.bytes_read = reader.bytes_read
-            stats.skipped_files = reader.skipped
-            stats.vocabulary = len(vocabulary)
-            if stats.tokens == 0:
-                read = f"{stats.files} file(s), {stats.bytes_read:,} bytes"
-                raise EmptyCorpusError(
-                    f"ingest produced no tokens from {read}: the pipeline ({pipeline.describe()}) removed everything"
-                    if stats.bytes_read
-                    else f"ingest found no text in {read}"
-                )
-            stats.seconds = round(time.perf_counter() - started, 3)
-            meta = {
-                "format": CORPUS_FORMAT,
-                "pipeline": pipeline.to_dict(),
-                "sources": [os.path.abspath(f) if f != "-" else "-" for f in files],
-                "max_sentence_tokens": max_sentence_tokens,
-                "encoding_errors": encoding_errors,
-                "stats": asdict(stats),
-            }
-            (tmp / CORPUS_META).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    finally:
-        executor.shutdown(wait=True, cancel_futures=True)
+    with atomic_directory(output, overwrite=overwrite, what="corpus") as tmp:
+        readable = list(files)
+        if pipeline.unfitted() and "-" in readable:  # stdin is read once per pass: keep a copy
+            spool = tmp / ".stdin"
+            with open(spool, "wb") as copy:
+                shutil.copyfileobj(sys.stdin.buffer, copy)
+            readable = [str(spool) if f == "-" else f for f in readable]
+        for index in pipeline.unfitted():
+            step = pipeline.steps[index]
+            definition = step.definition
+            mode = SEGMENTS_MODE if definition.kind == TOKENIZE else TOKENS_MODE
+            fit_path = tmp / f".fit-{index}.txt"
+            with open(fit_path, "w", encoding="utf-8", newline="\n") as out:
+                fitted = _run_pass(readable, settings(pipeline, index, mode), out, workers=workers,
+                                   source_format=source_format, stage=f"fit {step.name}: read", progress=progress,
+                                   warn=ignore_progress)
+            progress(Progress(f"fit {step.name}", 0, None, "", f"learning from {fitted.lines:,} lines"))
+            assert definition.fit is not None  # noqa: S101 - unfitted() lists fitted steps only
+            data = definition.fit(step.options, FitInput(fit_path, fitted.lines))
+            fit_path.unlink()
+            pipeline = pipeline.with_artifact(index, data)
+            name = pipeline.artifact_name(index)
+            known[name] = data
+            (tmp / ARTIFACTS_DIR).mkdir(exist_ok=True)
+            (tmp / ARTIFACTS_DIR / name).write_bytes(data)
+        for name in pipeline.artifact_names:  # models given by the caller travel with the corpus too
+            if not (tmp / ARTIFACTS_DIR / name).exists():
+                (tmp / ARTIFACTS_DIR).mkdir(exist_ok=True)
+                (tmp / ARTIFACTS_DIR / name).write_bytes(known[name])
+        with open(tmp / CORPUS_TEXT, "w", encoding="utf-8", newline="\n") as out:
+            final = _run_pass(readable, settings(pipeline, None, CORPUS), out, workers=workers,
+                              source_format=source_format, stage="ingest", progress=progress, warn=progress)
+        (tmp / ".stdin").unlink(missing_ok=True)
+        stats = final.stats
+        if stats.tokens == 0:
+            raise _empty_corpus_error(stats, pipeline, known, final.samples)
+        stats.seconds = round(time.perf_counter() - started, 3)
+        meta = {
+            "format": CORPUS_FORMAT,
+            "pipeline": pipeline.to_dict(),
+            "sources": [os.path.abspath(f) if f != "-" else "-" for f in files],
+            "source_format": source_format.to_dict(),
+            "max_sentence_tokens": max_sentence_tokens,
+            "encoding_errors": encoding_errors,
+            "stats": asdict(stats),
+        }
+        (tmp / CORPUS_META).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     progress(Progress("ingest", stats.bytes_read / 1e6, stats.bytes_read / 1e6, "MB", f"{stats.tokens:,} tokens", final=True))
     return open_corpus(output)
+
+
+def _empty_corpus_error(stats: IngestStats, pipeline: Pipeline, artifacts: Mapping[str, bytes], samples: list[str]) -> EmptyCorpusError:
+    read = f"{stats.files} file(s), {stats.bytes_read:,} bytes"
+    if not stats.bytes_read or not samples:
+        return EmptyCorpusError(f"ingest found no text in {read}")
+    message = f"ingest produced no tokens from {read}: the pipeline ({pipeline.describe()}) removed everything"
+    compiled = pipeline.compile(artifacts)
+    culprits = collections.Counter(step for step in map(compiled.first_empty_step, samples) if step)
+    if culprits:
+        step = culprits.most_common(1)[0][0]
+        message += f"; on the first lines of input, step {step!r} is the one that leaves nothing"
+    return EmptyCorpusError(message)
 
 
 def open_corpus(path: str | os.PathLike[str]) -> Corpus:
@@ -437,13 +413,17 @@ def open_corpus(path: str | os.PathLike[str]) -> Corpus:
         raise SourceError(f"{path} is not a tokenized corpus: {CORPUS_META} is missing (make one with `embedsearch ingest`)") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SourceError(f"{meta_path} is unreadable: {exc}") from exc
-    if not isinstance(meta, dict) or meta.get("format") != CORPUS_FORMAT:
+    if not isinstance(meta, dict) or meta.get("format") not in READABLE_CORPUS_FORMATS:
         raise SourceError(f"{meta_path}: unsupported corpus format {meta.get('format') if isinstance(meta, dict) else meta!r}")
     if not (path / CORPUS_TEXT).is_file():
         raise SourceError(f"{path / CORPUS_TEXT} is missing")
     try:
         stats = IngestStats(**meta["stats"])
         pipeline = Pipeline.from_dict(meta["pipeline"])
-        return Corpus(path, pipeline, stats, tuple(meta["sources"]), int(meta["max_sentence_tokens"]))
+        corpus = Corpus(path, pipeline, stats, tuple(meta["sources"]), int(meta["max_sentence_tokens"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise SourceError(f"{meta_path} is malformed: {exc}") from exc
+    for name in pipeline.artifact_names:
+        if not ARTIFACT_NAME.fullmatch(name) or not (path / ARTIFACTS_DIR / name).is_file():
+            raise SourceError(f"{path / ARTIFACTS_DIR / name} is missing: the pipeline's learned model is not in the corpus")
+    return corpus

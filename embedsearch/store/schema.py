@@ -20,8 +20,16 @@ def _v1(db: sqlite_utils.Database) -> None:
     db["meta"].create({"key": str, "value": str}, pk="key", not_null={"value"})
 
 
-MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1,)
+def _v2(db: sqlite_utils.Database) -> None:
+    # The models a pipeline's fitted steps learned (SentencePiece protobuf, phrases JSON): plain
+    # bytes, never code, each with its SHA-256, which the saved pipeline also records.
+    db["artifacts"].create({"name": str, "data": bytes, "sha256": str}, pk="name", not_null={"data", "sha256"})
+
+
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1, _v2)
 SCHEMA_VERSION = len(MIGRATIONS)
+# Readers accept every version from here on: each migration since only added tables.
+MIN_READABLE_VERSION = 1
 
 
 def migrate(db: sqlite_utils.Database) -> int:
