@@ -21,7 +21,8 @@ def test_round_trip_unit_rows_and_metadata(toy_store: Path):
     np.testing.assert_allclose(np.asarray(files.vectors), expected, rtol=1e-6)
     assert isinstance(files.vectors, np.memmap)
     assert files.meta["dim"] == 4 and files.meta["words"] == len(TOY_WORDS) and files.meta["normalised"] is True
-    assert files.index.ntotal == len(TOY_WORDS)
+    assert files.searcher.kind == "flat" and files.searcher.exact
+    assert not (toy_store / "index.faiss").exists()  # exact search reads vectors.npy; no second copy
     rows = files.db.execute("SELECT id, word, count FROM words ORDER BY id").fetchall()
     assert [w for _, w, _ in rows] == TOY_WORDS and rows[0][2] == 100
     assert files.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
@@ -78,8 +79,8 @@ def test_existing_store_is_not_replaced_without_overwrite(toy_store: Path):
 def test_missing_store_and_missing_files(tmp_path: Path, toy_store: Path):
     with pytest.raises(StoreError, match="no store at"):
         StoreFiles(tmp_path / "nothing")
-    (toy_store / "index.faiss").unlink()
-    with pytest.raises(StoreError, match=r"index\.faiss is missing"):
+    (toy_store / "vectors.npy").unlink()
+    with pytest.raises(StoreError, match=r"vectors\.npy is missing"):
         StoreFiles(toy_store)
 
 
@@ -90,11 +91,11 @@ def test_truncated_vectors_are_detected(toy_store: Path):
         StoreFiles(toy_store)
 
 
-def test_corrupted_index_is_detected_by_checksum(toy_store: Path):
-    data = bytearray((toy_store / "index.faiss").read_bytes())
+def test_corrupted_vectors_are_detected_by_checksum(toy_store: Path):
+    data = bytearray((toy_store / "vectors.npy").read_bytes())
     data[-3] ^= 0xFF
-    (toy_store / "index.faiss").write_bytes(bytes(data))
-    with pytest.raises(StoreError, match=r"index\.faiss: checksum mismatch"):
+    (toy_store / "vectors.npy").write_bytes(bytes(data))
+    with pytest.raises(StoreError, match=r"vectors\.npy: checksum mismatch"):
         StoreFiles(toy_store)
     StoreFiles(toy_store, verify=False).close()  # size still matches: opening without verification works
 

@@ -1,0 +1,213 @@
+"""Batch queries: the neighbours of every word (or of a word list), and similarities of many pairs.
+
+Results are generated lazily, a batch of queries at a time: each batch is one matrix product (both
+cores, through BLAS) or one FAISS batch search, so memory stays bounded by the batch, never by the
+square of the vocabulary, and output can be streamed as it is produced.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+from .errors import ConfigError, EmbedsearchError, SourceError
+from .progress import Progress, ProgressCallback, ignore_progress
+from .query import Neighbor, Store
+
+NEIGHBOR_FORMATS = ("tsv", "csv", "jsonl")
+DEFAULT_BATCH = 256
+
+
+@dataclass(frozen=True)
+class NeighborList:
+    """The neighbours of one word; ``known`` is false for a requested word the store cannot place."""
+
+    word: str
+    neighbors: list[Neighbor]
+    known: bool = True
+
+
+@dataclass(frozen=True)
+class PairSimilarity:
+    """Cosine of a pair; ``score`` is ``None`` when a word is out of the vocabulary (named in ``oov``)."""
+
+    first: str
+    second: str
+    score: float | None
+    oov: list[str] = field(default_factory=list)
+
+
+def neighbors_of(
+    store: Store,
+    words: Iterable[str] | None = None,
+    *,
+    k: int = 10,
+    min_score: float | None = None,
+    batch_size: int = DEFAULT_BATCH,
+    progress: ProgressCallback = ignore_progress,
+) -> Iterator[NeighborList]:
+    """Top-``k`` neighbours of each of ``words`` (default: the whole vocabulary, in frequency order).
+
+    Each word goes through the store's pipeline; a word that is not exactly one vocabulary word
+    yields ``known=False`` (FastText stores place unknown words through their subwords instead).
+    """
+    if k < 1:
+        raise ConfigError(f"k must be a positive integer, got {k}")
+    if batch_size < 1:
+        raise ConfigError(f"batch size must be positive, got {batch_size}")
+    if words is None:
+        yield from _whole_vocabulary(store, k, min_score, batch_size, progress)
+        return
+    done = 0
+    batch: list[str] = []
+    for word in words:
+        batch.append(word)
+        if len(batch) == batch_size:
+            yield from _word_batch(store, batch, k, min_score)
+            done += len(batch)
+            batch = []
+            progress(Progress("export", done, None, "words"))
+    if batch:
+        yield from _word_batch(store, batch, k, min_score)
+        done += len(batch)
+    progress(Progress("export", done, done, "words", final=True))
+
+
+def _whole_vocabulary(store: Store, k: int, min_score: float | None, batch_size: int,
+                      progress: ProgressCallback) -> Iterator[NeighborList]:
+    vocabulary = store.vocabulary()
+    total = len(vocabulary)
+    for start in range(0, total, batch_size):
+        stop = min(start + batch_size, total)
+        queries = np.asarray(store.vectors[start:stop], dtype=np.float32)
+        scores, ids = store.search_vectors(queries, min(k + 1, total))
+        for row, row_scores, row_ids in zip(range(start, stop), scores, ids):
+            yield NeighborList(vocabulary[row], _hits(vocabulary, row_scores, row_ids, {row}, k, min_score))
+        progress(Progress("export", stop, total, "words", final=stop == total))
+
+
+def _word_batch(store: Store, batch: list[str], k: int, min_score: float | None) -> Iterator[NeighborList]:
+    queries: list[np.ndarray] = []
+    exclude: list[set[int]] = []
+    placed: list[int] = []
+    for position, word in enumerate(batch):
+        try:
+            _, vector, ids = store.resolve(word)
+        except EmbedsearchError:
+            continue  # reported below as known=False
+        norm = float(np.linalg.norm(vector))
+        if norm > 0.0:
+            queries.append(vector / norm)
+            exclude.append(set(ids))
+            placed.append(position)
+    found: dict[int, list[Neighbor]] = {}
+    if queries:
+        widest = max(len(e) for e in exclude)
+        scores, ids = store.search_vectors(np.stack(queries).astype(np.float32), min(k + widest, len(store)))
+        vocabulary = store.vocabulary()
+        for position, own, row_scores, row_ids in zip(placed, exclude, scores, ids):
+            found[position] = _hits(vocabulary, row_scores, row_ids, own, k, min_score)
+    for position, word in enumerate(batch):
+        yield NeighborList(word, found.get(position, []), position in found)
+
+
+def _hits(vocabulary: list[str], scores: np.ndarray, ids: np.ndarray, own: set[int], k: int,
+          min_score: float | None) -> list[Neighbor]:
+    hits = [(int(i), float(s)) for i, s in zip(ids, scores) if i >= 0 and int(i) not in own][:k]
+    return [Neighbor(vocabulary[i], s) for i, s in hits if min_score is None or s >= min_score]
+
+
+def read_pairs(path: str | os.PathLike[str]) -> Iterator[tuple[str, str]]:
+    """Word pairs from a file: two words a line, tab/comma/space separated; ``#`` comments and a
+    header line are skipped, extra columns (e.g. a gold score) ignored."""
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8-sig", errors="strict") as handle:
+            for number, line in enumerate(handle, 1):
+                line = line.strip()
+                if not line or line.startswith("#"):
+                    continue
+                for separator in ("\t", ",", None):
+                    parts = line.split(separator) if separator else line.split()
+                    if len(parts) >= 2:
+                        break
+                else:
+                    raise SourceError(f"{path}, line {number}: expected two words, found {line!r}")
+                yield parts[0].strip(), parts[1].strip()
+    except FileNotFoundError:
+        raise SourceError(f"no such pairs file: {path}") from None
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{path}: not UTF-8 ({exc.reason})") from None
+
+
+def pair_similarities(store: Store, pairs: Iterable[tuple[str, str]]) -> Iterator[PairSimilarity]:
+    """Cosine similarity of each pair, lazily; out-of-vocabulary pairs are marked, not fatal."""
+    for first, second in pairs:
+        try:
+            result = store.similarity(first, second)
+        except EmbedsearchError:
+            yield PairSimilarity(first, second, None, [w for w in (first, second) if not _placeable(store, w)])
+            continue
+        yield PairSimilarity(first, second, result.score, result.first.oov + result.second.oov)
+
+
+def _placeable(store: Store, word: str) -> bool:
+    try:
+        store.resolve(word)
+    except EmbedsearchError:
+        return False
+    return True
+
+
+def write_neighbors(rows: Iterable[NeighborList], handle: IO[str], fmt: str = "tsv") -> int:
+    """Stream neighbour lists as ``tsv``/``csv`` (``word, rank, neighbor, score`` rows) or ``jsonl``."""
+    if fmt not in NEIGHBOR_FORMATS:
+        raise ConfigError(f"format must be one of {', '.join(NEIGHBOR_FORMATS)}, got {fmt!r}")
+    count = 0
+    if fmt == "jsonl":
+        for row in rows:
+            record = {"word": row.word, "known": row.known,
+                      "neighbors": [{"word": n.word, "score": round(n.score, 6)} for n in row.neighbors]}
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            count += 1
+        return count
+    writer = csv.writer(handle, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n",
+                        quoting=csv.QUOTE_NONE if fmt == "tsv" else csv.QUOTE_MINIMAL, escapechar="\\")
+    writer.writerow(["word", "rank", "neighbor", "score"])
+    for row in rows:
+        buffer = [[row.word, rank, n.word, f"{n.score:.6f}"] for rank, n in enumerate(row.neighbors, 1)]
+        if not row.known:
+            buffer = [[row.word, "", "", ""]]
+        writer.writerows(buffer)
+        count += 1
+    return count
+
+
+def write_similarities(rows: Iterable[PairSimilarity], handle: IO[str], fmt: str = "tsv") -> int:
+    """Stream pair similarities; an out-of-vocabulary pair has an empty score (``null`` in jsonl)."""
+    if fmt not in NEIGHBOR_FORMATS:
+        raise ConfigError(f"format must be one of {', '.join(NEIGHBOR_FORMATS)}, got {fmt!r}")
+    count = 0
+    if fmt == "jsonl":
+        for row in rows:
+            handle.write(json.dumps({"first": row.first, "second": row.second, "score": row.score, "oov": row.oov},
+                                    ensure_ascii=False) + "\n")
+            count += 1
+        return count
+    writer = csv.writer(handle, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n",
+                        quoting=csv.QUOTE_NONE if fmt == "tsv" else csv.QUOTE_MINIMAL, escapechar="\\")
+    writer.writerow(["first", "second", "score", "oov"])
+    for row in rows:
+        writer.writerow([row.first, row.second, "" if row.score is None else f"{row.score:.6f}", " ".join(row.oov)])
+        count += 1
+    return count
+
+
+__all__ = ["NeighborList", "PairSimilarity", "neighbors_of", "pair_similarities", "read_pairs", "write_neighbors",
+           "write_similarities"]
