@@ -91,7 +91,7 @@ class _Vocabulary:
     def rows(self, word: str) -> list[int] | None:
         if word not in self.cache:
             tokens = self.store.pipeline.tokens(word)
-            found = self.store._lookup(tokens) if tokens else {}
+            found = self.store.rows_for(tokens) if tokens else {}
             ids = [found.get(t) for t in tokens]
             self.cache[word] = [i for i in ids if i is not None] if ids and all(
                 i is not None and i < self.restrict for i in ids) else None
@@ -206,7 +206,7 @@ def _split_pair_line(line: str) -> list[str]:
 
 def _term_vector(store: Store, word: str) -> np.ndarray:
     """Vector of a word that may be out of the vocabulary (FastText stores build it from subwords)."""
-    _, vector, _ = store._term(word)
+    _, vector, _ = store.resolve(word)
     return np.asarray(vector, dtype=np.float64)
 
 

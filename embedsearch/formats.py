@@ -190,6 +190,7 @@ def import_vectors(
     fmt: str | None = None,
     pipeline: Any = None,
     strict: bool = False,
+    index: Any = "flat",
     overwrite: bool = False,
     progress: ProgressCallback = ignore_progress,
 ) -> ImportReport:
@@ -211,7 +212,7 @@ def import_vectors(
     report = ImportReport(Path(output), fmt)
     Path(output).absolute().parent.mkdir(parents=True, exist_ok=True)
     if fmt == "fasttext-bin":
-        return _import_fasttext_bin(path, Path(output), report, pipeline, overwrite, progress)
+        return _import_fasttext_bin(path, Path(output), report, pipeline, index, overwrite, progress)
     with tempfile.TemporaryDirectory(prefix=".import-", dir=Path(output).absolute().parent) as scratch:
         rows: _Rows | None = None
         with _open_binary(path) as handle:
@@ -237,6 +238,7 @@ def import_vectors(
             vectors=rows.vectors(),
             model={"kind": "imported", "format": fmt, "source": str(path.absolute()), "counts_known": False},
             pipeline=pipeline.to_dict() if pipeline is not None else None,
+            index=index,
             overwrite=overwrite,
             progress=progress,
         )
@@ -244,7 +246,7 @@ def import_vectors(
     return report
 
 
-def _import_fasttext_bin(path: Path, output: Path, report: ImportReport, pipeline: Any, overwrite: bool,
+def _import_fasttext_bin(path: Path, output: Path, report: ImportReport, pipeline: Any, index: Any, overwrite: bool,
                          progress: ProgressCallback) -> ImportReport:
     from .store import write_store
     from .training.fasttext import load_fasttext_bin
@@ -263,6 +265,7 @@ def _import_fasttext_bin(path: Path, output: Path, report: ImportReport, pipelin
             pipeline=pipeline.to_dict() if pipeline is not None else None,
             arrays=loaded.arrays,
             extra_meta=loaded.extra_meta,
+            index=index,
             overwrite=overwrite,
             progress=progress,
         )

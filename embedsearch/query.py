@@ -25,6 +25,8 @@ ANALOGY_METHODS = ("3cosadd", "3cosmul")
 # gensim's most_similar_cosmul adds this to the denominator; we use the same so results agree.
 COSMUL_EPSILON = 1e-6
 _SQL_BATCH = 500
+# Candidates an approximate index supplies for composed queries (expressions, analogies), rescored exactly.
+_POOL = 200
 
 
 @dataclass(frozen=True)
@@ -48,10 +50,23 @@ class QueryTerm:
 
 
 @dataclass(frozen=True)
+class SearchInfo:
+    """How neighbours were found: the index kind, whether exact, and its measured recall@10.
+
+    ``recall_at_10`` is ``None`` when a search parameter overrides the one the recall was measured at.
+    """
+
+    index: str
+    exact: bool
+    recall_at_10: float | None
+
+
+@dataclass(frozen=True)
 class SimilarResult:
     query: str
     terms: list[QueryTerm]
     neighbors: list[Neighbor]
+    search: SearchInfo | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +79,7 @@ class AnalogyResult:
     method: str
     neighbors: list[Neighbor]
     oov: list[str] = field(default_factory=list)
+    search: SearchInfo | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +123,10 @@ class Store:
         self.vectors = files.vectors
         self._pipeline: CompiledPipeline | None = None
         self._subwords: SubwordModel | None | bool = False  # False: not looked at yet
+        self._search_param: int | None = None
+        self._vocabulary: list[str] | None = None
+        self._row_of: dict[str, int] | None = None
+        self._searches = 0
 
     # --- basics ------------------------------------------------------------------------------
 
@@ -136,7 +156,8 @@ class Store:
             saved = self.meta.get("pipeline")
             # A store imported from plain vectors has no pipeline: query words are used as typed.
             pipeline = Pipeline.from_dict(saved) if saved else Pipeline.of("whitespace")
-            self._pipeline = pipeline.compile()
+            # Fitted steps (phrases, SentencePiece) need the models they learned from the corpus.
+            self._pipeline = pipeline.compile(self._files.artifacts)
         return self._pipeline
 
     @property
@@ -151,15 +172,15 @@ class Store:
         """A FastText store's unnormalised vector for any word, as fastText's ``get_word_vector`` gives it."""
         if self.subwords is None:
             raise QueryError(f"{self.path} has no subword data (only FastText stores do)")
-        row = self._lookup([word]).get(word)
+        row = self.rows_for([word]).get(word)
         return self.subwords.vector(word, row)
 
     def __contains__(self, word: object) -> bool:
-        return isinstance(word, str) and self._lookup([word]).get(word) is not None
+        return isinstance(word, str) and self.rows_for([word]).get(word) is not None
 
     def word_id(self, word: str) -> int:
         """Row of a vocabulary word (exactly as stored); raises :class:`UnknownWordError`."""
-        found = self._lookup([word]).get(word)
+        found = self.rows_for([word]).get(word)
         if found is None:
             raise UnknownWordError(word, self.suggest(word))
         return found
@@ -168,8 +189,24 @@ class Store:
         """The unit vector of a vocabulary word (a copy, float32)."""
         return np.array(self.vectors[self.word_id(word)])
 
+    def vocabulary(self) -> list[str]:
+        """Every vocabulary word in row order (most frequent first for trained stores); read once, cached."""
+        if self._vocabulary is None:
+            self._vocabulary = [w for (w,) in self._files.db.execute("SELECT word FROM words ORDER BY id")]
+        return self._vocabulary
+
+    def _warm(self) -> None:
+        """From a store's second search on, keep the vocabulary in memory: a one-off read (~30 ms per
+        100k words) that a cold one-shot query should not pay, but that spares every later query two
+        SQLite round trips."""
+        self._searches += 1
+        if self._searches == 2 and self._row_of is None:
+            self._row_of = {word: row for row, word in enumerate(self.vocabulary())}
+
     def words_of(self, ids: Iterable[int]) -> list[str]:
         """Vocabulary words of rows ``ids``, in the same order."""
+        if self._vocabulary is not None:
+            return [self._vocabulary[int(i)] for i in ids]
         ids = [int(i) for i in ids]
         found: dict[int, str] = {}
         for start in range(0, len(ids), _SQL_BATCH):
@@ -178,7 +215,10 @@ class Store:
             found.update(self._files.db.execute(sql, batch).fetchall())
         return [found[i] for i in ids]
 
-    def _lookup(self, words: Sequence[str]) -> dict[str, int]:
+    def rows_for(self, words: Sequence[str]) -> dict[str, int]:
+        """Rows of those ``words`` (exactly as stored) that are in the vocabulary."""
+        if self._row_of is not None:
+            return {word: self._row_of[word] for word in words if word in self._row_of}
         found: dict[str, int] = {}
         unique = list(dict.fromkeys(words))
         for start in range(0, len(unique), _SQL_BATCH):
@@ -199,18 +239,19 @@ class Store:
         edits |= {a + ch + b[1:] for a, b in splits if b for ch in letters}
         edits |= {a + ch + b for a, b in splits for ch in letters}
         edits.discard(word)
-        found: list[tuple[int, str]] = []
+        found: list[tuple[int, int, str]] = []
         candidates = sorted(edits)
         for start in range(0, len(candidates), _SQL_BATCH):
             batch = candidates[start : start + _SQL_BATCH]
-            sql = f"SELECT count, word FROM words WHERE word IN ({','.join('?' * len(batch))})"
+            sql = f"SELECT count, id, word FROM words WHERE word IN ({','.join('?' * len(batch))})"
             found.extend(db.execute(sql, batch).fetchall())
-        ranked = [w for _, w in sorted(found, key=lambda cw: (-cw[0], cw[1]))][:limit]
+        # Most frequent first; imported stores have no counts, and rows keep the file's order.
+        ranked = [w for _, _, w in sorted(found, key=lambda row: (-row[0], row[1]))][:limit]
         if len(ranked) < limit:
             # Farther spellings: compare with frequent words sharing the first character.
             first = word[0]
             pool = [w for (w,) in db.execute(
-                "SELECT word FROM words WHERE word >= ? AND word < ? ORDER BY count DESC LIMIT 20000",
+                "SELECT word FROM words WHERE word >= ? AND word < ? ORDER BY count DESC, id LIMIT 20000",
                 (first, chr(ord(first) + 1)),
             )]
             for close in difflib.get_close_matches(word, pool, n=limit, cutoff=0.75):
@@ -220,12 +261,15 @@ class Store:
 
     # --- resolving query words ---------------------------------------------------------------
 
-    def _term(self, text: str, weight: float = 1.0) -> tuple[QueryTerm, np.ndarray, list[int]]:
-        """A query term's words, its vector (mean of its words' unit vectors) and its vocabulary rows."""
+    def resolve(self, text: str, weight: float = 1.0) -> tuple[QueryTerm, np.ndarray, list[int]]:
+        """A query term's words (after the store's pipeline), its vector (the mean of its words' unit
+        vectors; subword-built for unknown words in FastText stores) and its vocabulary rows.
+
+        Raises :class:`UnknownWordError` (with close spellings) for a word the store cannot place."""
         tokens = self.pipeline.tokens(text)
         if not tokens:
             raise QueryError(f"{text!r} has no words left after the store's text pipeline ({self.pipeline.pipeline.describe()})")
-        ids = self._lookup(tokens)
+        ids = self.rows_for(tokens)
         units: list[np.ndarray] = []
         oov: list[str] = []
         for token in tokens:
@@ -239,7 +283,8 @@ class Store:
             units.append(vector / norm)
             oov.append(token)
         rows = [ids[t] for t in tokens if t in ids]
-        return QueryTerm(text, tokens, weight, oov), np.mean(units, axis=0), rows
+        vector = units[0] if len(units) == 1 else np.mean(units, axis=0)
+        return QueryTerm(text, tokens, weight, oov), vector, rows
 
     @staticmethod
     def _check_k(k: int) -> None:
@@ -248,25 +293,77 @@ class Store:
 
     # --- search ------------------------------------------------------------------------------
 
-    def _search(self, query: np.ndarray, k: int, exclude: set[int]) -> list[Neighbor]:
-        """Top ``k`` rows by inner product with ``query`` (unit or not), ``exclude`` left out."""
+    def set_search(self, *, ef_search: int | None = None, nprobe: int | None = None) -> None:
+        """Override the approximate index's search parameter for this store object (``None``: as built).
+
+        ``ef_search`` applies to HNSW indexes, ``nprobe`` to IVF ones. Results then report no
+        recall figure, since it was measured at the built-in setting.
+        """
+        kind = self._files.index_meta.get("kind")
+        for name, value, kinds in (("ef_search", ef_search, ("hnsw",)), ("nprobe", nprobe, ("ivf", "ivfpq"))):
+            if value is None:
+                continue
+            if kind not in kinds:
+                raise ConfigError(f"{name} applies to {' and '.join(kinds)} indexes; this store's index is {kind}")
+            if value < 1:
+                raise ConfigError(f"{name} must be at least 1, got {value}")
+            self._search_param = value
+        if ef_search is None and nprobe is None:
+            self._search_param = None
+
+    @property
+    def search_info(self) -> SearchInfo:
+        meta = self._files.index_meta
+        exact = bool(meta.get("exact", False))
+        recall = 1.0 if exact else (None if self._search_param is not None else meta.get("recall_at_10"))
+        return SearchInfo(str(meta.get("kind")), exact, recall)
+
+    def search_vectors(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` rows for each unit query row (scores exact cosines); the batch primitive of exports."""
+        return self._files.searcher.search(queries, k, self._search_param)
+
+    def _unit(self, query: np.ndarray) -> np.ndarray:
         norm = float(np.linalg.norm(query))
         if norm < 1e-6:
             raise QueryError("the query vector is zero (the terms cancel out); nothing is similar to it")
-        unit = (query / norm).astype(np.float32, copy=False)[None, :]
+        return (query / norm).astype(np.float32, copy=False)
+
+    def _search(self, query: np.ndarray, k: int, exclude: set[int], *, composed: bool = False) -> list[Neighbor]:
+        """Top ``k`` rows by inner product with ``query`` (unit or not), ``exclude`` left out.
+
+        ``composed`` queries (expressions, analogies) are not word vectors: they lie off the words'
+        manifold, where an approximate index needs a wider search than the one its recall was tuned
+        with, so they draw a pool of at least ``_POOL`` candidates (scores are exact either way).
+        """
+        self._warm()
         wanted = min(k + len(exclude), len(self))
-        scores, ids = self._files.index.search(unit, wanted)
+        if composed and not self._files.index_meta.get("exact", False):
+            wanted = min(max(wanted, _POOL), len(self))
+        scores, ids = self.search_vectors(self._unit(query)[None, :], wanted)
         hits = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0 and int(i) not in exclude][:k]
         words = self.words_of(i for i, _ in hits)
         return [Neighbor(word, score) for word, (_, score) in zip(words, hits)]
 
-    def _top_of_scores(self, scores: np.ndarray, k: int, exclude: set[int]) -> list[Neighbor]:
+    def _cosmul_pool(self, units: np.ndarray, k: int) -> np.ndarray:
+        """Rows that can win a 3CosMul query: all rows (exact index), or the index's nearest rows to
+        b, c, b - a + c, b + c and -a (approximate index: 3CosMul rewards being near b and c and far
+        from a), which are then scored exactly."""
+        if self._files.index_meta.get("exact", False):
+            return np.arange(len(self))
+        size = min(len(self), max(_POOL, 10 * k))
+        a, b, c = units
+        probes = np.stack([b, c, self._unit(b - a + c), self._unit(b + c), -a])
+        _, ids = self.search_vectors(probes, size)
+        return np.unique(ids[ids >= 0])
+
+    def _top_of_scores(self, scores: np.ndarray, k: int, exclude: set[int], rows: np.ndarray) -> list[Neighbor]:
+        """Best ``k`` of ``scores``, which belong to store rows ``rows``, ``exclude`` left out."""
         wanted = min(k + len(exclude), len(scores))
         top = np.argpartition(-scores, wanted - 1)[:wanted] if wanted < len(scores) else np.arange(len(scores))
         top = top[np.argsort(-scores[top], kind="stable")]
-        hits = [int(i) for i in top if int(i) not in exclude][:k]
-        words = self.words_of(hits)
-        return [Neighbor(word, float(scores[i])) for word, i in zip(words, hits)]
+        hits = [(int(rows[i]), float(scores[i])) for i in top if int(rows[i]) not in exclude][:k]
+        words = self.words_of(row for row, _ in hits)
+        return [Neighbor(word, score) for word, (_, score) in zip(words, hits)]
 
     # --- queries -----------------------------------------------------------------------------
 
@@ -277,11 +374,12 @@ class Store:
         combined = np.zeros(self.dim, dtype=np.float32)
         exclude: set[int] = set()
         for parsed in parse_expression(query):
-            term, vector, ids = self._term(parsed.text, parsed.weight)
+            term, vector, ids = self.resolve(parsed.text, parsed.weight)
             terms.append(term)
             combined += parsed.weight * vector
             exclude.update(ids)
-        return SimilarResult(query, terms, self._search(combined, k, exclude))
+        composed = len(terms) > 1 or any(term.weight < 0 for term in terms)
+        return SimilarResult(query, terms, self._search(combined, k, exclude, composed=composed), self.search_info)
 
     def analogy(self, a: str, b: str, c: str, *, k: int = 10, method: str = "3cosadd") -> AnalogyResult:
         """``a`` is to ``b`` as ``c`` is to ...? (``man king woman`` → ``queen``). Inputs are excluded.
@@ -293,25 +391,26 @@ class Store:
         self._check_k(k)
         if method not in ANALOGY_METHODS:
             raise ConfigError(f"method must be one of {', '.join(ANALOGY_METHODS)}, got {method!r}")
-        resolved = [self._term(word) for word in (a, b, c)]
+        resolved = [self.resolve(word) for word in (a, b, c)]
         vectors = [vector for _, vector, _ in resolved]
         exclude = {i for _, _, ids in resolved for i in ids}
         names = [" ".join(term.words) for term, _, _ in resolved]
         oov = [word for term, _, _ in resolved for word in term.oov]
+        units = np.stack([self._unit(v) for v in vectors])
         if method == "3cosadd":
-            units = [v / max(float(np.linalg.norm(v)), 1e-12) for v in vectors]
-            neighbors = self._search(units[1] - units[0] + units[2], k, exclude)
+            neighbors = self._search(units[1] - units[0] + units[2], k, exclude, composed=True)
         else:
-            units = np.stack([v / max(float(np.linalg.norm(v)), 1e-12) for v in vectors]).astype(np.float32)
-            shifted = (1.0 + np.asarray(self.vectors @ units.T)) / 2.0
+            pool = self._cosmul_pool(units, k + len(exclude))
+            rows = self.vectors if len(pool) == len(self) else self.vectors[pool]
+            shifted = (1.0 + np.asarray(rows @ units.T)) / 2.0
             scores = shifted[:, 1] * shifted[:, 2] / (shifted[:, 0] + COSMUL_EPSILON)
-            neighbors = self._top_of_scores(scores, k, exclude)
-        return AnalogyResult(names[0], names[1], names[2], method, neighbors, oov)
+            neighbors = self._top_of_scores(scores, k, exclude, pool)
+        return AnalogyResult(names[0], names[1], names[2], method, neighbors, oov, self.search_info)
 
     def similarity(self, first: str, second: str) -> SimilarityResult:
         """Cosine similarity of two words (or phrases, as the mean of their words)."""
-        term1, v1, _ = self._term(first)
-        term2, v2, _ = self._term(second)
+        term1, v1, _ = self.resolve(first)
+        term2, v2, _ = self.resolve(second)
         denominator = float(np.linalg.norm(v1) * np.linalg.norm(v2))
         score = float(v1 @ v2) / denominator if denominator > 0 else 0.0
         return SimilarityResult(term1, term2, score)
@@ -320,7 +419,7 @@ class Store:
         """Which of ``words`` fits least: the one farthest (by cosine) from the mean of all of them."""
         if len(words) < 3:
             raise UsageError(f"doesnt-match needs at least 3 words, got {len(words)}")
-        resolved = [self._term(word) for word in words]
+        resolved = [self.resolve(word) for word in words]
         vectors = np.stack([vector for _, vector, _ in resolved])
         units = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         mean = units.mean(axis=0)

@@ -101,7 +101,7 @@ def test_info_describes_the_store(toy, toy_store: Path):
     assert (info.words, info.dim, info.metric) == (len(TOY_WORDS), 4, "cosine")
     assert info.pipeline == "nfkc → sentences → lowercase → word"
     assert info.index["kind"] == "flat" and info.index["exact"] is True
-    assert set(info.files) == {"meta.sqlite", "vectors.npy", "index.faiss"}
+    assert set(info.files) == {"meta.sqlite", "vectors.npy"}
 
 
 def test_vector_and_membership(toy):

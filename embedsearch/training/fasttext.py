@@ -96,6 +96,12 @@ def _run_worker(mode: str, job: dict[str, Any], scratch: Path, epochs: int, work
     if code != 0:
         if "Empty vocabulary" in message:
             raise EmptyCorpusError(f"no word occurs at least min_count times ({message}); lower --min-count")
+        if "Encountered NaN" in message:
+            raise TrainingError(
+                "fastText diverged (Encountered NaN). fasttext 0.9.3 does this at very small dimensions (seen here at "
+                "16 or fewer with subwords and 50 or fewer without, depending even on unrelated file path lengths); "
+                "use --dim 100, or a lower --alpha"
+            )
         if "No module named 'fasttext'" in message:
             raise TrainingError("the fasttext package is not installed: pip install 'embedsearch[fasttext]'")
         raise TrainingError(f"fastText failed (exit code {code}): {message}")

@@ -2,7 +2,8 @@
 
 fastText runs in its own process because (a) with fasttext 0.9.3 a second ``train_unsupervised``
 in one process ends in "Encountered NaN" (seen here with any settings, not only after a model
-with subwords), and (b) a crash in its C++ code then costs a clean error, not the caller's process. ``train`` trains on a
+with subwords; at very small dimensions it diverges even in a fresh process, see fasttext.py),
+and (b) a crash in its C++ code then costs a clean error, not the caller's process. ``train`` trains on a
 corpus file, ``load`` reads a fastText ``.bin``; either way it writes plain arrays and JSON to OUT
 (no pickle, no ``.bin``) and fastText's own progress goes to stderr. Only ``train_unsupervised``,
 ``load_model``, ``get_words``, ``get_word_vector`` and ``get_input_matrix`` are called: nothing
