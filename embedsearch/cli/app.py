@@ -1,0 +1,214 @@
+"""The command line: parse options, call one library function, format its result.
+
+This module holds the ``embedsearch`` group and what every command shares (error handling, JSON
+and progress output, common options); the commands live in ``build``, ``ask`` and ``tools``.
+Library errors (:class:`EmbedsearchError`) become one line on stderr and exit code 1 (bad data,
+unknown word) or 2 (bad usage); nothing here prints a traceback for a user's mistake. Heavy modules
+are imported inside the commands, so ``embedsearch similar`` never loads the training code.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from .. import __version__
+from ..errors import EmbedsearchError
+
+if TYPE_CHECKING:
+    from ..progress import Progress
+    from ..query import Neighbor, Store
+    
+DEFAULT_STORE = Path("embedsearch-quickstart") / "store"
+STORE_ENV = "EMBEDSEARCH_STORE"
+
+class Failure(click.ClickException):
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class Group(click.Group):
+    """Turns library errors into clean messages and exit codes for every command."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EmbedsearchError as exc:
+            raise Failure(str(exc), exc.exit_code) from exc
+        except BrokenPipeError:
+            # The reader went away (`... | head`): stop quietly, as Unix tools do.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(0)
+        except OSError as exc:
+            target = f" ({exc.filename})" if exc.filename else ""
+            raise Failure(f"{exc.strerror or exc}{target}", 1) from exc
+
+
+# --- output helpers ----------------------------------------------------------------------------
+
+
+def emit_json(result: Any) -> None:
+    data = dataclasses.asdict(result) if dataclasses.is_dataclass(result) else result
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+class ProgressPrinter:
+    """Progress on stderr: one rewritten line on a terminal, an occasional plain line otherwise."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty()
+        self.last = 0.0
+        self.width = 0
+
+    def __call__(self, event: Progress) -> None:
+        if event.stage == "warning":
+            self._clear()
+            click.echo(f"warning: {event.message}", err=True)
+            return
+        if self.quiet:
+            return
+        now = time.monotonic()
+        last_step = event.total is not None and event.done >= event.total
+        if not (event.final or last_step) and now - self.last < (0.2 if self.tty else 10.0):
+            return
+        self.last = now
+        if event.unit == "epochs" and event.total:
+            epoch = min(int(event.done) + (not float(event.done).is_integer()), int(event.total))
+            amount = f"epoch {epoch}/{event.total:.0f}"
+        elif event.total:
+            decimals = 1 if event.unit == "MB" else 0
+            amount = f"{100 * event.done / event.total:5.1f}% of {event.total:,.{decimals}f} {event.unit}"
+        else:
+            amount = f"{event.done:,.1f} {event.unit}"
+        line = f"{event.stage}: {amount}" + (f"  {event.message}" if event.message else "")
+        if self.tty:
+            padding = " " * max(0, self.width - len(line))
+            click.echo(f"\r{line}{padding}", err=True, nl=event.final)
+            self.width = 0 if event.final else len(line)
+        else:
+            click.echo(line, err=True)
+
+    def _clear(self) -> None:
+        if self.tty and self.width:
+            click.echo("\r" + " " * self.width + "\r", err=True, nl=False)
+            self.width = 0
+
+
+def print_neighbors(neighbors: list[Neighbor]) -> None:
+    if not neighbors:
+        click.echo("  (no results)")
+        return
+    width = max(len(n.word) for n in neighbors)
+    for rank, n in enumerate(neighbors, 1):
+        click.echo(f"{rank:3d}. {n.word:<{width}}  {n.score:.4f}")
+
+
+# --- shared options ----------------------------------------------------------------------------
+
+
+def store_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "-s",
+        "--store",
+        "store_path",
+        type=click.Path(path_type=Path),
+        envvar=STORE_ENV,
+        help=f"Store directory. Default: ${STORE_ENV}, else ./{DEFAULT_STORE} (made by `embedsearch quickstart`).",
+    )(function)
+
+
+def json_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")(function)
+
+
+def k_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True, help="Number of results.")(
+        function
+    )
+
+
+def index_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """--index and its build parameters, shared by train, import and reindex."""
+    options = [
+        click.option("--index", "index_kind", type=click.Choice(["flat", "hnsw", "ivf", "ivfpq", "auto"]),
+                     default="flat", show_default=True,
+                     help="Nearest-neighbour index: exact (flat) or approximate; auto picks by size and memory."),
+        click.option("--target-recall", type=click.FloatRange(min=0, max=1, min_open=True), default=0.95,
+                     show_default=True, help="Approximate indexes: tune the search until recall@10 reaches this."),
+        click.option("--hnsw-m", type=click.IntRange(min=2), default=None, help="HNSW neighbours per node (default 32)."),
+        click.option("--ef-construction", type=click.IntRange(min=1), default=None, help="HNSW build effort (default 200)."),
+        click.option("--nlist", type=click.IntRange(min=1), default=None, help="IVF cells (default ~4*sqrt(words))."),
+        click.option("--pq-m", type=click.IntRange(min=1), default=None, help="IVF-PQ sub-quantizers (must divide dims)."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def build_index_options(index_kind: str, target_recall: float, hnsw_m: int | None, ef_construction: int | None,
+                         nlist: int | None, pq_m: int | None) -> Any:
+    from ..store.index import IndexOptions
+
+    return IndexOptions(kind=index_kind, m=hnsw_m, ef_construction=ef_construction, nlist=nlist, pq_m=pq_m,
+                        target_recall=target_recall)
+
+
+def search_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    function = click.option("--nprobe", type=click.IntRange(min=1), default=None,
+                            help="IVF indexes: cells to search (overrides the tuned value; recall then unmeasured).")(function)
+    return click.option("--ef-search", type=click.IntRange(min=1), default=None,
+                        help="HNSW indexes: search breadth (overrides the tuned value; recall then unmeasured).")(function)
+
+
+def open_store_option(store_path: Path | None) -> Store:
+    from ..query import open_store
+
+    if store_path is None:
+        if not DEFAULT_STORE.is_dir():
+            raise click.UsageError(f"no store given: pass --store PATH, set ${STORE_ENV}, or run `embedsearch quickstart` first")
+        store_path = DEFAULT_STORE
+    return open_store(store_path)
+
+
+# --- the commands ------------------------------------------------------------------------------
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="embedsearch")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output on stderr.")
+@click.pass_context
+def main(ctx: click.Context, quiet: bool) -> None:
+    """Train word embeddings on your own text and ask similarity questions about them.
+
+    \b
+    Start here:
+      embedsearch quickstart                      # sample corpus -> store -> answers
+      embedsearch ingest texts/ -o corpus         # your text -> tokenized corpus
+      embedsearch train corpus -o store           # corpus -> store (Word2Vec)
+      embedsearch similar -s store king           # nearest words
+      embedsearch similar -s store "king - man + woman"
+      embedsearch analogy -s store man king woman
+    """
+    ctx.obj = ProgressPrinter(quiet)
+
+
+
+def describe_index(index: dict[str, Any]) -> str:
+    if index.get("exact"):
+        return f"{index.get('kind')} (exact)"
+    params = ", ".join(f"{key}={value}" for key, value in index.get("params", {}).items())
+    text = f"{index.get('kind')} ({index.get('faiss')}; {params}), recall@10 {index.get('recall_at_10', 0):.3f}"
+    text += f" measured on {index.get('recall_sample', 0):,} words"
+    if index.get("auto_reason"):
+        text += f"; auto: {index['auto_reason']}"
+    return text

@@ -1,0 +1,144 @@
+"""Commands that ask a store: similar, analogy, similarity, doesnt-match, info."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .app import (
+    describe_index,
+    emit_json,
+    json_option,
+    k_option,
+    main,
+    open_store_option,
+    print_neighbors,
+    search_options,
+    store_option,
+)
+
+
+@main.command()
+@click.argument("query", nargs=-1, required=True)
+@store_option
+@k_option
+@search_options
+@json_option
+def similar(query: tuple[str, ...], store_path: Path | None, k: int, ef_search: int | None, nprobe: int | None,
+            as_json: bool) -> None:
+    """Nearest words to a word, a phrase, or an expression.
+
+    A phrase averages its words; an expression adds and subtracts them, with optional weights.
+    Operators need a space before them (`e-mail` is one word).
+
+    \b
+    Examples:
+      embedsearch similar king
+      embedsearch similar new york -k 20
+      embedsearch similar "king - man + woman"
+      embedsearch similar "0.5*paris + rome"
+    """
+    with open_store_option(store_path) as store:
+        store.set_search(ef_search=ef_search, nprobe=nprobe)
+        result = store.similar(" ".join(query), k=k)
+    if as_json:
+        emit_json(result)
+        return
+    print_neighbors(result.neighbors)
+
+
+@main.command()
+@click.argument("a")
+@click.argument("b")
+@click.argument("c")
+@store_option
+@k_option
+@click.option("--method", type=click.Choice(["3cosadd", "3cosmul"]), default="3cosadd", show_default=True,
+              help="3cosadd: cos(x, b - a + c); 3cosmul: Levy & Goldberg's multiplicative form.")
+@search_options
+@json_option
+def analogy(a: str, b: str, c: str, store_path: Path | None, k: int, method: str, ef_search: int | None,
+            nprobe: int | None, as_json: bool) -> None:
+    """A is to B as C is to ?
+
+    \b
+    Example:
+      embedsearch analogy man king woman       # queen
+    """
+    with open_store_option(store_path) as store:
+        store.set_search(ef_search=ef_search, nprobe=nprobe)
+        result = store.analogy(a, b, c, k=k, method=method)
+    if as_json:
+        emit_json(result)
+        return
+    print_neighbors(result.neighbors)
+
+
+@main.command()
+@click.argument("first")
+@click.argument("second")
+@store_option
+@json_option
+def similarity(first: str, second: str, store_path: Path | None, as_json: bool) -> None:
+    """Cosine similarity of two words (or quoted phrases).
+
+    \b
+    Example:
+      embedsearch similarity coffee tea
+    """
+    with open_store_option(store_path) as store:
+        result = store.similarity(first, second)
+    if as_json:
+        emit_json(result)
+        return
+    click.echo(f"{result.score:.4f}")
+
+
+@main.command("doesnt-match")
+@click.argument("words", nargs=-1, required=True)
+@store_option
+@json_option
+def doesnt_match(words: tuple[str, ...], store_path: Path | None, as_json: bool) -> None:
+    """Which of three or more WORDS does not belong with the others.
+
+    \b
+    Example:
+      embedsearch doesnt-match breakfast cereal dinner lunch
+    """
+    if len(words) < 3:
+        raise click.UsageError(f"doesnt-match needs at least 3 words, got {len(words)}")
+    with open_store_option(store_path) as store:
+        result = store.doesnt_match(list(words))
+    if as_json:
+        emit_json(result)
+        return
+    click.echo(result.odd_one_out)
+
+
+@main.command()
+@store_option
+@json_option
+def info(store_path: Path | None, as_json: bool) -> None:
+    """What a store holds: vocabulary, dimensions, training parameters, pipeline, index, files."""
+    with open_store_option(store_path) as store:
+        result = store.info()
+    if as_json:
+        emit_json(result)
+        return
+    model = result.model
+    click.echo(f"store      {result.path}")
+    click.echo(f"words      {result.words:,} x {result.dim} dims, {result.metric}, unit vectors")
+    click.echo(f"model      {model.get('kind', '?')} ({model.get('backend', '?')})")
+    params = model.get("params") or {}
+    if params:
+        click.echo("params     " + ", ".join(f"{key}={value}" for key, value in params.items()))
+    if "train_seconds" in model:
+        click.echo(f"trained    {model.get('corpus_words', 0):,} corpus words in {model['train_seconds']:.1f} s")
+    click.echo(f"pipeline   {result.pipeline}")
+    click.echo(f"index      {describe_index(result.index)}")
+    if result.corpus:
+        stats = result.corpus.get("stats", {})
+        click.echo(f"corpus     {stats.get('tokens', 0):,} tokens, {stats.get('documents', 0):,} documents from "
+                   f"{len(result.corpus.get('sources', []))} source(s)")
+    click.echo("files      " + ", ".join(f"{name} {size / 1e6:,.1f} MB" for name, size in result.files.items()))
+    click.echo(f"created    {result.created_at} with {result.created_with}")
