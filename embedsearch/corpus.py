@@ -18,6 +18,7 @@ the fitting input is the same for any worker count, so are the model and the cor
 from __future__ import annotations
 
 import collections
+import itertools
 import json
 import multiprocessing
 import os
@@ -26,7 +27,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -35,7 +36,7 @@ from .fsutil import atomic_directory
 from .progress import Progress, ProgressCallback, ignore_progress
 from .sources import ENCODING_ERRORS, Chunk, Reader, SourceFormat, chunk_documents, expand_sources, open_binary
 from .text.pipeline import ARTIFACT_NAME, CompiledPipeline, Pipeline, english_words, sha256_hex
-from .text.steps import PLACEHOLDER_RE, TOKENIZE, FitInput
+from .text.steps import PLACEHOLDER_RE, TOKENIZE, FitInput, word_pattern
 
 CORPUS_FORMAT = 2
 READABLE_CORPUS_FORMATS = (1, 2)  # format 2 added artifacts and stats.skipped_records
@@ -44,11 +45,12 @@ CORPUS_META = "corpus.json"
 ARTIFACTS_DIR = "artifacts"
 CHUNK_BYTES = 1 << 20  # the largest chunk
 MIN_CHUNK_BYTES = 1 << 16
-CHUNKS_PER_WORKER = 16  # smaller chunks for smaller inputs: no worker idles long at the end
+CHUNKS_PER_INPUT = 32  # smaller chunks for smaller inputs: no worker idles long at the end
 MAX_SENTENCE_TOKENS = 1000
 _SAMPLE_LINES = 3
 
 _open_binary = open_binary  # kept for modules that read compressed files the same way
+word_pattern()  # compiled here once: worker processes forked from the fork server inherit it
 __all__ = ["Corpus", "IngestStats", "SourceFormat", "expand_sources", "ingest", "open_corpus"]
 
 
@@ -111,7 +113,7 @@ CORPUS, TOKENS_MODE, SEGMENTS_MODE = "corpus", "tokens", "segments"
 
 @dataclass
 class _ChunkResult:
-    text: str
+    text: bytes  # UTF-8: encoded once, in the worker; the main process only writes it
     lines: int  # lines written
     documents: int
     sentences: int
@@ -130,6 +132,7 @@ class _WorkerSettings:
     mode: str  # corpus: sentences cut at max_tokens, counted; tokens: whole sentences; segments: tokenizer input
     errors: str
     max_tokens: int
+    threads: int = 1  # >1: one process, the tokenizer's own threads on each chunk (Kiwi)
 
 
 _worker_pipeline: CompiledPipeline | None = None
@@ -171,27 +174,27 @@ def _process_chunk(chunk: Chunk) -> _ChunkResult:
                     out.append(segment)
     else:
         process = _worker_pipeline.process
-        cut = settings.mode == CORPUS
-        for line in lines:
-            if not line or line.isspace():
-                continue
-            if len(sample) < _SAMPLE_LINES:
-                sample.append(line[:2000])
-            for sentence in process(line):
-                tokens += len(sentence)
-                if cut:
-                    words.update(sentence)
-                    for start in range(0, len(sentence), max_tokens):
-                        out.append(" ".join(sentence[start : start + max_tokens]))
-                else:
-                    out.append(" ".join(sentence))
+        kept = [line for line in lines if line and not line.isspace()]
+        sample = [line[:2000] for line in kept[:_SAMPLE_LINES]]
+        if settings.threads > 1:
+            found = _worker_pipeline.process_many(kept, settings.threads)
+        else:
+            found = [sentence for line in kept for sentence in process(line)]
+        # per-sentence work as C-level passes over the whole chunk (map, chain), not Python loops
+        tokens = sum(map(len, found))
+        if settings.mode == CORPUS:
+            words.update(itertools.chain.from_iterable(found))
+            if found and max(map(len, found)) > max_tokens:
+                found = [s[i : i + max_tokens] for s in found for i in range(0, len(s), max_tokens)]
+        out = list(map(" ".join, found))
         sentences = len(out)
     written = len(out)
     out.append("")
     words -= _worker_seen
     _worker_seen.update(words)
-    return _ChunkResult("\n".join(out) if written else "", written, documents, sentences, tokens, list(words), replaced,
-                        skipped, sample)
+    # errors="replace": a lone surrogate (JSON can spell one: "\\ud800") must not stop ingest
+    text = "\n".join(out).encode("utf-8", errors="replace") if out[0] else b""
+    return _ChunkResult(text, written, documents, sentences, tokens, list(words), replaced, skipped, sample)
 
 
 class _InlineExecutor:
@@ -217,19 +220,34 @@ class _PassResult:
     samples: list[str]
 
 
-def _run_pass(files: Sequence[str], settings: _WorkerSettings, out: IO[str], *, workers: int,
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """How worker processes start: never plain fork, which is unsafe whatever threads the caller
+    has started (BLAS, OpenMP). Where available, a fork server: a clean single-threaded process,
+    started once with this module imported, forks each worker in milliseconds (spawn starts a new
+    interpreter per worker, ~0.2 s, which is a fifth of a 20 MB ingest). Elsewhere, spawn."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        # Imported once by the server when it starts (the first time), not by every worker: this
+        # module, and the caller's main script, which each spawned or forked worker would
+        # otherwise import again (as spawn does).
+        context.set_forkserver_preload(["__main__", __name__])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def _run_pass(files: Sequence[str], settings: _WorkerSettings, out: IO[bytes], *, workers: int,
               source_format: SourceFormat, stage: str, progress: ProgressCallback, warn: ProgressCallback) -> _PassResult:
     """One parallel pass over all sources; results written to ``out`` in input order."""
-    reader = Reader(files, warn, chunk_bytes=_chunk_bytes(files, workers), source_format=source_format,
+    reader = Reader(files, warn, chunk_bytes=_chunk_bytes(files), source_format=source_format,
                     encoding_errors=settings.errors)
     stats = IngestStats(workers=workers)
     result = _PassResult(stats, 0, set(), [])
-    if workers == 1:
-        _init_worker(settings)
+    threaded = workers > 1 and _threaded_tokenizer(settings)
+    if workers == 1 or threaded:
+        _init_worker(replace(settings, threads=workers) if threaded else settings)
         executor: Any = _InlineExecutor()
     else:
-        # spawn, not fork: safe whatever threads the caller has started (BLAS, OpenMP).
-        context = multiprocessing.get_context("spawn")
+        context = _worker_context()
         executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(settings,))
     try:
         pending: collections.deque[Future[_ChunkResult]] = collections.deque()
@@ -265,18 +283,33 @@ def _run_pass(files: Sequence[str], settings: _WorkerSettings, out: IO[str], *, 
     return result
 
 
-def _chunk_bytes(files: Sequence[str], workers: int) -> int:
-    """Chunk size: ``CHUNK_BYTES``, or less when the input is small enough that a slow tokenizer
-    (Kiwi: ~0.3 MB/s per core) would leave a worker idle while the other finishes a big last chunk."""
-    if workers == 1:
-        return CHUNK_BYTES
+def _threaded_tokenizer(settings: _WorkerSettings) -> bool:
+    """Whether the pipeline's tokenizer parallelises itself (Kiwi: threads sharing one model, ~1.95x
+    on 2 cores, where worker processes with a model each reach ~1.7x): then one process runs it."""
+    if settings.mode == SEGMENTS_MODE:
+        return False
+    pipeline = Pipeline.from_dict(settings.pipeline)
+    index = next(i for i, step in enumerate(pipeline.steps) if step.definition.kind == TOKENIZE)
+    if settings.upto is not None and settings.upto <= index:
+        return False
+    tokenizer = pipeline.steps[index]
+    if not tokenizer.definition.fitted:
+        return hasattr(tokenizer.definition.build(tokenizer.options), "batch")
+    return False
+
+
+def _chunk_bytes(files: Sequence[str]) -> int:
+    """Chunk size: ``CHUNK_BYTES``, or less for small inputs so that no worker idles long while
+    another finishes a big last chunk (Kiwi runs ~0.3 MB/s per core). It depends on the input only,
+    never on the worker count: a line longer than a chunk is cut where the chunk ends, so the
+    chunk size is part of what the corpus looks like."""
     try:
         total = sum(os.path.getsize(f) for f in files if f != "-")
     except OSError:
         return CHUNK_BYTES
     if "-" in files or total == 0:
         return CHUNK_BYTES
-    return max(min(MIN_CHUNK_BYTES, CHUNK_BYTES), min(CHUNK_BYTES, total // (workers * CHUNKS_PER_WORKER)))
+    return max(min(MIN_CHUNK_BYTES, CHUNK_BYTES), min(CHUNK_BYTES, total // CHUNKS_PER_INPUT))
 
 
 # --- ingest ----------------------------------------------------------------------------------
@@ -349,7 +382,7 @@ def ingest(
             definition = step.definition
             mode = SEGMENTS_MODE if definition.kind == TOKENIZE else TOKENS_MODE
             fit_path = tmp / f".fit-{index}.txt"
-            with open(fit_path, "w", encoding="utf-8", newline="\n") as out:
+            with open(fit_path, "wb") as out:
                 fitted = _run_pass(readable, settings(pipeline, index, mode), out, workers=workers,
                                    source_format=source_format, stage=f"fit {step.name}: read", progress=progress,
                                    warn=ignore_progress)
@@ -366,7 +399,7 @@ def ingest(
             if not (tmp / ARTIFACTS_DIR / name).exists():
                 (tmp / ARTIFACTS_DIR).mkdir(exist_ok=True)
                 (tmp / ARTIFACTS_DIR / name).write_bytes(known[name])
-        with open(tmp / CORPUS_TEXT, "w", encoding="utf-8", newline="\n") as out:
+        with open(tmp / CORPUS_TEXT, "wb") as out:
             final = _run_pass(readable, settings(pipeline, None, CORPUS), out, workers=workers,
                               source_format=source_format, stage="ingest", progress=progress, warn=progress)
         (tmp / ".stdin").unlink(missing_ok=True)

@@ -19,6 +19,7 @@ import bz2
 import csv
 import glob
 import gzip
+import io
 import json
 import lzma
 import os
@@ -37,6 +38,7 @@ _SNIFF_BYTES = 8192
 _WIKI_BATCH_CHARS = 1 << 20
 _COMPRESSED = (".gz", ".bz2", ".xz")
 _CSV_FIELD_LIMIT = 1 << 30
+_RANGE_WINDOW = 1 << 16  # how far back from a chunk's nominal end to look for its last line end
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,7 @@ def open_binary(source: str) -> IO[bytes]:
 class Chunk:
     """A unit of work for a worker (see the module docstring for the kinds)."""
 
-    kind: str  # "bytes", "jsonl", "records" or "wiki"
+    kind: str  # "bytes", "range" (path, start, length of a plain file), "jsonl", "records" or "wiki"
     payload: Any
     source: str
     first_line: int  # 1-based line number of the chunk's first line (bytes and jsonl chunks)
@@ -136,6 +138,8 @@ class Chunk:
     def size(self) -> int:
         if self.kind in ("bytes", "jsonl"):
             return len(self.payload)
+        if self.kind == "range":
+            return self.payload[2]
         return sum(len(t.encode("utf-8")) for t in self.payload)
 
 
@@ -147,11 +151,11 @@ def byte_chunks(stream: IO[bytes], head: bytes, source: str, chunk_bytes: int, *
     continues = False
     eof = False
     while not eof or pending:
-        if not eof and len(pending) < chunk_bytes:
+        if not eof and len(pending) <= chunk_bytes:
             block = stream.read(chunk_bytes)
             eof = not block
             pending += block
-            if not eof and len(pending) < chunk_bytes:
+            if not eof and len(pending) <= chunk_bytes:
                 continue
         if eof:
             cut = len(pending)
@@ -191,6 +195,11 @@ def decode(data: bytes, errors: str, source: str, first_line: int) -> tuple[str,
             ) from None
     text = data.decode("utf-8", errors="replace")
     return text, text.count("\ufffd") - data.count(_REPLACEMENT_UTF8)
+
+
+def _plain_file(source: str, stream: IO[bytes]) -> bool:
+    """An uncompressed regular file (workers can read byte ranges of it directly)."""
+    return source != "-" and os.path.isfile(source) and type(stream) is io.BufferedReader
 
 
 def _wiki_chunks(stream: IO[bytes], source: str) -> Iterator[Chunk]:
@@ -266,6 +275,8 @@ class Reader:
                     chunks = self._csv_chunks(stream, head, source, fmt)
                 elif b"<mediawiki" in head[:2048]:
                     chunks = _wiki_chunks(_Prepend(head, stream), source)  # type: ignore[arg-type]
+                elif self.errors == "replace" and _plain_file(source, stream):
+                    chunks = self._range_chunks(source)
                 else:
                     chunks = byte_chunks(stream, head, source, self.chunk_bytes)
                 for chunk in chunks:
@@ -277,6 +288,30 @@ class Reader:
             finally:
                 if stream is not sys.stdin.buffer:
                     stream.close()
+
+    def _range_chunks(self, source: str) -> Iterator[Chunk]:
+        """A plain file's chunks as byte ranges: workers read the bytes themselves, so the main
+        process (which shares the cores) neither reads nor copies them. The cuts are exactly those
+        of :func:`byte_chunks` (the last line end before the chunk size), which is what makes the
+        corpus the same whichever path read it; a line longer than a chunk hands the rest of the
+        file to :func:`byte_chunks` itself, which cuts such lines at whitespace."""
+        size = os.path.getsize(source)
+        start = 0
+        with open(source, "rb") as handle:
+            while start < size:
+                end = start + self.chunk_bytes
+                if end < size:
+                    window = min(_RANGE_WINDOW, self.chunk_bytes)
+                    handle.seek(end - window)
+                    newline = handle.read(window).rfind(b"\n")
+                    if newline < 0 or end - window + newline < start:
+                        handle.seek(start)
+                        yield from byte_chunks(handle, b"", source, self.chunk_bytes)
+                        return
+                    end = end - window + newline + 1
+                end = min(end, size)
+                yield Chunk("range", (source, start, end - start), source, 0, False)
+                start = end
 
     def _csv_chunks(self, stream: IO[bytes], head: bytes, source: str, fmt: str) -> Iterator[Chunk]:
         column = self.format.column
@@ -334,8 +369,19 @@ def chunk_documents(chunk: Chunk, errors: str) -> tuple[list[str], int, int, int
     if chunk.kind == "records":
         lines = [line for value in chunk.payload for line in value.splitlines()]
         return lines, sum(1 for value in chunk.payload if value.strip()), 0, 0
-    text, replaced = decode(chunk.payload, errors, chunk.source, chunk.first_line)
-    if chunk.kind == "bytes":
+    data = chunk.payload
+    if chunk.kind == "range":
+        path, start, length = chunk.payload
+        try:
+            with open(path, "rb") as handle:
+                handle.seek(start)
+                data = handle.read(length)
+        except OSError as exc:
+            raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        if len(data) != length:
+            raise SourceError(f"{path} changed while it was being read")
+    text, replaced = decode(data, errors, chunk.source, chunk.first_line)
+    if chunk.kind in ("bytes", "range"):
         lines = text.splitlines()
         documents = sum(1 for i, line in enumerate(lines) if line and not line.isspace() and not (i == 0 and chunk.continues_line))
         return lines, documents, replaced, 0

@@ -113,12 +113,12 @@ def test_output_does_not_depend_on_how_input_is_cut_into_chunks(rows, cuts, whic
     corpus_module._init_worker(settings_)
     rows = [" ".join(row.splitlines()) for row in rows]
 
-    def run(groups: list[list[str]]) -> str:
+    def run(groups: list[list[str]]) -> bytes:
         out = []
         for group in groups:
             data = "".join(r + "\n" for r in group).encode("utf-8")
             out.append(corpus_module._process_chunk(Chunk("bytes", data, "x", 1, False)).text)
-        return "".join(out)
+        return b"".join(out)
 
     points = sorted({min(c, len(rows)) for c in cuts} | {0, len(rows)})
     groups = [rows[a:b] for a, b in zip(points, points[1:])]
@@ -140,3 +140,15 @@ def test_korean_morphemes_with_two_workers_match_one(tmp_path: Path, monkeypatch
     two = embedsearch.ingest([sample], tmp_path / "two", workers=2, **options)
     assert one.text_path.read_bytes() == two.text_path.read_bytes()
     assert one.stats.documents == 300 and lines(one)[0] == "나 밥 먹다 . 나 밥 먹다 ."
+
+
+def test_byte_range_chunks_match_byte_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lee_text: Path):
+    # Plain files are handed to workers as byte ranges (replace mode); strict mode reads them in the
+    # main process (its errors count lines from the start). Both must cut and count the same.
+    monkeypatch.setattr(corpus_module, "CHUNK_BYTES", 5000)
+    source = tmp_path / "mixed.txt"
+    source.write_text(lee_text.read_text(encoding="utf-8")[:60_000] + "x " * 9000 + "\nlast line\n", encoding="utf-8")
+    ranged = embedsearch.ingest([source], tmp_path / "ranged", workers=2)
+    streamed = embedsearch.ingest([source], tmp_path / "streamed", workers=1, encoding_errors="strict")
+    assert ranged.text_path.read_bytes() == streamed.text_path.read_bytes()
+    assert (ranged.stats.documents, ranged.stats.bytes_read) == (streamed.stats.documents, source.stat().st_size)

@@ -271,3 +271,16 @@ def test_ascii_fast_path_of_word_equals_the_unicode_pattern(text):
     from embedsearch.text.steps import word_pattern
 
     assert Pipeline.of("word").compile().tokens(text) == word_pattern().findall(text)
+
+
+marked_text = st.text(alphabet=st.sampled_from(list("ab é-'’ _1\u0301\u0903\u093f\u0e31\u05b0.!한\U0001d167\U000101fd\u200d")), max_size=50)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=marked_text | st.text(max_size=60))
+def test_fast_word_pattern_equals_its_definition(text):
+    import re
+
+    from embedsearch.text.steps import WORD_REGEX, word_pattern
+
+    assert word_pattern().findall(text) == re.findall(WORD_REGEX, text)

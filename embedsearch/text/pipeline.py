@@ -208,9 +208,13 @@ class CompiledPipeline:
                 self._tokenize = function
             else:
                 self._after.append(function)
+        self._shape = _one_segmenter_shape(self._before)
 
     def segments(self, text: str) -> list[str]:
         """Raw text -> the segments the tokenizer is given (after every text and segment step)."""
+        if self._shape is not None:  # text steps, one segmenter, text steps: one comprehension
+            first, split, then = self._shape
+            return [then(part) for part in split(first(text))]
         segments = [text]
         for kind, function in self._before:
             if kind == TEXT:
@@ -233,9 +237,28 @@ class CompiledPipeline:
         """Raw text -> sentences (lists of tokens); empty sentences are dropped."""
         if self._tokenize is None:
             raise ConfigError("this partial pipeline stops before its tokenizer: use segments()")
+        split = self._split_tokens if self.protects_placeholders else self._tokenize
+        if not self._after:  # the common case, kept to one comprehension (ingest spends its time here)
+            return [tokens for tokens in map(split, self.segments(text)) if tokens]
         sentences = []
         for segment in self.segments(text):
-            tokens = self._split_tokens(segment)
+            tokens = split(segment)
+            for function in self._after:
+                tokens = function(tokens)
+            if tokens:
+                sentences.append(tokens)
+        return sentences
+
+    @property
+    def batches(self) -> bool:
+        """Whether the tokenizer can take many segments at once on threads (Kiwi morphemes)."""
+        return self._tokenize is not None and hasattr(self._tokenize, "batch")
+
+    def process_many(self, texts: list[str], threads: int) -> list[list[str]]:
+        """``[s for t in texts for s in process(t)]``, with the tokenizer run as one threaded batch."""
+        segments = [segment for text in texts for segment in self.segments(text)]
+        sentences = []
+        for tokens in self._tokenize.batch(segments, threads, self.protects_placeholders):  # type: ignore[union-attr]
             for function in self._after:
                 tokens = function(tokens)
             if tokens:
@@ -269,6 +292,30 @@ class CompiledPipeline:
             if not any(item and (not isinstance(item, str) or not item.isspace()) for item in result):
                 return label
         return None
+
+
+def _chain(functions: list[StepFunction]) -> StepFunction:
+    if not functions:
+        return lambda text: text
+    if len(functions) == 1:
+        return functions[0]
+
+    def chained(text: str) -> str:
+        for function in functions:
+            text = function(text)
+        return text
+
+    return chained
+
+
+def _one_segmenter_shape(before: list[tuple[str, StepFunction]]) -> tuple[StepFunction, StepFunction, StepFunction] | None:
+    """(text steps before, the segmenter, text steps after) when there is exactly one segmenter:
+    the usual shape (nfkc → sentences → lowercase), run with fewer intermediate lists."""
+    kinds = [kind for kind, _ in before]
+    if kinds.count(SEGMENT) != 1:
+        return None
+    at = kinds.index(SEGMENT)
+    return _chain([f for _, f in before[:at]]), before[at][1], _chain([f for _, f in before[at + 1 :]])
 
 
 def _artifact_bytes(step: Step, artifacts: Mapping[str, bytes]) -> bytes:

@@ -13,7 +13,9 @@ the old one stays available so stores made with it keep reproducing their own pr
 from __future__ import annotations
 
 import functools
+import operator
 import re
+import sys
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -195,19 +197,22 @@ def _lowercase(options: Mapping[str, Any]) -> StepFunction:
 # brackets, then whitespace. Abbreviations ("Dr. Smith") split too: for word embeddings that only
 # shortens one context window, while missing real boundaries would not matter either; simple wins.
 _SENTENCE_END = re.compile(r"(?:(?<=[.!?…。！？])|(?<=[.!?…。！？][\"'”’)\]]))\s+")  # the definition
-# The same cut found faster: a pattern that starts with the end mark lets the regex engine skip
-# ahead to candidates instead of testing two look-behinds at every position (a test checks both agree).
-_SENTENCE_CUT = re.compile(r"[.!?…。！？][\"'”’)\]]?(\s+)")
+# The same cuts, found faster: split() with a pattern that starts with the end mark lets the regex
+# engine skip ahead to candidates instead of testing two look-behinds at every position; the
+# captured end marks are glued back to their sentences (a test checks both agree).
+_SENTENCE_CUT = re.compile(r"([.!?…。！？][\"'”’)\]]?)\s+")
 
 
 def split_sentences(text: str) -> list[str]:
-    parts = []
-    start = 0
-    for match in _SENTENCE_CUT.finditer(text):
-        parts.append(text[start : match.start(1)])
-        start = match.end()
-    parts.append(text[start:])
-    return [part for part in parts if part and not part.isspace()]
+    parts = _SENTENCE_CUT.split(text)  # body, end, body, end, ..., last body
+    if len(parts) == 1:
+        return [text] if text and not text.isspace() else []
+    # every sentence but the last has its end mark, so only the last can be empty or blank
+    sentences = list(map(operator.add, parts[0:-1:2], parts[1::2]))
+    last = parts[-1]
+    if last and not last.isspace():
+        sentences.append(last)
+    return sentences
 
 
 @register("sentences", kind=SEGMENT, version=1, description="split segments into sentences at . ! ? … followed by space")
@@ -228,13 +233,23 @@ WORD_REGEX = rf"{_WORD_CHAR}+(?:[-'’]{_WORD_CHAR}+)*"
 
 @functools.cache
 def word_pattern() -> re.Pattern[str]:
-    # Compiled on first use: the mark table makes this a ~20 ms compile, not worth paying at import.
-    return re.compile(WORD_REGEX)
+    """WORD_REGEX, compiled on first use (the mark table makes this a ~20 ms compile, not worth
+    paying at import). On Python 3.11+ in an equivalent form the regex engine runs ~2.5x faster:
+    runs of ``\\w`` and runs of marks alternate possessively instead of testing each character
+    against one big class, and ASCII characters skip the mark ranges (no mark is ASCII). A test
+    checks both forms agree."""
+    if sys.version_info < (3, 11):
+        return re.compile(WORD_REGEX)
+    char_run = rf"(?:\w++|(?![\x00-\x7f])[{_MARKS}]++)++"
+    return re.compile(rf"{char_run}(?:[-'’]{char_run})*+")
 
 
 # On ASCII text the word pattern reduces to this one (\w is [A-Za-z0-9_] there, marks and ’ are
 # not ASCII), which the regex engine runs ~3x faster than the big Unicode class (a test checks both agree).
-_ASCII_WORD = re.compile(r"[A-Za-z0-9_]+(?:[-'][A-Za-z0-9_]+)*")
+# Possessive quantifiers (Python 3.11+) match the same here (what follows a run can never be part
+# of it: joiners are not word characters) and spare the engine its backtracking bookkeeping.
+_POSSESSIVE = "+" if sys.version_info >= (3, 11) else ""
+_ASCII_WORD = re.compile(rf"[A-Za-z0-9_]+{_POSSESSIVE}(?:[-'][A-Za-z0-9_]+{_POSSESSIVE})*{_POSSESSIVE}")
 
 
 @register("word", kind=TOKENIZE, version=1, description="Unicode words: letters, digits, marks; inner - and ' kept")
