@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ConfigError, QueryError, UnknownWordError, UsageError
-from .expression import parse_expression
+from .expression import WeightedTerm, is_plain, parse_expression
 from .store import StoreFiles
 from .store.subwords import SubwordModel
 from .text.pipeline import CompiledPipeline, Pipeline
@@ -373,12 +373,17 @@ class Store:
         terms: list[QueryTerm] = []
         combined = np.zeros(self.dim, dtype=np.float32)
         exclude: set[int] = set()
-        for parsed in parse_expression(query):
+        parsed_terms = parse_expression(query)
+        if is_plain(parsed_terms):
+            # A plain phrase goes through the pipeline whole, so steps that join words (learned
+            # phrases such as new_york) see it as the corpus did; its vector is still the mean.
+            parsed_terms = [WeightedTerm(" ".join(t.text for t in parsed_terms), 1.0)]
+        for parsed in parsed_terms:
             term, vector, ids = self.resolve(parsed.text, parsed.weight)
             terms.append(term)
             combined += parsed.weight * vector
             exclude.update(ids)
-        composed = len(terms) > 1 or any(term.weight < 0 for term in terms)
+        composed = len(terms) > 1 or any(term.weight < 0 or len(term.words) > 1 for term in terms)
         return SimilarResult(query, terms, self._search(combined, k, exclude, composed=composed), self.search_info)
 
     def analogy(self, a: str, b: str, c: str, *, k: int = 10, method: str = "3cosadd") -> AnalogyResult:

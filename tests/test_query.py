@@ -39,7 +39,7 @@ def test_query_words_go_through_the_store_pipeline(toy):
 def test_phrase_averages_its_words_and_excludes_them(toy):
     result = toy.similar("new york", k=2)
     assert words(result.neighbors) == ["city", "car"]
-    assert [t.words for t in result.terms] == [["new"], ["york"]]
+    assert [t.words for t in result.terms] == [["new", "york"]]  # one term: the pipeline sees the phrase whole
 
 
 def test_expression_king_minus_man_plus_woman_is_queen(toy):
