@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 
@@ -165,20 +165,30 @@ def _placeable(store: Store, word: str) -> bool:
     return True
 
 
-def write_neighbors(rows: Iterable[NeighborList], handle: IO[str], fmt: str = "tsv") -> int:
-    """Stream neighbour lists as ``tsv``/``csv`` (``word, rank, neighbor, score`` rows) or ``jsonl``."""
+def _check_format(fmt: str) -> str:
     if fmt not in NEIGHBOR_FORMATS:
         raise ConfigError(f"format must be one of {', '.join(NEIGHBOR_FORMATS)}, got {fmt!r}")
+    return fmt
+
+
+def _table_writer(handle: IO[str], fmt: str) -> Any:
+    """TSV without quoting (words never hold tabs) or CSV with minimal quoting."""
+    if fmt == "tsv":
+        return csv.writer(handle, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE, escapechar="\\")
+    return csv.writer(handle, lineterminator="\n")
+
+
+def write_neighbors(rows: Iterable[NeighborList], handle: IO[str], fmt: str = "tsv") -> int:
+    """Stream neighbour lists as ``tsv``/``csv`` (``word, rank, neighbor, score`` rows) or ``jsonl``."""
     count = 0
-    if fmt == "jsonl":
+    if _check_format(fmt) == "jsonl":
         for row in rows:
             record = {"word": row.word, "known": row.known,
                       "neighbors": [{"word": n.word, "score": round(n.score, 6)} for n in row.neighbors]}
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
             count += 1
         return count
-    writer = csv.writer(handle, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n",
-                        quoting=csv.QUOTE_NONE if fmt == "tsv" else csv.QUOTE_MINIMAL, escapechar="\\")
+    writer = _table_writer(handle, fmt)
     writer.writerow(["word", "rank", "neighbor", "score"])
     for row in rows:
         buffer = [[row.word, rank, n.word, f"{n.score:.6f}"] for rank, n in enumerate(row.neighbors, 1)]
@@ -191,17 +201,14 @@ def write_neighbors(rows: Iterable[NeighborList], handle: IO[str], fmt: str = "t
 
 def write_similarities(rows: Iterable[PairSimilarity], handle: IO[str], fmt: str = "tsv") -> int:
     """Stream pair similarities; an out-of-vocabulary pair has an empty score (``null`` in jsonl)."""
-    if fmt not in NEIGHBOR_FORMATS:
-        raise ConfigError(f"format must be one of {', '.join(NEIGHBOR_FORMATS)}, got {fmt!r}")
     count = 0
-    if fmt == "jsonl":
+    if _check_format(fmt) == "jsonl":
         for row in rows:
             handle.write(json.dumps({"first": row.first, "second": row.second, "score": row.score, "oov": row.oov},
                                     ensure_ascii=False) + "\n")
             count += 1
         return count
-    writer = csv.writer(handle, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n",
-                        quoting=csv.QUOTE_NONE if fmt == "tsv" else csv.QUOTE_MINIMAL, escapechar="\\")
+    writer = _table_writer(handle, fmt)
     writer.writerow(["first", "second", "score", "oov"])
     for row in rows:
         writer.writerow([row.first, row.second, "" if row.score is None else f"{row.score:.6f}", " ".join(row.oov)])
