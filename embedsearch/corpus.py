@@ -34,7 +34,7 @@ from typing import IO, Any
 from .errors import ConfigError, EmptyCorpusError, SourceError
 from .fsutil import atomic_directory
 from .progress import Progress, ProgressCallback, ignore_progress
-from .sources import ENCODING_ERRORS, Chunk, Reader, SourceFormat, chunk_documents, expand_sources, open_binary
+from .sources import ENCODING_ERRORS, Chunk, Reader, SourceFormat, chunk_documents, expand_sources
 from .text.pipeline import ARTIFACT_NAME, CompiledPipeline, Pipeline, english_words, sha256_hex
 from .text.steps import PLACEHOLDER_RE, TOKENIZE, FitInput, word_pattern
 
@@ -49,7 +49,6 @@ CHUNKS_PER_INPUT = 32  # smaller chunks for smaller inputs: no worker idles long
 MAX_SENTENCE_TOKENS = 1000
 _SAMPLE_LINES = 3
 
-_open_binary = open_binary  # kept for modules that read compressed files the same way
 word_pattern()  # compiled here once: worker processes forked from the fork server inherit it
 __all__ = ["Corpus", "IngestStats", "SourceFormat", "expand_sources", "ingest", "open_corpus"]
 

@@ -20,6 +20,7 @@ import numpy as np
 from .errors import ConfigError, SourceError
 from .progress import Progress, ProgressCallback, ignore_progress
 from .query import Store
+from .sources import open_binary
 
 IMPORT_FORMATS = ("word2vec", "word2vec-bin", "fasttext-vec", "fasttext-bin", "glove")
 FASTTEXT_MAGIC = (793712314).to_bytes(4, "little")  # FASTTEXT_FILEFORMAT_MAGIC_INT32
@@ -44,15 +45,9 @@ class ImportReport:
     examples: list[str] = field(default_factory=list)
 
 
-def _open_binary(path: Path) -> IO[bytes]:
-    from .corpus import _open_binary as open_maybe_compressed
-
-    return open_maybe_compressed(str(path))
-
-
 def detect_format(path: str | os.PathLike[str]) -> str:
     """Guess the format from the first bytes: a ``V D`` header then text or binary rows, or GloVe."""
-    with _open_binary(Path(path)) as handle:
+    with open_binary(str(path)) as handle:
         head = handle.read(4096)
     if head.startswith(FASTTEXT_MAGIC):
         return "fasttext-bin"
@@ -215,7 +210,7 @@ def import_vectors(
         return _import_fasttext_bin(path, Path(output), report, pipeline, index, overwrite, progress)
     with tempfile.TemporaryDirectory(prefix=".import-", dir=Path(output).absolute().parent) as scratch:
         rows: _Rows | None = None
-        with _open_binary(path) as handle:
+        with open_binary(str(path)) as handle:
             parsed = (_binary_rows(handle, path, report, strict) if fmt == "word2vec-bin"
                       else _text_rows(handle, path, "glove" if fmt == "glove" else "word2vec", report, strict))
             for word, vector in parsed:
