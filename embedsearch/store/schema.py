@@ -26,7 +26,13 @@ def _v2(db: sqlite_utils.Database) -> None:
     db["artifacts"].create({"name": str, "data": bytes, "sha256": str}, pk="name", not_null={"data", "sha256"})
 
 
-MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1, _v2)
+def _v3(db: sqlite_utils.Database) -> None:
+    # Sampled occurrences of each word for the reranker and `examples`: one row per word, its
+    # contexts as one int32 blob (see embedsearch.rerank.contexts).
+    db["contexts"].create({"word": int, "n": int, "tokens": bytes}, pk="word", not_null={"n", "tokens"})
+
+
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1, _v2, _v3)
 SCHEMA_VERSION = len(MIGRATIONS)
 # Readers accept every version from here on: each migration since only added tables.
 MIN_READABLE_VERSION = 1

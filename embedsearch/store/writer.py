@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ def write_store(
     arrays: Mapping[str, np.ndarray] | None = None,
     extra_meta: Mapping[str, Any] | None = None,
     artifacts: Mapping[str, bytes] | None = None,
+    tables: Mapping[str, Iterable[Mapping[str, Any]]] | None = None,
     overwrite: bool = False,
     progress: ProgressCallback = ignore_progress,
 ) -> Path:
@@ -53,7 +54,8 @@ def write_store(
     L2-normalised before saving. ``index`` is an index kind or :class:`IndexOptions`. ``arrays`` are extra ``.npy`` files saved as given (checked on
     open like the others), ``extra_meta`` extra metadata keys (e.g. FastText's subword settings).
     ``artifacts`` are the models the pipeline's fitted steps learned (name → bytes); each one the
-    pipeline names must be there, with the SHA-256 the pipeline records.
+    pipeline names must be there, with the SHA-256 the pipeline records. ``tables`` are rows for
+    other tables of the schema (e.g. ``contexts``).
     Nothing appears at ``path`` unless everything was written.
     """
     from .. import __version__
@@ -98,7 +100,7 @@ def write_store(
             "files": files,
             **dict(extra_meta or {}),
         }
-        _write_meta_db(tmp / layout.META_DB, words, counts, meta, artifacts)
+        _write_meta_db(tmp / layout.META_DB, words, counts, meta, artifacts, tables or {})
         progress(Progress("store", 3, 3, "files", "done", final=True))
     return target
 
@@ -123,7 +125,7 @@ def _checked_artifacts(pipeline: Mapping[str, Any] | None, artifacts: Mapping[st
 
 
 def _write_meta_db(path: Path, words: Sequence[str], counts: Sequence[int], meta: Mapping[str, Any],
-                   artifacts: Mapping[str, bytes]) -> None:
+                   artifacts: Mapping[str, bytes], tables: Mapping[str, Iterable[Mapping[str, Any]]]) -> None:
     import sqlite_utils  # write side only: queries read with the stdlib sqlite3
 
     db = sqlite_utils.Database(path)
@@ -138,5 +140,9 @@ def _write_meta_db(path: Path, words: Sequence[str], counts: Sequence[int], meta
             db["artifacts"].insert_all(
                 {"name": name, "data": data, "sha256": hashlib.sha256(data).hexdigest()} for name, data in artifacts.items()
             )
+            for table, rows in tables.items():
+                if table in ("words", "meta", "artifacts") or not db[table].exists():
+                    raise ConfigError(f"no table {table!r} for extra rows in the store schema")
+                db[table].insert_all(rows, batch_size=_INSERT_BATCH)
     finally:
         db.close()

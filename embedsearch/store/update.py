@@ -1,0 +1,84 @@
+"""Adding to an existing store: a new version assembled aside and swapped in whole.
+
+Unchanged files are hard-linked into the new version (copied where links are impossible) and the
+metadata database is copied with SQLite's backup API; the caller adds files and metadata; on
+success the new directory replaces the old one atomically, on failure the old store is untouched.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..fsutil import atomic_directory, crc32_file
+from . import layout
+from .reader import StoreFiles
+from .schema import encode_meta, migrate
+
+
+class StoreUpdate:
+    """The new version being assembled: write files under :attr:`directory` with :meth:`new_file`,
+    then :meth:`record_file` them; change metadata with :meth:`set_meta`; ``db`` is its
+    ``meta.sqlite`` (already migrated to the current schema)."""
+
+    def __init__(self, directory: Path, db: sqlite3.Connection, files: dict[str, Any]) -> None:
+        self.directory = directory
+        self.db = db
+        self._files = files
+
+    def new_file(self, name: str) -> Path:
+        """A path for file ``name`` in the new version. An old version's file there is a hard link
+        to the live store, so it is unlinked first: writing through it would change the live store."""
+        path = self.directory / name
+        path.unlink(missing_ok=True)
+        return path
+
+    def record_file(self, name: str) -> None:
+        path = self.directory / name
+        self._files[name] = {"bytes": path.stat().st_size, "crc32": crc32_file(path)}
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, encode_meta(value)))
+
+
+@contextlib.contextmanager
+def updating_store(path: str | os.PathLike[str]) -> Iterator[StoreUpdate]:
+    """Yield a :class:`StoreUpdate` for the store at ``path``, checked before anything changes."""
+    path = Path(path)
+    files = StoreFiles(path)
+    try:
+        recorded = dict(files.meta["files"])
+        with atomic_directory(path, overwrite=True, what="store") as tmp:
+            for child in path.iterdir():
+                if child.name == layout.META_DB or not child.is_file():
+                    continue
+                try:
+                    os.link(child, tmp / child.name)
+                except OSError:
+                    shutil.copy2(child, tmp / child.name)
+            target = sqlite3.connect(tmp / layout.META_DB)
+            try:
+                files.db.backup(target)
+            finally:
+                target.close()
+            import sqlite_utils  # write side only, as in the writer
+
+            migrated = sqlite_utils.Database(tmp / layout.META_DB)
+            try:
+                migrate(migrated)
+            finally:
+                migrated.close()
+            db = sqlite3.connect(tmp / layout.META_DB)
+            try:
+                with db:
+                    update = StoreUpdate(tmp, db, recorded)
+                    yield update
+                    update.set_meta("files", recorded)
+            finally:
+                db.close()
+    finally:
+        files.close()
