@@ -258,14 +258,17 @@ def tokenize(ctx: click.Context, text: tuple[str, ...], pipeline_spec: str | Non
 @click.option("--bucket", type=click.IntRange(min=1), default=2_000_000, show_default=True,
               help="fasttext: hash buckets for n-grams (the store keeps bucket x dim floats).")
 @click.option("--loss", is_flag=True, help="word2vec: track and show the training loss per epoch (slightly slower).")
+@click.option("--contexts", type=click.IntRange(min=0), default=16, show_default=True,
+              help="Occurrences of each word to keep (seeded sample) for `examples` and `--rerank`; 0 keeps none.")
 @index_options
 @click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
 @json_option
 @click.pass_obj
 def train(progress: ProgressPrinter, corpus: Path, output: Path, model: str, arch: str, dim: int, window: int,
           min_count: int, negative: int, sample: float, epochs: int, alpha: float, workers: int | None, seed: int,
-          minn: int, maxn: int, bucket: int, loss: bool, index_kind: str, target_recall: float, hnsw_m: int | None,
-          ef_construction: int | None, nlist: int | None, pq_m: int | None, force: bool, as_json: bool) -> None:
+          minn: int, maxn: int, bucket: int, loss: bool, contexts: int, index_kind: str, target_recall: float,
+          hnsw_m: int | None, ef_construction: int | None, nlist: int | None, pq_m: int | None, force: bool,
+          as_json: bool) -> None:
     """Train Word2Vec or FastText on a CORPUS directory (from `ingest`) and write a store.
 
     \b
@@ -281,7 +284,7 @@ def train(progress: ProgressPrinter, corpus: Path, output: Path, model: str, arc
                          sample=sample, epochs=epochs, alpha=alpha, seed=seed, compute_loss=loss, minn=minn, maxn=maxn,
                          bucket=bucket, **options)
     index = build_index_options(index_kind, target_recall, hnsw_m, ef_construction, nlist, pq_m)
-    result = run_train(corpus, output, config=config, index=index, overwrite=force, progress=progress)
+    result = run_train(corpus, output, config=config, index=index, overwrite=force, contexts=contexts, progress=progress)
     if as_json:
         emit_json(result)
         return

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..corpus import Corpus, open_corpus
-from ..errors import StoreExistsError
+from ..errors import ConfigError, StoreExistsError
 from ..progress import ProgressCallback, ignore_progress
 from ..store import write_store
 from ..store.index import IndexOptions
@@ -36,14 +36,19 @@ def train(
     config: TrainConfig | None = None,
     index: str | IndexOptions = "flat",
     overwrite: bool = False,
+    contexts: int = 16,
     progress: ProgressCallback = ignore_progress,
 ) -> TrainResult:
     """Train embeddings on a tokenized corpus (from :func:`embedsearch.ingest`) and write a store.
 
     ``index`` is the nearest-neighbour index to build: ``flat`` (exact), ``hnsw``, ``ivf``,
     ``ivfpq``, ``auto``, or :class:`~embedsearch.store.index.IndexOptions` for its parameters.
+    ``contexts`` is how many occurrences of each word to keep (a seeded sample, with up to 8 words
+    either side) for ``examples`` and the reranker; 0 keeps none.
     """
     config = config or TrainConfig()
+    if contexts < 0:
+        raise ConfigError(f"contexts must be 0 or more, got {contexts}")
     corpus = corpus if isinstance(corpus, Corpus) else open_corpus(corpus)
     output = Path(output)
     if output.exists() and not overwrite:
@@ -55,7 +60,7 @@ def train(
         started = time.perf_counter()
         trained = _train_backend(corpus, config, progress, Path(scratch))
         seconds = time.perf_counter() - started
-        _publish(trained, corpus, config, output, seconds, index, overwrite, progress)
+        _publish(trained, corpus, config, output, seconds, index, overwrite, contexts, progress)
     return TrainResult(output, len(trained.words), config.dim, trained.corpus_words, round(seconds, 3), trained.epochs, config)
 
 
@@ -70,7 +75,15 @@ def _train_backend(corpus: Corpus, config: TrainConfig, progress: ProgressCallba
 
 
 def _publish(trained: TrainedVectors, corpus: Corpus, config: TrainConfig, output: Path, seconds: float,
-             index: str | IndexOptions, overwrite: bool, progress: ProgressCallback) -> None:
+             index: str | IndexOptions, overwrite: bool, contexts: int, progress: ProgressCallback) -> None:
+    extra_meta = dict(trained.extra_meta or {})
+    tables = {}
+    if contexts:
+        from ..rerank.contexts import collect_contexts, context_rows
+
+        sampled, extra_meta["contexts"] = collect_contexts(corpus.text_path, trained.words, per_word=contexts,
+                                                           seed=config.seed, progress=progress)
+        tables["contexts"] = context_rows(sampled)
     write_store(
         output,
         words=trained.words,
@@ -88,7 +101,8 @@ def _publish(trained: TrainedVectors, corpus: Corpus, config: TrainConfig, outpu
         artifacts=corpus.artifacts(),  # the pipeline's learned models (phrases, subwords), for queries
         corpus={"path": str(corpus.path.absolute()), "sources": list(corpus.sources), "stats": asdict(corpus.stats)},
         arrays=trained.arrays,
-        extra_meta=trained.extra_meta,
+        extra_meta=extra_meta,
+        tables=tables,
         index=index,
         overwrite=overwrite,
         progress=progress,

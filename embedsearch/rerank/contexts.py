@@ -1,0 +1,157 @@
+"""A bounded, seeded sample of the places each vocabulary word occurs, kept in ``meta.sqlite``.
+
+For every word the store keeps up to ``per_word`` occurrences chosen uniformly at random from the
+whole corpus (bottom-k sampling: each occurrence draws a random key and the ``per_word`` smallest
+keys per word win, which is a uniform sample without replacement however the corpus is chunked),
+each with up to ``window`` words on either side within its line. The reranker reads them to learn
+where a query word is used; ``embedsearch examples`` shows them.
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import StoreError
+from ..progress import ProgressCallback, ignore_progress
+from .model import PAD
+
+DEFAULT_PER_WORD = 16
+DEFAULT_WINDOW = 8
+_CHUNK_TOKENS = 4_000_000
+_BLOB = np.dtype("<i4")
+
+
+@dataclass(frozen=True)
+class Contexts:
+    """Sampled occurrences: ``words[i]`` (a store row) occurs between ``left[i]`` (nearest word
+    last, PAD-padded at the start) and ``right[i]`` (nearest first, PAD-padded at the end).
+    Sorted by word."""
+
+    words: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    @property
+    def window(self) -> int:
+        return self.left.shape[1]
+
+
+def _bottom_k(words: np.ndarray, keys: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` smallest keys of each word, ordered by (word, key)."""
+    # One float sort instead of a lexsort: keys lie in [0, 1), so word + key orders by word, then key.
+    order = np.argsort(words + keys)
+    ordered = words[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    rank = np.arange(len(ordered)) - np.repeat(starts, np.diff(np.r_[starts, len(ordered)]))
+    return order[rank < k]
+
+
+def sample_contexts(lines: Iterable[np.ndarray], *, per_word: int = DEFAULT_PER_WORD, window: int = DEFAULT_WINDOW,
+                    seed: int = 1) -> Contexts:
+    """Sample contexts from ``lines`` of store rows (OOV words are context but never sampled)."""
+    if per_word < 1 or window < 1:
+        raise ValueError(f"per_word and window must be at least 1, got {per_word} and {window}")
+    sampler = _Sampler(per_word, window, seed)
+    chunk: list[np.ndarray] = []
+    size = 0
+    for ids in lines:
+        chunk.append(ids)
+        size += len(ids)
+        if size >= _CHUNK_TOKENS:
+            sampler.add(chunk)
+            chunk, size = [], 0
+    if chunk:
+        sampler.add(chunk)
+    return Contexts(sampler.words, sampler.left, sampler.right)
+
+
+class _Sampler:
+    """The running bottom-k sample. ``threshold[w]`` is the largest key kept for word ``w`` once it
+    has ``per_word`` occurrences (1 before): later occurrences with larger keys cannot get in, so
+    after the first chunks most candidates of frequent words are dropped before any sorting."""
+
+    def __init__(self, per_word: int, window: int, seed: int) -> None:
+        self.per_word = per_word
+        self.window = window
+        self.rng = np.random.default_rng(seed)
+        self.threshold = np.ones(0)
+        self.words = np.empty(0, np.int32)
+        self.keys = np.empty(0)
+        self.left = np.empty((0, window), dtype=np.int32)
+        self.right = np.empty((0, window), dtype=np.int32)
+
+    def add(self, lines: list[np.ndarray]) -> None:
+        gap = np.full(self.window, PAD, dtype=np.int32)
+        # PAD runs as long as the window between lines: no context reaches across a line boundary.
+        flat = np.concatenate([gap, *(part for ids in lines for part in (ids, gap))])
+        positions = np.flatnonzero(flat >= 0)
+        words = flat[positions]
+        keys = self.rng.random(len(positions))
+        if len(words) and words.max() >= len(self.threshold):
+            self.threshold = np.r_[self.threshold, np.ones(int(words.max()) + 1 - len(self.threshold))]
+        hopeful = keys < self.threshold[words]
+        positions, words, keys = positions[hopeful], words[hopeful], keys[hopeful]
+        at = positions[:, None]
+        words = np.concatenate([self.words, words])
+        keys = np.concatenate([self.keys, keys])
+        chosen = _bottom_k(words, keys, self.per_word)
+        self.words, self.keys = words[chosen], keys[chosen]
+        self.left = np.concatenate([self.left, flat[at + np.arange(-self.window, 0)]])[chosen]
+        self.right = np.concatenate([self.right, flat[at + np.arange(1, self.window + 1)]])[chosen]
+        full = np.flatnonzero(np.bincount(self.words, minlength=len(self.threshold)) >= self.per_word)
+        last = np.searchsorted(self.words, full, side="right") - 1
+        self.threshold[full] = self.keys[last]
+
+
+# --- storage in meta.sqlite ------------------------------------------------------------------
+
+
+def context_rows(contexts: Contexts) -> Iterator[dict[str, object]]:
+    """Rows for the ``contexts`` table, one per word: its ``n`` occurrences as one little-endian
+    int32 blob of shape ``(n, 2 * window)``, each row the left context then the right one."""
+    tokens = np.concatenate([contexts.left, contexts.right], axis=1).astype(_BLOB)
+    starts = np.flatnonzero(np.r_[True, contexts.words[1:] != contexts.words[:-1]]) if len(contexts) else []
+    ends = [*starts[1:], len(contexts)]
+    for start, end in zip(starts, ends):
+        yield {"word": int(contexts.words[start]), "n": int(end - start), "tokens": tokens[start:end].tobytes()}
+
+
+def read_contexts(db: sqlite3.Connection, rows: Iterable[int], window: int) -> Contexts:
+    """The stored contexts of store ``rows`` (a word may have none), in the order of ``rows``."""
+    wanted = list(dict.fromkeys(int(r) for r in rows))
+    found: dict[int, np.ndarray] = {}
+    try:
+        for start in range(0, len(wanted), 500):
+            part = wanted[start:start + 500]
+            marks = ",".join("?" * len(part))
+            for word, n, tokens in db.execute(f"SELECT word, n, tokens FROM contexts WHERE word IN ({marks})", part):
+                found[word] = np.frombuffer(tokens, dtype=_BLOB).reshape(n, 2 * window)
+    except (sqlite3.DatabaseError, ValueError) as exc:
+        raise StoreError(f"the store's contexts table is unreadable ({exc})") from exc
+    blocks = [found[w] for w in wanted if w in found]
+    words = np.concatenate([np.full(len(found[w]), w, dtype=np.int32) for w in wanted if w in found] or [np.empty(0, np.int32)])
+    tokens = np.concatenate(blocks).astype(np.int32) if blocks else np.empty((0, 2 * window), dtype=np.int32)
+    return Contexts(words, tokens[:, :window], tokens[:, window:])
+
+
+def collect_contexts(text_path: str | os.PathLike[str], words: Sequence[str], *, per_word: int = DEFAULT_PER_WORD,
+                     window: int = DEFAULT_WINDOW, seed: int = 1,
+                     progress: ProgressCallback = ignore_progress) -> tuple[Contexts, dict[str, Any]]:
+    """Sample the contexts of ``words`` (store rows in order) from a tokenized corpus file; returns
+    them and the description saved as the store's ``contexts`` metadata."""
+    from .corpus_ids import iter_line_ids
+
+    row_of = {word: row for row, word in enumerate(words)}
+    contexts = sample_contexts(iter_line_ids(text_path, row_of, stage="contexts", progress=progress),
+                               per_word=per_word, window=window, seed=seed)
+    meta = {"per_word": per_word, "window": window, "seed": seed, "occurrences": len(contexts),
+            "words": int(len(np.unique(contexts.words)))}
+    return contexts, meta
