@@ -34,6 +34,13 @@ _EXPORTS = {
     "SimilarityResult": "query",
     "DoesntMatchResult": "query",
     "StoreInfo": "query",
+    "RerankedNeighbor": "query",
+    "RerankInfo": "query",
+    "Example": "query",
+    "ExamplesResult": "query",
+    "train_reranker": "rerank.training",
+    "RerankConfig": "rerank.training",
+    "RerankTrainResult": "rerank.training",
     "quickstart": "demo",
     "QuickstartResult": "demo",
     "Pipeline": "text.pipeline",
@@ -89,8 +96,12 @@ if TYPE_CHECKING:
     from .query import (
         AnalogyResult,
         DoesntMatchResult,
+        Example,
+        ExamplesResult,
         Neighbor,
         QueryTerm,
+        RerankedNeighbor,
+        RerankInfo,
         SimilarityResult,
         SimilarResult,
         Store,
@@ -98,5 +109,6 @@ if TYPE_CHECKING:
         open_store,
     )
     from .demo import QuickstartResult, quickstart
+    from .rerank.training import RerankConfig, RerankTrainResult, train_reranker
     from .text.pipeline import Pipeline, english_words
     from .training import EpochStats, TrainConfig, TrainResult, train

@@ -36,6 +36,29 @@ class Neighbor:
 
 
 @dataclass(frozen=True)
+class RerankedNeighbor(Neighbor):
+    """A neighbour re-scored by the LSTM reranker: ``score = cosine + weight * fit``.
+
+    ``cosine`` is the score it was found with (for ``analogy --method 3cosmul``, the 3CosMul score);
+    ``fit`` is its mean log-sigmoid fit in the query word's stored contexts (0 is a perfect fit).
+    """
+
+    cosine: float = 0.0
+    fit: float = 0.0
+
+
+@dataclass(frozen=True)
+class RerankInfo:
+    """How results were reranked: the candidates drawn by cosine, the weight of fit, and the
+    stored contexts of ``context_words`` that the fit was measured in."""
+
+    candidates: int
+    weight: float
+    contexts: int
+    context_words: list[str]
+
+
+@dataclass(frozen=True)
 class QueryTerm:
     """A word of the query as typed, the word(s) it became, and its weight.
 
@@ -67,6 +90,7 @@ class SimilarResult:
     terms: list[QueryTerm]
     neighbors: list[Neighbor]
     search: SearchInfo | None = None
+    rerank: RerankInfo | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +104,7 @@ class AnalogyResult:
     neighbors: list[Neighbor]
     oov: list[str] = field(default_factory=list)
     search: SearchInfo | None = None
+    rerank: RerankInfo | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +121,23 @@ class DoesntMatchResult:
     odd_one_out: str
     scores: list[Neighbor]
     oov: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Example:
+    """One sampled occurrence of a word: the words before it and after it in its sentence.
+    Words outside the vocabulary (below min-count) show as ``<unk>``."""
+
+    left: list[str]
+    word: str
+    right: list[str]
+
+
+@dataclass(frozen=True)
+class ExamplesResult:
+    word: str
+    examples: list[Example]
+    sampled: int
 
 
 @dataclass(frozen=True)
@@ -127,6 +169,7 @@ class Store:
         self._vocabulary: list[str] | None = None
         self._row_of: dict[str, int] | None = None
         self._searches = 0
+        self._reranker: Any = None
 
     # --- basics ------------------------------------------------------------------------------
 
@@ -194,6 +237,11 @@ class Store:
         if self._vocabulary is None:
             self._vocabulary = [w for (w,) in self._files.db.execute("SELECT word FROM words ORDER BY id")]
         return self._vocabulary
+
+    def counts(self) -> np.ndarray:
+        """Corpus count of every vocabulary word, in row order (int64; 0 where a store has no counts)."""
+        return np.fromiter((c for (c,) in self._files.db.execute("SELECT count FROM words ORDER BY id")),
+                           dtype=np.int64, count=len(self))
 
     def _warm(self) -> None:
         """From a store's second search on, keep the vocabulary in memory: a one-off read (~30 ms per
@@ -365,10 +413,44 @@ class Store:
         words = self.words_of(row for row, _ in hits)
         return [Neighbor(word, score) for word, (_, score) in zip(words, hits)]
 
+    # --- reranking ---------------------------------------------------------------------------
+
+    @property
+    def reranker(self) -> Any:
+        """The store's LSTM reranker (:class:`embedsearch.rerank.reranker.Reranker`), loaded on first use."""
+        if self._reranker is None:
+            from .rerank.reranker import Reranker
+
+            self._reranker = Reranker.load(self._files)
+        return self._reranker
+
+    def _rerank(self, candidates: list[Neighbor], context_words: list[str], k: int,
+                weight: float | None) -> tuple[list[Neighbor], RerankInfo]:
+        """Reorder ``candidates`` by cosine + weight * fit in the contexts of ``context_words``; keep ``k``."""
+        reranker = self.reranker
+        weight = reranker.blend_weight if weight is None else float(weight)
+        rows = self.rows_for(context_words)
+        context_rows = [rows[w] for w in context_words if w in rows]
+        candidate_rows = self.rows_for([n.word for n in candidates])
+        fit = reranker.fit(context_rows, [candidate_rows[n.word] for n in candidates])
+        if fit.contexts == 0:
+            raise QueryError(f"no stored contexts for {', '.join(context_words) or 'the query'}: nothing to rerank with "
+                             "(the word may be too rare, or the store was built with --contexts 0)")
+        scored = [RerankedNeighbor(n.word, n.score + weight * float(f), cosine=n.score, fit=float(f))
+                  for n, f in zip(candidates, fit.scores)]
+        scored.sort(key=lambda n: -n.score)
+        return list(scored[:k]), RerankInfo(len(candidates), weight, fit.contexts, context_words)
+
     # --- queries -----------------------------------------------------------------------------
 
-    def similar(self, query: str, *, k: int = 10) -> SimilarResult:
-        """Nearest words to a word, a phrase (mean of its words) or an expression (``king - man + woman``)."""
+    def similar(self, query: str, *, k: int = 10, rerank: bool = False, rerank_k: int = 50,
+                rerank_weight: float | None = None) -> SimilarResult:
+        """Nearest words to a word, a phrase (mean of its words) or an expression (``king - man + woman``).
+
+        ``rerank`` draws the top ``rerank_k`` by cosine and reorders them by cosine plus
+        ``rerank_weight`` (default: the store's) times their fit in the stored contexts of the
+        query's words (those with positive weight); needs ``embedsearch rerank train`` first.
+        """
         self._check_k(k)
         terms: list[QueryTerm] = []
         combined = np.zeros(self.dim, dtype=np.float32)
@@ -384,16 +466,27 @@ class Store:
             combined += parsed.weight * vector
             exclude.update(ids)
         composed = len(terms) > 1 or any(term.weight < 0 or len(term.words) > 1 for term in terms)
-        return SimilarResult(query, terms, self._search(combined, k, exclude, composed=composed), self.search_info)
+        if not rerank:
+            return SimilarResult(query, terms, self._search(combined, k, exclude, composed=composed), self.search_info)
+        self._check_k(rerank_k)
+        candidates = self._search(combined, max(k, rerank_k), exclude, composed=composed)
+        positive = [word for term in terms if term.weight > 0 for word in term.words if word not in term.oov]
+        neighbors, info = self._rerank(candidates, positive, k, rerank_weight)
+        return SimilarResult(query, terms, neighbors, self.search_info, info)
 
-    def analogy(self, a: str, b: str, c: str, *, k: int = 10, method: str = "3cosadd") -> AnalogyResult:
+    def analogy(self, a: str, b: str, c: str, *, k: int = 10, method: str = "3cosadd", rerank: bool = False,
+                rerank_k: int = 50, rerank_weight: float | None = None) -> AnalogyResult:
         """``a`` is to ``b`` as ``c`` is to ...? (``man king woman`` → ``queen``). Inputs are excluded.
 
         ``3cosadd`` ranks by cos(x, b - a + c); ``3cosmul`` (Levy & Goldberg 2014) by
         cos'(x, b) * cos'(x, c) / (cos'(x, a) + 1e-6) with cos' = (1 + cos) / 2, as gensim's
-        ``most_similar_cosmul`` does.
+        ``most_similar_cosmul`` does. ``rerank`` reorders the top ``rerank_k`` by their fit in the
+        stored contexts of ``b``, the word whose place the answer takes (see :meth:`similar`).
         """
         self._check_k(k)
+        if rerank:
+            self._check_k(rerank_k)
+        wanted = max(k, rerank_k) if rerank else k
         if method not in ANALOGY_METHODS:
             raise ConfigError(f"method must be one of {', '.join(ANALOGY_METHODS)}, got {method!r}")
         resolved = [self.resolve(word) for word in (a, b, c)]
@@ -403,14 +496,18 @@ class Store:
         oov = [word for term, _, _ in resolved for word in term.oov]
         units = np.stack([self._unit(v) for v in vectors])
         if method == "3cosadd":
-            neighbors = self._search(units[1] - units[0] + units[2], k, exclude, composed=True)
+            neighbors = self._search(units[1] - units[0] + units[2], wanted, exclude, composed=True)
         else:
-            pool = self._cosmul_pool(units, k + len(exclude))
+            pool = self._cosmul_pool(units, wanted + len(exclude))
             rows = self.vectors if len(pool) == len(self) else self.vectors[pool]
             shifted = (1.0 + np.asarray(rows @ units.T)) / 2.0
             scores = shifted[:, 1] * shifted[:, 2] / (shifted[:, 0] + COSMUL_EPSILON)
-            neighbors = self._top_of_scores(scores, k, exclude, pool)
-        return AnalogyResult(names[0], names[1], names[2], method, neighbors, oov, self.search_info)
+            neighbors = self._top_of_scores(scores, wanted, exclude, pool)
+        info = None
+        if rerank:
+            b_term = resolved[1][0]
+            neighbors, info = self._rerank(neighbors, [w for w in b_term.words if w not in b_term.oov], k, rerank_weight)
+        return AnalogyResult(names[0], names[1], names[2], method, neighbors, oov, self.search_info, info)
 
     def similarity(self, first: str, second: str) -> SimilarityResult:
         """Cosine similarity of two words (or phrases, as the mean of their words)."""
@@ -433,6 +530,31 @@ class Store:
         order = np.argsort(scores, kind="stable")
         ranked = [Neighbor(" ".join(resolved[i][0].words), float(scores[i])) for i in order]
         return DoesntMatchResult(ranked[0].word, ranked, [w for term, _, _ in resolved for w in term.oov])
+
+    def examples(self, word: str, *, limit: int | None = None) -> ExamplesResult:
+        """Where ``word`` occurs in the corpus: the store's seeded sample of its contexts (up to 16 by
+        default, 8 words either side), kept at build time so no corpus is needed."""
+        from .rerank.contexts import read_contexts
+        from .rerank.model import PAD
+
+        described = self.meta.get("contexts")
+        if not described:
+            raise QueryError(f"{self.path} keeps no contexts (built with --contexts 0, or imported); "
+                             "`embedsearch rerank train STORE CORPUS_DIR` adds them")
+        term, _, rows = self.resolve(word)
+        if len(term.words) != 1 or not rows:
+            raise QueryError(f"examples are kept for single vocabulary words; {word!r} is {term.words}")
+        contexts = read_contexts(self._files.db, rows, int(described["window"]))
+        shown = len(contexts) if limit is None else min(limit, len(contexts))
+        tokens = np.concatenate([contexts.left[:shown], contexts.right[:shown]], axis=1)
+        known = sorted({int(t) for t in tokens.ravel() if t >= 0})
+        text = dict(zip(known, self.words_of(known)))
+
+        def words(ids: np.ndarray) -> list[str]:
+            return [text[int(t)] if t >= 0 else "<unk>" for t in ids if t != PAD]
+
+        found = [Example(words(contexts.left[i]), term.words[0], words(contexts.right[i])) for i in range(shown)]
+        return ExamplesResult(term.words[0], found, len(contexts))
 
     def info(self) -> StoreInfo:
         """What the store holds: size, model and training parameters, pipeline, index, files."""

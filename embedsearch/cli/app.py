@@ -109,8 +109,12 @@ def print_neighbors(neighbors: list[Neighbor]) -> None:
         click.echo("  (no results)")
         return
     width = max(len(n.word) for n in neighbors)
+    reranked = hasattr(neighbors[0], "fit")
+    if reranked:
+        click.echo(f"     {'word':<{width}}   final  cosine     fit")
     for rank, n in enumerate(neighbors, 1):
-        click.echo(f"{rank:3d}. {n.word:<{width}}  {n.score:.4f}")
+        extra = f"  {n.cosine:.4f}  {n.fit:6.3f}" if reranked else ""  # type: ignore[attr-defined]
+        click.echo(f"{rank:3d}. {n.word:<{width}}  {n.score:.4f}{extra}")
 
 
 # --- shared options ----------------------------------------------------------------------------
@@ -168,6 +172,20 @@ def search_options(function: Callable[..., Any]) -> Callable[..., Any]:
                             help="IVF indexes: cells to search (overrides the tuned value; recall then unmeasured).")(function)
     return click.option("--ef-search", type=click.IntRange(min=1), default=None,
                         help="HNSW indexes: search breadth (overrides the tuned value; recall then unmeasured).")(function)
+
+
+def rerank_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--rerank", is_flag=True,
+                     help="Reorder by cosine + weight x fit in the query word's contexts (needs `embedsearch rerank train`)."),
+        click.option("--rerank-k", type=click.IntRange(min=1), default=50, show_default=True,
+                     help="Candidates drawn by cosine for --rerank."),
+        click.option("--rerank-weight", type=float, default=None,
+                     help="Weight of fit (in nats) against cosine. Default: the store's (set when the reranker was trained)."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
 
 
 def open_store_option(store_path: Path | None) -> Store:

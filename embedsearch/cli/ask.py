@@ -13,6 +13,7 @@ from .app import (
     main,
     open_store_option,
     print_neighbors,
+    rerank_options,
     search_options,
     store_option,
 )
@@ -23,13 +24,15 @@ from .app import (
 @store_option
 @k_option
 @search_options
+@rerank_options
 @json_option
 def similar(query: tuple[str, ...], store_path: Path | None, k: int, ef_search: int | None, nprobe: int | None,
-            as_json: bool) -> None:
+            rerank: bool, rerank_k: int, rerank_weight: float | None, as_json: bool) -> None:
     """Nearest words to a word, a phrase, or an expression.
 
     A phrase averages its words; an expression adds and subtracts them, with optional weights.
-    Operators need a space before them (`e-mail` is one word).
+    Operators need a space before them (`e-mail` is one word). --rerank reorders the top
+    --rerank-k by how well each fits where the query word is used (after `embedsearch rerank train`).
 
     \b
     Examples:
@@ -37,10 +40,11 @@ def similar(query: tuple[str, ...], store_path: Path | None, k: int, ef_search: 
       embedsearch similar new york -k 20
       embedsearch similar "king - man + woman"
       embedsearch similar "0.5*paris + rome"
+      embedsearch similar coffee --rerank
     """
     with open_store_option(store_path) as store:
         store.set_search(ef_search=ef_search, nprobe=nprobe)
-        result = store.similar(" ".join(query), k=k)
+        result = store.similar(" ".join(query), k=k, rerank=rerank, rerank_k=rerank_k, rerank_weight=rerank_weight)
     if as_json:
         emit_json(result)
         return
@@ -56,18 +60,22 @@ def similar(query: tuple[str, ...], store_path: Path | None, k: int, ef_search: 
 @click.option("--method", type=click.Choice(["3cosadd", "3cosmul"]), default="3cosadd", show_default=True,
               help="3cosadd: cos(x, b - a + c); 3cosmul: Levy & Goldberg's multiplicative form.")
 @search_options
+@rerank_options
 @json_option
 def analogy(a: str, b: str, c: str, store_path: Path | None, k: int, method: str, ef_search: int | None,
-            nprobe: int | None, as_json: bool) -> None:
+            nprobe: int | None, rerank: bool, rerank_k: int, rerank_weight: float | None, as_json: bool) -> None:
     """A is to B as C is to ?
 
+    --rerank reorders the top --rerank-k by how well each fits where B is used.
+
     \b
-    Example:
+    Examples:
       embedsearch analogy man king woman       # queen
+      embedsearch analogy man king woman --rerank
     """
     with open_store_option(store_path) as store:
         store.set_search(ef_search=ef_search, nprobe=nprobe)
-        result = store.analogy(a, b, c, k=k, method=method)
+        result = store.analogy(a, b, c, k=k, method=method, rerank=rerank, rerank_k=rerank_k, rerank_weight=rerank_weight)
     if as_json:
         emit_json(result)
         return
@@ -113,6 +121,36 @@ def doesnt_match(words: tuple[str, ...], store_path: Path | None, as_json: bool)
         emit_json(result)
         return
     click.echo(result.odd_one_out)
+
+
+@main.command()
+@click.argument("word")
+@store_option
+@click.option("-n", "limit", type=click.IntRange(min=1), default=None, help="Show at most this many (default: all kept).")
+@json_option
+def examples(word: str, store_path: Path | None, limit: int | None, as_json: bool) -> None:
+    """WORD in context: the sentences it occurs in, from the sample the store keeps.
+
+    The store keeps a seeded sample of each word's occurrences (16 by default, up to 8 words
+    either side; `train --contexts`), so no corpus is needed. Words below the store's
+    min-count show as <unk>.
+
+    \b
+    Example:
+      embedsearch examples king -n 5
+    """
+    with open_store_option(store_path) as store:
+        result = store.examples(word, limit=limit)
+    if as_json:
+        emit_json(result)
+        return
+    if not result.examples:
+        click.echo("  (no examples kept for this word)")
+        return
+    lefts = [" ".join(e.left) for e in result.examples]
+    width = max(len(text) for text in lefts)
+    for left, example in zip(lefts, result.examples):
+        click.echo(f"{left:>{width}}  [{example.word}]  {' '.join(example.right)}")
 
 
 @main.command()

@@ -1,0 +1,283 @@
+"""Training the reranker's language model on a store's own corpus, and saving it in the store.
+
+The corpus is cut into windows of ``2 * window + 1`` tokens within its lines (the same reach as
+the stored contexts); every vocabulary word in a window is a target, predicted from the words
+before it in the window (forward LSTM) and after it (backward LSTM). Gradients thus flow back at
+most one window: truncated backpropagation through time, with the state reset per window, exactly
+as contexts are read at query time. Frequent target words are subsampled as word2vec does, so the
+model spends its effort on content words.
+"""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..progress import Progress, ProgressCallback, ignore_progress
+from .model import PAD, LMWeights, WindowBatch, lm_init, lm_loss, lm_loss_and_gradients
+from .optim import Adam, clip_global_norm
+
+WEIGHTS_FILE = "reranker.npz"
+MANIFEST_KEY = "reranker"
+MANIFEST_FORMAT = 1
+# Fit in nats is worth this much cosine in the blended score unless the user says otherwise; chosen
+# on development sets that the README's benchmark does not report (see benchmarks/rerank_quality.py).
+DEFAULT_BLEND_WEIGHT = 0.02
+_VALIDATION_WINDOWS = 2000
+_WINDOW_CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class RerankConfig:
+    """How to train the reranker. ``epochs`` passes over the corpus at most, stopping earlier at
+    ``tokens`` corpus tokens or after ``minutes`` if given. ``sample`` subsamples frequent target
+    words (word2vec's formula; 0 keeps all). ``contexts`` per word are sampled from the corpus if
+    the store has none (stores from ``import``)."""
+
+    hidden: int = 128
+    window: int = 8
+    batch: int = 64
+    negatives: int = 20
+    learning_rate: float = 2e-3
+    clip: float = 5.0
+    sample: float = 1e-4
+    epochs: float = 1.0
+    tokens: int | None = None
+    minutes: float | None = None
+    contexts: int = 16
+    seed: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("hidden", "window", "batch", "negatives", "contexts"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.learning_rate <= 0 or self.clip <= 0:
+            raise ConfigError("learning_rate and clip must be positive")
+        if not 0 <= self.sample < 1:
+            raise ConfigError(f"sample must be in [0, 1), got {self.sample}")
+        if self.epochs <= 0:
+            raise ConfigError(f"epochs must be positive, got {self.epochs}")
+        if self.tokens is not None and self.tokens < 1:
+            raise ConfigError(f"tokens must be at least 1, got {self.tokens}")
+        if self.minutes is not None and self.minutes <= 0:
+            raise ConfigError(f"minutes must be positive, got {self.minutes}")
+        if not 0 <= self.seed < 2**32:
+            raise ConfigError(f"seed must be in [0, 2**32), got {self.seed}")
+
+
+@dataclass(frozen=True)
+class RerankTrainResult:
+    """What :func:`train_reranker` did. ``tokens`` counts the corpus tokens read by the LSTMs;
+    losses are per target slot on held-out windows (negative sampling, natural log)."""
+
+    store: Path
+    steps: int
+    tokens: int
+    seconds: float
+    tokens_per_second: float
+    validation_loss_before: float
+    validation_loss_after: float
+    stopped_by: str
+    contexts_added: bool
+    losses: list[float] = field(default_factory=list)
+
+
+def keep_probabilities(counts: np.ndarray, sample: float) -> np.ndarray:
+    """word2vec's chance of keeping each occurrence of a word as a training target."""
+    if sample <= 0:
+        return np.ones(len(counts))
+    frequency = counts / max(counts.sum(), 1)
+    threshold = sample
+    with np.errstate(divide="ignore", invalid="ignore"):
+        keep = (np.sqrt(frequency / threshold) + 1) * threshold / frequency
+    return np.nan_to_num(np.minimum(keep, 1.0), nan=1.0)
+
+
+class NegativeSampler:
+    """Store rows drawn from the unigram distribution raised to 3/4, as word2vec draws negatives."""
+
+    def __init__(self, counts: np.ndarray, rng: np.random.Generator) -> None:
+        weights = np.asarray(counts, dtype=np.float64) ** 0.75
+        self.cdf = np.cumsum(weights / weights.sum())
+        self.rng = rng
+
+    def __call__(self, size: int) -> np.ndarray:
+        rows = np.searchsorted(self.cdf, self.rng.random(size), side="right")
+        return np.minimum(rows, len(self.cdf) - 1).astype(np.int32)
+
+
+def corpus_windows(lines: Any, length: int, scratch: Path) -> np.ndarray:
+    """Cut lines of store rows into windows of ``length`` (the last of a line PAD-filled), kept in a
+    memory-mapped scratch file so corpora larger than memory train the same way."""
+    raw = scratch / "windows.i32"
+    count = 0
+    with open(raw, "wb") as out:
+        pending: list[np.ndarray] = []
+        pending_rows = 0
+        for ids in lines:
+            rows = -(-len(ids) // length)
+            padded = np.full(rows * length, PAD, dtype=np.int32)
+            padded[: len(ids)] = ids
+            pending.append(padded)
+            pending_rows += rows
+            if pending_rows >= _WINDOW_CHUNK:
+                out.write(np.concatenate(pending).tobytes())
+                count += pending_rows
+                pending, pending_rows = [], 0
+        if pending:
+            out.write(np.concatenate(pending).tobytes())
+            count += pending_rows
+    if count == 0:
+        return np.empty((0, length), dtype=np.int32)
+    return np.memmap(raw, dtype=np.int32, mode="r", shape=(count, length))
+
+
+def train_reranker(store: str | os.PathLike[str], corpus: str | os.PathLike[str], config: RerankConfig | None = None, *,
+                   progress: ProgressCallback = ignore_progress) -> RerankTrainResult:
+    """Train the reranker's language model on ``corpus`` (the tokenized corpus the store was trained
+    on, or one made with the same pipeline) and save it in ``store``, replacing any earlier one."""
+    from ..corpus import open_corpus
+    from ..query import open_store
+    from ..store.update import updating_store
+    from .contexts import collect_contexts, context_rows
+    from .corpus_ids import iter_line_ids
+
+    config = config or RerankConfig()
+    store_path = Path(store)
+    source = open_corpus(corpus)
+    with open_store(store_path) as opened:
+        meta = opened.meta
+        if meta.get("pipeline") != source.pipeline.to_dict():
+            raise ConfigError(
+                f"the corpus {source.path} was made with a different text pipeline than the store "
+                f"({source.pipeline.describe()}); train the reranker on the store's own corpus"
+            )
+        words = opened.vocabulary()
+        counts = opened.counts()
+        vectors = np.array(opened.vectors, dtype=np.float32)  # read in full once: every step gathers rows
+        has_contexts = "contexts" in meta
+    row_of = {word: row for row, word in enumerate(words)}
+    rng = np.random.default_rng(config.seed)
+    length = 2 * config.window + 1
+    keep = keep_probabilities(counts.astype(np.float64), config.sample)
+    negatives = NegativeSampler(counts, rng)
+    weights = lm_init(vectors.shape[1], config.hidden, rng)
+    optimizer = Adam(weights.arrays(), config.learning_rate)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix=f".{store_path.name}.rerank-", dir=store_path.absolute().parent) as scratch:
+        windows = corpus_windows(iter_line_ids(source.text_path, row_of, stage="read corpus", progress=progress),
+                                 length, Path(scratch))
+        if len(windows) < 2:
+            raise ConfigError(f"the corpus {source.path} has too little text to train the reranker")
+        order = rng.permutation(len(windows))
+        held_out = min(_VALIDATION_WINDOWS, max(1, len(windows) // 50))
+        validation = np.asarray(windows[np.sort(order[:held_out])])
+        training = order[held_out:]
+        validate = _Validator(vectors, validation, keep, counts, config)
+        before = validate(weights)
+        planned = int(config.epochs * len(training)) * length
+        if config.tokens is not None:
+            planned = min(planned, config.tokens)
+        deadline = started + 60 * config.minutes if config.minutes is not None else math.inf
+        steps = tokens = 0
+        smoothed: float | None = None
+        losses: list[float] = []
+        stopped_by = "epochs"
+        last_report = 0.0
+        position = 0
+        while True:
+            if tokens >= planned:
+                stopped_by = "tokens" if config.tokens is not None and config.tokens <= tokens else "epochs"
+                break
+            if time.perf_counter() >= deadline:
+                stopped_by = "minutes"
+                break
+            if position >= len(training):
+                training = rng.permutation(training)
+                position = 0
+            chosen = np.sort(training[position:position + config.batch])
+            position += config.batch
+            batch_tokens = np.asarray(windows[chosen])
+            targets = (batch_tokens >= 0) & (rng.random(batch_tokens.shape) < keep[np.maximum(batch_tokens, 0)])
+            loss, gradients = lm_loss_and_gradients(weights, vectors, WindowBatch(batch_tokens, targets),
+                                                    negatives(config.negatives))
+            assert gradients is not None
+            if not math.isfinite(loss):
+                raise ConfigError(f"the reranker's training diverged at step {steps + 1} (loss {loss}); "
+                                  "lower --learning-rate")
+            grads = gradients.arrays()
+            clip_global_norm(grads, config.clip)
+            optimizer.step(grads)
+            steps += 1
+            tokens += int((batch_tokens != PAD).sum())
+            smoothed = loss if smoothed is None else 0.98 * smoothed + 0.02 * loss
+            now = time.perf_counter()
+            if now - last_report >= 1.0:
+                last_report = now
+                losses.append(round(smoothed, 4))
+                rate = tokens / max(now - started, 1e-9)
+                progress(Progress("rerank", min(tokens, planned), planned, "tokens",
+                                  f"loss {smoothed:.3f}, {rate:,.0f} tokens/s"))
+        seconds = time.perf_counter() - started
+        after = validate(weights)
+        progress(Progress("rerank", min(tokens, planned), planned, "tokens",
+                          f"held-out loss {before:.3f} -> {after:.3f}", final=True))
+        added = None
+        if not has_contexts:
+            added = collect_contexts(source.text_path, words, per_word=config.contexts, seed=config.seed,
+                                     progress=progress)
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "file": WEIGHTS_FILE,
+        "hidden": config.hidden,
+        "window": config.window,
+        "dim": int(vectors.shape[1]),
+        "blend_weight": DEFAULT_BLEND_WEIGHT,
+        "config": asdict(config),
+        "corpus": str(source.path.absolute()),
+        "steps": steps,
+        "tokens": tokens,
+        "seconds": round(seconds, 3),
+        "validation_loss": {"before": round(before, 5), "after": round(after, 5)},
+    }
+    with updating_store(store_path) as update:
+        target = update.new_file(WEIGHTS_FILE)
+        with open(target, "wb") as handle:
+            np.savez(handle, **weights.arrays())
+        update.record_file(WEIGHTS_FILE)
+        update.set_meta(MANIFEST_KEY, manifest)
+        if added is not None:
+            contexts, contexts_meta = added
+            update.db.execute("DELETE FROM contexts")
+            update.db.executemany("INSERT INTO contexts (word, n, tokens) VALUES (:word, :n, :tokens)",
+                                  context_rows(contexts))
+            update.set_meta("contexts", contexts_meta)
+    return RerankTrainResult(store_path, steps, tokens, round(seconds, 3), tokens / max(seconds, 1e-9), before, after,
+                             stopped_by, added is not None, losses)
+
+
+class _Validator:
+    """Held-out loss with targets and negatives drawn once from a fixed seed, so figures compare."""
+
+    def __init__(self, vectors: np.ndarray, windows: np.ndarray, keep: np.ndarray, counts: np.ndarray,
+                 config: RerankConfig) -> None:
+        rng = np.random.default_rng(config.seed + 1)
+        sampler = NegativeSampler(counts, rng)
+        self.vectors = vectors
+        self.batches = []
+        for start in range(0, len(windows), 256):
+            tokens = windows[start:start + 256]
+            targets = (tokens >= 0) & (rng.random(tokens.shape) < keep[np.maximum(tokens, 0)])
+            self.batches.append((WindowBatch(tokens, targets), sampler(config.negatives), int(targets.sum())))
+
+    def __call__(self, weights: LMWeights) -> float:
+        total = sum(size for _, _, size in self.batches)
+        loss = sum(lm_loss(weights, self.vectors, batch, negatives) * size for batch, negatives, size in self.batches)
+        return float(loss / max(total, 1))

@@ -1,0 +1,372 @@
+"""The LSTM reranker: gradients, the language model, contexts, training, saving and reranking."""
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import embedsearch
+from embedsearch.cli import main
+from embedsearch.errors import ConfigError, QueryError, StoreError
+from embedsearch.rerank import contexts as contexts_module
+from embedsearch.rerank.contexts import read_contexts, sample_contexts
+from embedsearch.rerank.lstm import lstm_backward, lstm_forward, lstm_init, lstm_step
+from embedsearch.rerank.model import OOV, PAD, PARAMETERS, WindowBatch, encode_slots, lm_init, lm_loss, lm_loss_and_gradients
+from embedsearch.rerank.optim import Adam, clip_global_norm
+from embedsearch.rerank.training import RerankConfig, corpus_windows, keep_probabilities, train_reranker
+from embedsearch.store.update import updating_store
+
+
+def relative_error(numeric: np.ndarray, analytic: np.ndarray) -> float:
+    return float(np.abs(numeric - analytic).max() / max(np.abs(numeric).max(), 1e-12))
+
+
+def central_difference(f, array: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    grad = np.zeros_like(array)
+    for index in np.ndindex(array.shape):
+        old = array[index]
+        array[index] = old + eps
+        plus = f()
+        array[index] = old - eps
+        minus = f()
+        array[index] = old
+        grad[index] = (plus - minus) / (2 * eps)
+    return grad
+
+
+# --- the LSTM --------------------------------------------------------------------------------
+
+
+def test_lstm_gradient_check_float64_with_padding() -> None:
+    rng = np.random.default_rng(0)
+    steps, batch, dim, hidden = 6, 3, 5, 4
+    W = lstm_init(dim, hidden, rng, np.float64) + rng.normal(0, 0.3, (dim + hidden + 1, 4 * hidden))
+    x = rng.normal(size=(steps, batch, dim))
+    mask = np.ones((steps, batch))
+    mask[:2, 0] = 0  # left padding
+    mask[4:, 2] = 0  # right padding
+    upstream = rng.normal(size=(steps, batch, hidden))
+
+    def loss() -> float:
+        out, _ = lstm_forward(W, x, mask)
+        return float((out * upstream).sum())
+
+    _, cache = lstm_forward(W, x, mask)
+    dW, dx = lstm_backward(upstream, cache)
+    assert relative_error(central_difference(loss, W), dW) < 1e-6
+    assert relative_error(central_difference(loss, x), dx) < 1e-6
+
+
+def test_batched_forward_equals_step_by_step_cell() -> None:
+    rng = np.random.default_rng(1)
+    steps, batch, dim, hidden = 7, 4, 6, 5
+    W = lstm_init(dim, hidden, rng, np.float64) + rng.normal(0, 0.2, (dim + hidden + 1, 4 * hidden))
+    x = rng.normal(size=(steps, batch, dim))
+    out, _ = lstm_forward(W, x)
+    h = np.zeros((batch, hidden))
+    c = np.zeros((batch, hidden))
+    for t in range(steps):
+        h, c = lstm_step(W, x[t], h, c)
+        np.testing.assert_allclose(out[t], h, rtol=1e-12, atol=1e-12)
+    # One sequence at a time gives the same states as the batch.
+    for b in range(batch):
+        single, _ = lstm_forward(W, x[:, b:b + 1])
+        np.testing.assert_allclose(single[:, 0], out[:, b], rtol=1e-12, atol=1e-12)
+
+
+def test_left_padding_leaves_the_final_state_of_the_real_tokens() -> None:
+    rng = np.random.default_rng(2)
+    W = lstm_init(3, 4, rng, np.float64) + rng.normal(0, 0.3, (8, 16))
+    x = rng.normal(size=(5, 1, 3))
+    short, _ = lstm_forward(W, x[2:])
+    padded_x = x.copy()
+    padded_x[:2] = rng.normal(size=(2, 1, 3))  # garbage under the padding must not matter
+    padded, _ = lstm_forward(W, padded_x, np.array([[0], [0], [1], [1], [1]]))
+    np.testing.assert_allclose(padded[-1], short[-1], rtol=1e-12)
+
+
+def test_forget_gate_starts_open() -> None:
+    W = lstm_init(3, 4, np.random.default_rng(0))
+    assert W.dtype == np.float32 and W.shape == (3 + 4 + 1, 16)
+    np.testing.assert_array_equal(W[-1, 4:8], 1.0)
+    np.testing.assert_array_equal(W[-1, :4], 0.0)
+
+
+# --- the language model ------------------------------------------------------------------------
+
+
+def _lm_problem(seed: int = 3):
+    rng = np.random.default_rng(seed)
+    vocab, dim, hidden, batch, steps = 20, 5, 4, 3, 6
+    vectors = rng.normal(size=(vocab, dim))
+    weights = lm_init(dim, hidden, rng, np.float64)
+    for array in weights.arrays().values():
+        array += rng.normal(0, 0.3, array.shape)
+    tokens = rng.integers(0, vocab, size=(batch, steps))
+    tokens[0, 1] = OOV
+    tokens[2, 4:] = PAD
+    return weights, vectors, WindowBatch(tokens, tokens >= 0), rng.integers(0, vocab, 7)
+
+
+def test_lm_loss_gradient_check() -> None:
+    weights, vectors, batch, negatives = _lm_problem()
+    _, gradients = lm_loss_and_gradients(weights, vectors, batch, negatives)
+    assert gradients is not None
+    for name in PARAMETERS:
+        numeric = central_difference(lambda: lm_loss(weights, vectors, batch, negatives), getattr(weights, name))
+        assert relative_error(numeric, getattr(gradients, name)) < 1e-6, name
+
+
+def test_slot_encoding_matches_training_features() -> None:
+    """A slot's vector at query time (contexts read separately) equals the one training computes
+    inside a window, so the model is used as it was trained."""
+    weights, vectors, _, _ = _lm_problem()
+    tokens = np.array([[3, 4, 5, 6, 7, 8, 9]])
+    slot = 3
+    left = tokens[:, :slot]
+    right = tokens[:, slot + 1:]
+    u = encode_slots(weights, vectors, left, right)
+    # Score the true word through the training path with a single target and compare.
+    batch = WindowBatch(tokens, np.arange(7)[None, :] == slot)
+    negatives = np.array([11])
+    expected = -(np.log(1 / (1 + np.exp(-(u @ vectors[tokens[0, slot]])))) + np.log(1 / (1 + np.exp(u @ vectors[11]))))
+    assert lm_loss(weights, vectors, batch, negatives) == pytest.approx(float(expected[0]), rel=1e-10)
+
+
+def test_adam_and_clipping() -> None:
+    gradients = {"a": np.array([3.0, 4.0])}
+    assert clip_global_norm(gradients, 1.0) == pytest.approx(5.0)
+    np.testing.assert_allclose(gradients["a"], [0.6, 0.8])
+    parameter = np.array([1.0])
+    optimizer = Adam({"p": parameter}, learning_rate=0.1)
+    for _ in range(200):
+        optimizer.step({"p": 2 * parameter})  # minimise p^2
+    assert abs(parameter[0]) < 0.05
+
+
+def test_keep_probabilities_subsample_only_frequent_words() -> None:
+    keep = keep_probabilities(np.array([1_000_000, 100, 1]), 1e-3)
+    assert keep[0] < 0.1 and keep[1] == 1.0 and keep[2] == 1.0
+    np.testing.assert_array_equal(keep_probabilities(np.array([5, 5]), 0), 1.0)
+
+
+def test_corpus_windows_pad_within_lines(tmp_path: Path) -> None:
+    lines = [np.arange(5, dtype=np.int32), np.arange(10, 12, dtype=np.int32)]
+    windows = corpus_windows(iter(lines), 3, tmp_path)
+    np.testing.assert_array_equal(np.asarray(windows), [[0, 1, 2], [3, 4, PAD], [10, 11, PAD]])
+
+
+# --- contexts --------------------------------------------------------------------------------
+
+
+def _lines(seed: int = 0, count: int = 300) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [np.minimum(rng.zipf(1.5, rng.integers(1, 30)), 40).astype(np.int32) - 1 for _ in range(count)]
+
+
+def test_contexts_are_real_occurrences_within_their_line() -> None:
+    lines = _lines()
+    lines[0][0] = OOV
+    sampled = sample_contexts(lines, per_word=4, window=3, seed=5)
+    texts = {tuple(line.tolist()) for line in lines}
+    for word, left, right in zip(sampled.words, sampled.left, sampled.right):
+        left_real = [int(t) for t in left if t != PAD]
+        right_real = [int(t) for t in right if t != PAD]
+        assert all(t == PAD for t in left[: 3 - len(left_real)]) and all(t == PAD for t in right[len(right_real):])
+        fragment = (*left_real, int(word), *right_real)
+        assert any(_contains(line, fragment) for line in texts), fragment
+    counts = np.bincount(np.concatenate(lines)[np.concatenate(lines) >= 0])
+    kept = np.bincount(sampled.words, minlength=len(counts))
+    np.testing.assert_array_equal(kept, np.minimum(counts, 4))
+    assert OOV not in sampled.words
+
+
+def _contains(line: tuple[int, ...], fragment: tuple[int, ...]) -> bool:
+    return any(line[i:i + len(fragment)] == fragment for i in range(len(line) - len(fragment) + 1))
+
+
+def test_contexts_are_seeded_and_do_not_depend_on_chunking(monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = _lines(1, 500)
+    first = sample_contexts(lines, per_word=3, window=2, seed=9)
+    monkeypatch.setattr(contexts_module, "_CHUNK_TOKENS", 50)
+    chunked = sample_contexts(lines, per_word=3, window=2, seed=9)
+    for a, b in ((first.words, chunked.words), (first.left, chunked.left), (first.right, chunked.right)):
+        np.testing.assert_array_equal(a, b)
+    other = sample_contexts(lines, per_word=3, window=2, seed=10)
+    assert not np.array_equal(first.left, other.left)
+
+
+def test_contexts_sample_is_uniform() -> None:
+    """Each of a frequent word's occurrences is equally likely to be kept (bottom-k sampling)."""
+    line = np.zeros(40, dtype=np.int32)
+    line[1::2] = np.arange(1, 21)  # word 0 occurs 20 times, each between distinct neighbours
+    hits = np.zeros(21)
+    for seed in range(400):
+        sampled = sample_contexts([line], per_word=5, window=1, seed=seed)
+        right = sampled.right[sampled.words == 0, 0]
+        hits[right[right > 0]] += 1
+    share = hits[1:] / hits[1:].sum()
+    assert share.min() > 0.03 and share.max() < 0.07  # 1/20 = 0.05 each
+
+
+def test_train_keeps_contexts_and_examples_show_them(lee_store: Path) -> None:
+    with embedsearch.open_store(lee_store) as store:
+        described = store.meta["contexts"]
+        assert described["per_word"] == 16 and described["window"] == 8
+        result = store.examples("government", limit=3)
+        assert result.sampled == 16 and len(result.examples) == 3
+        for example in result.examples:
+            assert example.word == "government" and len(example.left) <= 8 and len(example.right) <= 8
+        with pytest.raises(QueryError):
+            store.examples("government minister")
+    output = CliRunner().invoke(main, ["examples", "-s", str(lee_store), "government", "-n", "2"])
+    assert output.exit_code == 0, output.output
+    assert output.output.count("[government]") == 2
+
+
+def test_store_without_contexts_says_how_to_get_them(tmp_path: Path, lee_corpus: embedsearch.Corpus) -> None:
+    store = tmp_path / "store"
+    embedsearch.train(lee_corpus, store, config=embedsearch.TrainConfig(dim=8, epochs=1, min_count=3, workers=1),
+                      contexts=0)
+    with sqlite3.connect(store / "meta.sqlite") as db:
+        assert db.execute("SELECT count(*) FROM contexts").fetchone()[0] == 0
+    output = CliRunner().invoke(main, ["examples", "-s", str(store), "government"])
+    assert output.exit_code == 1 and "rerank train" in output.output
+
+
+# --- training, saving, reranking -------------------------------------------------------------
+
+SMALL = RerankConfig(hidden=16, batch=32, negatives=10, epochs=2, sample=1e-3, seed=4)
+
+
+@pytest.fixture(scope="module")
+def reranked(tmp_path_factory: pytest.TempPathFactory, lee_store: Path, lee_corpus: embedsearch.Corpus):
+    store = tmp_path_factory.mktemp("reranked") / "store"
+    shutil.copytree(lee_store, store)
+    result = train_reranker(store, lee_corpus.path, SMALL)
+    return store, result
+
+
+def test_training_lowers_held_out_loss(reranked) -> None:
+    _, result = reranked
+    assert result.steps > 50 and result.stopped_by == "epochs"
+    assert result.validation_loss_after < 0.7 * result.validation_loss_before
+    assert not result.contexts_added
+
+
+def test_training_is_reproducible_with_a_seed(tmp_path: Path, lee_store: Path, lee_corpus: embedsearch.Corpus) -> None:
+    runs = []
+    for name in ("a", "b"):
+        store = tmp_path / name
+        shutil.copytree(lee_store, store)
+        train_reranker(store, lee_corpus.path, RerankConfig(hidden=8, batch=16, tokens=3000, seed=11))
+        with np.load(store / "reranker.npz") as arrays:
+            runs.append({key: arrays[key] for key in arrays.files})
+    for key in runs[0]:
+        np.testing.assert_allclose(runs[0][key], runs[1][key], rtol=1e-5, atol=1e-6)
+
+
+def test_saved_reranker_gives_identical_scores_after_reopening(reranked) -> None:
+    store_path, _ = reranked
+    scores = []
+    for _ in range(2):
+        with embedsearch.open_store(store_path) as store:
+            result = store.similar("government", k=5, rerank=True)
+            scores.append([(n.word, n.score, n.cosine, n.fit) for n in result.neighbors])
+    assert scores[0] == scores[1]
+    with sqlite3.connect(store_path / "meta.sqlite") as db:
+        manifest = json.loads(db.execute("SELECT value FROM meta WHERE key = 'reranker'").fetchone()[0])
+    assert manifest["hidden"] == 16 and manifest["file"] == "reranker.npz"
+
+
+def test_rerank_reorders_the_same_candidates_by_blended_score(reranked) -> None:
+    store_path, _ = reranked
+    with embedsearch.open_store(store_path) as store:
+        plain = store.similar("government", k=20)
+        result = store.similar("government", k=20, rerank=True, rerank_k=20, rerank_weight=0.05)
+        assert {n.word for n in result.neighbors} == {n.word for n in plain.neighbors}
+        cosine = {n.word: n.score for n in plain.neighbors}
+        for n in result.neighbors:
+            assert n.cosine == pytest.approx(cosine[n.word], abs=1e-6)
+            assert n.score == pytest.approx(n.cosine + 0.05 * n.fit)
+            assert n.fit <= 0
+        finals = [n.score for n in result.neighbors]
+        assert finals == sorted(finals, reverse=True)
+        assert result.rerank is not None and result.rerank.contexts == 16 and result.rerank.weight == 0.05
+        # Weight 0 is cosine order exactly.
+        zero = store.similar("government", k=20, rerank=True, rerank_k=20, rerank_weight=0.0)
+        assert [n.word for n in zero.neighbors] == [n.word for n in plain.neighbors]
+        analogy = store.analogy("man", "king", "woman", k=3, rerank=True)
+        assert analogy.rerank is not None and analogy.rerank.context_words == ["king"]
+
+
+def test_rerank_cli_shows_cosine_fit_and_final(reranked) -> None:
+    store_path, _ = reranked
+    output = CliRunner().invoke(main, ["similar", "-s", str(store_path), "government", "--rerank", "-k", "3"])
+    assert output.exit_code == 0, output.output
+    assert "final  cosine     fit" in output.output
+    assert len(output.output.strip().splitlines()) == 4
+
+
+def test_rerank_without_a_trained_reranker_is_a_clear_error(lee_store: Path) -> None:
+    output = CliRunner().invoke(main, ["similar", "-s", str(lee_store), "government", "--rerank"])
+    assert output.exit_code == 1
+    assert "rerank train" in output.output
+
+
+def test_rerank_train_cli_adds_contexts_to_stores_without_them(tmp_path: Path, lee_corpus: embedsearch.Corpus) -> None:
+    store = tmp_path / "store"
+    embedsearch.train(lee_corpus, store, config=embedsearch.TrainConfig(dim=8, epochs=1, min_count=3, workers=1),
+                      contexts=0)
+    output = CliRunner().invoke(main, ["rerank", "train", str(store), str(lee_corpus.path), "--hidden", "8",
+                                       "--tokens", "2000", "--json"])
+    assert output.exit_code == 0, output.output
+    assert json.loads(output.stdout)["contexts_added"] is True
+    with embedsearch.open_store(store) as opened:
+        assert opened.examples("government").sampled > 0
+        assert opened.similar("government", rerank=True, k=3).rerank is not None
+
+
+def test_rerank_train_refuses_a_corpus_with_another_pipeline(tmp_path: Path, lee_store: Path, lee_text: Path) -> None:
+    other = embedsearch.ingest([lee_text], tmp_path / "raw", workers=1, pipeline=embedsearch.Pipeline.from_dict(
+        {"format": 1, "steps": [{"name": "whitespace", "version": 1, "options": {}}]}))
+    with pytest.raises(ConfigError, match="different text pipeline"):
+        train_reranker(lee_store, other.path, SMALL)
+
+
+def test_a_failed_update_leaves_the_store_as_it_was(tmp_path: Path, lee_store: Path) -> None:
+    store = tmp_path / "store"
+    shutil.copytree(lee_store, store)
+    before = {p.name: p.read_bytes() for p in store.iterdir()}
+    with pytest.raises(RuntimeError):
+        with updating_store(store) as update:
+            path = update.new_file("vectors.npy")  # a hard link to the live file is replaced, not written through
+            path.write_bytes(b"garbage")
+            update.set_meta("words", 0)
+            raise RuntimeError("crash mid-update")
+    assert {p.name: p.read_bytes() for p in store.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["store"]
+
+
+def test_reranker_files_are_checked_on_open(reranked, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    shutil.copytree(reranked[0], store)
+    data = bytearray((store / "reranker.npz").read_bytes())
+    data[-40] ^= 0xFF
+    (store / "reranker.npz").write_bytes(bytes(data))
+    with pytest.raises(StoreError, match="reranker.npz"):
+        embedsearch.open_store(store)
+
+
+def test_read_contexts_keeps_the_order_asked_for(lee_store: Path) -> None:
+    with embedsearch.open_store(lee_store) as store:
+        rows = store.rows_for(["police", "government"])
+        window = store.meta["contexts"]["window"]
+        both = read_contexts(store._files.db, [rows["police"], rows["government"]], window)
+    assert both.words[0] == rows["police"] and both.words[-1] == rows["government"]
+    assert both.left.shape == (32, window)
