@@ -35,6 +35,7 @@ from .errors import ConfigError, EmptyCorpusError, SourceError
 from .fsutil import atomic_directory
 from .progress import Progress, ProgressCallback, ignore_progress
 from .sources import ENCODING_ERRORS, Chunk, Reader, SourceFormat, chunk_documents, expand_sources
+from .text.fast_english import FastEnglish, fast_english
 from .text.pipeline import ARTIFACT_NAME, CompiledPipeline, Pipeline, english_words, sha256_hex
 from .text.steps import PLACEHOLDER_RE, TOKENIZE, FitInput, word_pattern
 
@@ -136,6 +137,7 @@ class _WorkerSettings:
 
 _worker_pipeline: CompiledPipeline | None = None
 _worker_settings: _WorkerSettings | None = None
+_worker_fast: FastEnglish | None = None  # the default English pipeline's faster route, same output
 # Distinct tokens this worker has already reported: each is sent to the main process once per
 # worker, not once per chunk, which keeps the main process (it shares the cores) nearly idle.
 _worker_seen: set[str] = set()
@@ -143,11 +145,13 @@ _worker_seen: set[str] = set()
 
 def _init_worker(settings: _WorkerSettings) -> None:
     """Per worker process, once: compile the pipeline (loading Kiwi, SentencePiece... here, not per chunk)."""
-    global _worker_pipeline, _worker_settings, _worker_seen
+    global _worker_pipeline, _worker_settings, _worker_seen, _worker_fast
     pipeline = Pipeline.from_dict(settings.pipeline)
     _worker_pipeline = CompiledPipeline(pipeline, settings.artifacts, upto=settings.upto)
     _worker_settings = settings
     _worker_seen = set()
+    whole = settings.upto is None or settings.upto >= len(pipeline.steps)
+    _worker_fast = fast_english(pipeline) if settings.mode == CORPUS and whole and settings.threads == 1 else None
 
 
 def _process_chunk(chunk: Chunk) -> _ChunkResult:
@@ -160,6 +164,13 @@ def _process_chunk(chunk: Chunk) -> _ChunkResult:
     sentences = tokens = 0
     sample: list[str] = []
     max_tokens = settings.max_tokens
+    if _worker_fast is not None:
+        kept = [line for line in lines if line and not line.isspace()]
+        fast = _worker_fast.process_lines(kept, max_tokens)
+        fresh = fast.words - _worker_seen
+        _worker_seen.update(fresh)
+        return _ChunkResult(fast.text, fast.sentences, documents, fast.sentences, fast.tokens, list(fresh), replaced,
+                            skipped, [line[:2000] for line in kept[:_SAMPLE_LINES]])
     if settings.mode == SEGMENTS_MODE:
         protect = _worker_pipeline.protects_placeholders
         for line in lines:

@@ -101,6 +101,27 @@ def test_output_does_not_depend_on_worker_count(tmp_path: Path, monkeypatch: pyt
     assert (one.stats.tokens, one.stats.vocabulary, one.stats.sentences) == (two.stats.tokens, two.stats.vocabulary, two.stats.sentences)
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_fast_english_route_writes_what_the_steps_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int):
+    # The default pipeline takes text/fast_english.py; ingest with it switched off must write the same
+    # bytes and statistics (here with chunks of mixed ASCII and non-ASCII lines and cut sentences).
+    monkeypatch.setattr(corpus_module, "CHUNK_BYTES", 1024)
+    monkeypatch.setattr(corpus_module, "MIN_CHUNK_BYTES", 512)
+    text = "".join(
+        f"Line {i}: the Quick fox, state-of-the-art. Café “{i}” – naïve ΣΟΦΟΣ! e-mail me@x.org ok?\n"
+        f"{'word ' * (i % 9)}end. ‘quoted’ don't -dash-\r\n\n"
+        for i in range(120)
+    )
+    source = tmp_path / "mixed.txt"
+    source.write_text(text, encoding="utf-8")
+    fast = embedsearch.ingest([source], tmp_path / "fast", workers=workers, max_sentence_tokens=4)
+    monkeypatch.setattr(corpus_module, "fast_english", lambda pipeline: None)
+    steps = embedsearch.ingest([source], tmp_path / "steps", workers=1, max_sentence_tokens=4)
+    assert fast.text_path.read_bytes() == steps.text_path.read_bytes()
+    keep = ("documents", "sentences", "tokens", "vocabulary", "bytes_read")
+    assert [getattr(fast.stats, k) for k in keep] == [getattr(steps.stats, k) for k in keep]
+
+
 def test_invalid_utf8_is_replaced_and_counted(tmp_path: Path):
     source = tmp_path / "bad.txt"
     source.write_bytes(b"good line\nbad \xff\xfe bytes \xef\xbf\xbd kept\n")  # the last one is a real U+FFFD
