@@ -11,7 +11,13 @@ import pytest
 from click.testing import CliRunner
 
 import embedsearch
-from embedsearch.batch import neighbors_of, pair_similarities, read_pairs, write_neighbors, write_similarities
+from embedsearch.batch import (
+    neighbors_of,
+    pair_similarities,
+    read_pairs,
+    write_neighbors,
+    write_similarities,
+)
 from embedsearch.cli import main
 from embedsearch.errors import ConfigError, SourceError
 from embedsearch.store import write_store
@@ -109,3 +115,28 @@ def test_cli_export_neighbors_and_similarities(toy_store: Path, tmp_path: Path):
     result = runner.invoke(main, ["export", "similarities", str(toy_store), str(pairs), "--format", "csv"])
     lines = result.stdout.splitlines()
     assert result.exit_code == 0 and lines[1].startswith("apple,pear,0.99522") and lines[2] == "zzz,apple,,zzz"
+
+
+def test_exporting_a_large_store_never_holds_a_square_score_matrix(tmp_path: Path):
+    # Peak resident memory of a child process, so allocations inside FAISS and BLAS count too
+    # (tracemalloc above sees only numpy's). 40,000 words: V x V scores would be 6.4 GB, and even one
+    # batch's full score rows (1,024 x 40,000) 164 MB.
+    import subprocess
+    import sys
+
+    count, dim = 40_000, 16
+    vectors = np.random.default_rng(1).standard_normal((count, dim)).astype(np.float32)
+    write_store(tmp_path / "s", words=[f"w{i}" for i in range(count)], counts=[1] * count, vectors=vectors,
+                model={}, pipeline=None, index=IndexOptions("flat"))
+    script = (
+        "import resource, sys, embedsearch, faiss\n"
+        "from embedsearch.batch import neighbors_of\n"
+        f"store = embedsearch.open_store({str(tmp_path / 's')!r}); store.vocabulary()\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "seen = sum(1 for r in neighbors_of(store, k=10) if len(r.neighbors) == 10)\n"
+        "print(seen, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)\n"
+    )
+    seen, grown_mib = map(int, subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                                              check=True).stdout.split())
+    assert seen == count
+    assert grown_mib < 100, f"peak resident memory grew by {grown_mib} MiB during the export"

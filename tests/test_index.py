@@ -135,3 +135,33 @@ def test_exact_top_k_blocks_agree_with_a_full_sort(monkeypatch: pytest.MonkeyPat
     full = rows[:7] @ rows.T
     np.testing.assert_array_equal(ids, np.argsort(-full, axis=1, kind="stable")[:, :12])
     np.testing.assert_allclose(scores, np.sort(full, axis=1)[:, ::-1][:, :12], rtol=1e-6)
+
+
+def test_batched_exact_search_equals_one_query_at_a_time():
+    from embedsearch.store import index
+
+    rows = VECTORS / np.linalg.norm(VECTORS, axis=1, keepdims=True)
+    queries = rows[::211]
+    assert len(queries) >= index._BATCH_QUERIES  # the batch path (FAISS), checked against the numpy one
+    scores, ids = exact_top_k(rows, queries, 11)
+    for query, got_scores, got_ids in zip(queries, scores, ids):
+        one_scores, one_ids = exact_top_k(rows, query[None, :], 11)
+        np.testing.assert_array_equal(got_ids, one_ids[0])
+        np.testing.assert_allclose(got_scores, one_scores[0], atol=1e-6)
+
+
+def test_equal_scores_come_in_row_order_on_both_paths():
+    # Small integer vectors: every dot product is exact in float32 whatever the summation order,
+    # and most scores tie, so the tie order is what is being tested.
+    rows = np.random.default_rng(3).integers(0, 3, size=(3000, 6)).astype(np.float32)
+    queries = rows[:40]
+    scores, ids = exact_top_k(rows, queries, 25)
+    for query, got_scores, got_ids in zip(queries, scores, ids):
+        full = rows @ query
+        np.testing.assert_array_equal(got_scores, np.sort(full)[::-1][:25])
+        key = list(zip(-got_scores, got_ids))
+        assert key == sorted(key)  # best first, equal scores by row number
+        one_scores, one_ids = exact_top_k(rows, query[None, :], 25)
+        np.testing.assert_array_equal(one_scores[0], got_scores)
+        tied = got_scores == got_scores[-1]  # which of the rows tied at the cut-off get in may differ
+        np.testing.assert_array_equal(one_ids[0][~tied], got_ids[~tied])
