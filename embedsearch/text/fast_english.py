@@ -11,7 +11,7 @@ reduces to a few passes that CPython runs in C over a whole chunk at once:
 * A sentence ends at ``[.!?]``, an optional closing quote or bracket, then whitespace: one regex
   substitution marks those places with an end-of-sentence token.
 * A word is ``[a-z0-9_]+`` joined by single inner ``-`` or ``'``: a second ``translate`` turns every
-  other character into a space, a regex drops the joiners that are not between two word
+  other character into a space, two regexes drop the joiners that are not between two word
   characters, and ``str.split`` yields the words, which are counted, collected and joined.
 
 Non-ASCII lines go through the pipeline's own steps (normalise, split into sentences); their
@@ -55,9 +55,12 @@ _CUT = re.compile(rb"\.[)']? ")
 # Then everything but word characters, joiners and the marks becomes a space.
 _KEEP = set(b"abcdefghijklmnopqrstuvwxyz0123456789_-'" + _END + _FOREIGN)
 _SEPARATE = bytes(i if i in _KEEP else 32 for i in range(256))
-# A joiner stays only between two word characters (``[a-z0-9_]+(?:[-'][a-z0-9_]+)*``); written so
-# that the regex starts with a character set, which the engine searches for without backtracking.
-_STRAY_JOINER = re.compile(rb"['-](?:(?![a-z0-9_])|(?<=[^a-z0-9_]['-]))")
+# A joiner stays only between two word characters (``[a-z0-9_]+(?:[-'][a-z0-9_]+)*``). One regex per
+# joiner: a pattern that starts with one literal character is searched for ~5x faster than one
+# that starts with a character set. (Whether a joiner stays does not depend on the other kind:
+# next to one, it is next to a non-word character either way.)
+_STRAY_HYPHEN = re.compile(rb"-(?:(?![a-z0-9_])|(?<=[^a-z0-9_]-))")
+_STRAY_APOSTROPHE = re.compile(rb"'(?:(?![a-z0-9_])|(?<=[^a-z0-9_]'))")
 # Non-ASCII characters that every step treats like a comma: unchanged by NFKC and by case mapping,
 # no word character, mark or joiner, no sentence end, closing quote or whitespace (a test checks
 # each). A line or sentence whose only non-ASCII characters are these (dashes, typographic quotes,
@@ -95,7 +98,8 @@ def _ascii_run(text: str) -> tuple[str, list[str], int]:
     The character work is done on bytes (256-entry tables), the token work on str (CPython splits,
     hashes and joins str faster than bytes)."""
     data = _CUT.sub(b" \x01 ", text.encode("ascii").translate(_PREPARE))
-    data = _STRAY_JOINER.sub(b" ", b" " + data.translate(_SEPARATE))  # the space: every joiner has a left neighbour
+    data = b" " + data.translate(_SEPARATE)  # the space: every joiner has a left neighbour
+    data = _STRAY_APOSTROPHE.sub(b" ", _STRAY_HYPHEN.sub(b" ", data))
     tokens = data.decode("ascii").split()
     lines = _ENDS.sub("\n", " ".join(tokens)).strip(" \x01\n")
     return lines, tokens, data.count(_END)
