@@ -8,6 +8,8 @@ ours, reference, ...), medians reported, MB/s = input megabytes / median wall-cl
   ``gensim.utils.simple_preprocess`` (lowercase, alphabetic tokens of 2-15 characters) on every
   line in one process. Both sides read the file and write one line of space-separated tokens per
   input unit to a file; ours also splits sentences, counts the vocabulary and writes corpus.json.
+  This pipeline runs through ``embedsearch/text/fast_english.py``, which writes byte for byte
+  what the steps write (tests check it) with whole-chunk passes over ASCII text.
 * **Korean**: the ``--lang ko`` pipeline (NFC → sentences → lowercase → Kiwi morphemes with
   lemmas, particles/endings/punctuation dropped) on the first 10 MB of
   ``../shared/data/ko/kowiki_40MB.txt`` with 2 worker processes, vs a single-threaded loop of
