@@ -117,6 +117,24 @@ def test_fast_route_equals_the_steps_on_generated_text(text, more, max_tokens):
     check(lines, max_tokens, VARIANTS[2])
 
 
+def test_text_longer_than_a_block_gives_the_step_by_step_result():
+    check([f"{i}-{line} {i}" for i in range(300) for line in KNOWN])  # ~400 KB, tokens worked in blocks
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=texty, more=st.lists(texty, max_size=4))
+def test_tiny_blocks_give_the_same_result(text, more):
+    from embedsearch.text import fast_english as module
+
+    lines = [part for t in (text, *more) for part in t.splitlines()]
+    saved = module._BLOCK
+    module._BLOCK = 3  # a block boundary after almost every token
+    try:
+        check(lines)
+    finally:
+        module._BLOCK = saved
+
+
 @pytest.mark.slow
 def test_fast_route_equals_the_steps_on_real_wikipedia_text():
     source = SHARED_DATA / "en" / "wiki2015_plain_40MB.txt"

@@ -76,6 +76,7 @@ def plain(text: str) -> str:
     return _SEPARATOR.sub(",", text).replace("”", '"')
 
 
+_BLOCK = 1 << 15
 # Between sentences: one or more end marks (a sentence can be empty: "..." has no words).
 _ENDS = re.compile(" \x01(?: \x01)* ")
 
@@ -91,18 +92,33 @@ class Chunk:
     words: set[str]
 
 
-def _ascii_run(text: str) -> tuple[str, list[str], int]:
+def _ascii_run(text: str) -> tuple[str, set[str], int, int]:
     """ASCII ``text`` (sentences joined by `` \\x01 ``) -> (one line per non-empty sentence, without the
-    last \\n; all its tokens, marks included; how many of those are end marks).
+    last \\n; the distinct tokens; how many tokens; how many of those are end marks).
 
-    The character work is done on bytes (256-entry tables), the token work on str (CPython splits,
-    hashes and joins str faster than bytes)."""
+    The character work is done on bytes (256-entry tables) over the whole text. The token work is
+    done on str (CPython splits, hashes and joins str faster than bytes) in blocks of ~32 KB:
+    a chunk's tokens as str objects take several MB, and three passes over them (split, set,
+    join) run ~1.7x faster when each block's tokens are still in the CPU cache."""
     data = _CUT.sub(b" \x01 ", text.encode("ascii").translate(_PREPARE))
     data = b" " + data.translate(_SEPARATE)  # the space: every joiner has a left neighbour
     data = _STRAY_APOSTROPHE.sub(b" ", _STRAY_HYPHEN.sub(b" ", data))
-    tokens = data.decode("ascii").split()
-    lines = _ENDS.sub("\n", " ".join(tokens)).strip(" \x01\n")
-    return lines, tokens, data.count(_END)
+    words: set[str] = set()
+    joined: list[str] = []
+    count = start = 0
+    size = len(data)
+    while start < size:
+        end = data.find(b" ", start + _BLOCK)  # a block ends at a space, never inside a token
+        if end < 0:
+            end = size
+        tokens = data[start:end].decode("ascii").split()
+        if tokens:
+            words.update(tokens)
+            count += len(tokens)
+            joined.append(" ".join(tokens))
+        start = end
+    lines = _ENDS.sub("\n", " ".join(joined)).strip(" \x01\n")
+    return lines, words, count, data.count(_END)
 
 
 class FastEnglish:
@@ -142,10 +158,9 @@ class FastEnglish:
         marks = text.count("\x00")
         if marks != len(foreign) or text.count("\x01") != len(parts) - 1:  # the input has its own
             return self._step_by_step(lines, max_tokens)
-        lines_out, tokens, ends = _ascii_run(text)
-        words = set(tokens)
+        lines_out, words, count, ends = _ascii_run(text)
         words.discard("\x01")
-        count = len(tokens) - ends - marks
+        count -= ends + marks
         if not lines_out:
             return Chunk(b"", 0, 0, set())
         sentences = lines_out.count("\n") + 1
