@@ -40,7 +40,8 @@ class RerankedNeighbor(Neighbor):
     """A neighbour re-scored by the LSTM reranker: ``score = cosine + weight * fit``.
 
     ``cosine`` is the score it was found with (for ``analogy --method 3cosmul``, the 3CosMul score);
-    ``fit`` is its mean log-sigmoid fit in the query word's stored contexts (0 is a perfect fit).
+    ``fit`` is how well it fits the query word's stored contexts by the reranker's language model,
+    relative to the query word itself (0: as well; -1: one nat worse on average).
     """
 
     cosine: float = 0.0
@@ -154,6 +155,8 @@ class StoreInfo:
     created_with: str
     created_at: str
     pipeline_steps: list[dict[str, Any]] = field(default_factory=list)
+    contexts: dict[str, Any] | None = None
+    reranker: dict[str, Any] | None = None
 
 
 class Store:
@@ -574,6 +577,8 @@ class Store:
             created_with=meta.get("created_with", "?"),
             created_at=meta.get("created_at", "?"),
             pipeline_steps=[s.to_dict() for s in pipeline.steps] if pipeline else [],
+            contexts=meta.get("contexts"),
+            reranker=meta.get("reranker"),
         )
 
 

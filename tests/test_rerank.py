@@ -294,13 +294,15 @@ def test_rerank_reorders_the_same_candidates_by_blended_score(reranked) -> None:
         for n in result.neighbors:
             assert n.cosine == pytest.approx(cosine[n.word], abs=1e-6)
             assert n.score == pytest.approx(n.cosine + 0.05 * n.fit)
-            assert n.fit <= 0
         finals = [n.score for n in result.neighbors]
         assert finals == sorted(finals, reverse=True)
         assert result.rerank is not None and result.rerank.contexts == 16 and result.rerank.weight == 0.05
         # Weight 0 is cosine order exactly.
         zero = store.similar("government", k=20, rerank=True, rerank_k=20, rerank_weight=0.0)
         assert [n.word for n in zero.neighbors] == [n.word for n in plain.neighbors]
+        # Fit is relative to the word that really occurred: the query word itself scores 0.
+        row = store.word_id("government")
+        assert store.reranker.fit([row], [row]).scores[0] == pytest.approx(0.0, abs=1e-6)
         analogy = store.analogy("man", "king", "woman", k=3, rerank=True)
         assert analogy.rerank is not None and analogy.rerank.context_words == ["king"]
 

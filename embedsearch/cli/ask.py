@@ -178,5 +178,15 @@ def info(store_path: Path | None, as_json: bool) -> None:
         stats = result.corpus.get("stats", {})
         click.echo(f"corpus     {stats.get('tokens', 0):,} tokens, {stats.get('documents', 0):,} documents from "
                    f"{len(result.corpus.get('sources', []))} source(s)")
+    if result.contexts:
+        c = result.contexts
+        click.echo(f"contexts   {c.get('occurrences', 0):,} occurrences of {c.get('words', 0):,} words "
+                   f"(up to {c.get('per_word')} per word, {c.get('window')} words either side)")
+    if result.reranker:
+        r = result.reranker
+        loss = r.get("validation_loss", {})
+        click.echo(f"reranker   BiLSTM {r.get('hidden')} units per direction, {r.get('tokens', 0):,} tokens in "
+                   f"{r.get('seconds', 0):.0f} s, held-out loss {loss.get('before', 0):.3f} -> {loss.get('after', 0):.3f}, "
+                   f"blend weight {r.get('blend_weight')}")
     click.echo("files      " + ", ".join(f"{name} {size / 1e6:,.1f} MB" for name, size in result.files.items()))
     click.echo(f"created    {result.created_at} with {result.created_with}")

@@ -99,6 +99,11 @@ def fit_scores(slots: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     return _log_sigmoid(slots @ candidates.T)
 
 
+def own_fit_scores(slots: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """``(N,)`` fit of ``vectors[i]`` in slot ``i`` (e.g. of the word that really occurred there)."""
+    return _log_sigmoid(np.einsum("nd,nd->n", slots, vectors))
+
+
 @dataclass(frozen=True)
 class WindowBatch:
     """A batch of training windows: ``tokens`` ``(B, T)`` ids; ``targets`` ``(B, T)`` bool, the

@@ -1,10 +1,16 @@
 """Re-scoring neighbours by how well each fits the places where the query word is used.
 
-For a query word with stored contexts ``s_1..s_n`` and a candidate ``w``, the fit is the mean over
-the contexts of ``log sigmoid(u_s . e_w)``, where ``u_s`` is the language model's vector for the
-slot of context ``s`` (see :mod:`embedsearch.rerank.model`): 0 is a perfect fit, large negative
-values a poor one. The final score is ``cosine + weight * fit``; the candidates are the index's
-top ``K`` by cosine, so reranking reorders them and never brings in others.
+For a query word with stored contexts ``s_1..s_n``, the language model gives each context's slot a
+vector ``u_s`` (see :mod:`embedsearch.rerank.model`), and a word ``w`` fits the slot by
+``log sigmoid(u_s . e_w)``. The fit of a candidate is how much worse it fits, on average over the
+slots, than the word that was really there::
+
+    fit(w) = mean_s [ log sigmoid(u_s . e_w) - log sigmoid(u_s . e_own(s)) ]
+
+so 0 means "fits the query word's contexts as well as the query word itself" and the figure is
+comparable between query words (some contexts are simply easier to predict than others). The
+final score is ``cosine + weight * fit``; the candidates are the index's top ``K`` by cosine, so
+reranking reorders them and never brings in others.
 """
 from __future__ import annotations
 
@@ -16,7 +22,7 @@ import numpy as np
 
 from ..errors import QueryError, StoreError
 from .contexts import read_contexts
-from .model import PARAMETERS, LMWeights, encode_slots, fit_scores
+from .model import PARAMETERS, LMWeights, encode_slots, fit_scores, own_fit_scores
 from .training import MANIFEST_FORMAT, MANIFEST_KEY, WEIGHTS_FILE
 
 if TYPE_CHECKING:
@@ -70,28 +76,32 @@ class Reranker:
         window = int(files.meta["contexts"].get("window", manifest["window"]))
         return cls(weights, files.vectors, files, window, float(manifest.get("blend_weight", 0.0)))
 
-    def slots(self, rows: Sequence[int]) -> np.ndarray:
-        """Slot vectors of the stored contexts of ``rows`` (pooled); empty if none are stored."""
+    def slots(self, rows: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Slot vectors of the stored contexts of ``rows`` (pooled; empty if none are stored) and
+        each slot's own fit, that of the word that occurred there."""
         key = tuple(sorted(set(int(r) for r in rows)))
         if key not in self._slots:
             contexts = read_contexts(self._files.db, key, self.window)
-            self._slots[key] = (encode_slots(self.weights, self.vectors, contexts.left, contexts.right)
-                                if len(contexts) else np.empty((0, self.weights.dim), dtype=np.float32))
+            if len(contexts):
+                slots = encode_slots(self.weights, self.vectors, contexts.left, contexts.right)
+                own = np.asarray(self.vectors[contexts.words.astype(np.int64)], dtype=np.float32)
+                self._slots[key] = (slots, own_fit_scores(slots, own))
+            else:
+                self._slots[key] = (np.empty((0, self.weights.dim), dtype=np.float32), np.empty(0, dtype=np.float32))
         return self._slots[key]
 
     def fit(self, rows: Sequence[int], candidates: Sequence[int]) -> Fit:
-        """Mean fit of each candidate row in the contexts of ``rows``."""
-        slots = self.slots(rows)
+        """Fit of each candidate row in the contexts of ``rows``, relative to the words that were there."""
+        slots, own_fit = self.slots(rows)
         if len(slots) == 0:
             return Fit(np.zeros(len(candidates)), 0)
         vectors = np.asarray(self.vectors[np.asarray(candidates, dtype=np.int64)], dtype=np.float32)
-        return Fit(fit_scores(slots, vectors).mean(axis=0).astype(np.float64), len(slots))
+        relative = fit_scores(slots, vectors) - own_fit[:, None]
+        return Fit(relative.mean(axis=0).astype(np.float64), len(slots))
 
     def pair_fit(self, first: int, second: int) -> float:
         """Symmetric fit of two words: each in the other's contexts, averaged (for pair scoring)."""
-        one = self.fit([first], [second])
-        two = self.fit([second], [first])
-        parts = [float(f.scores[0]) for f in (one, two) if f.contexts]
+        parts = [float(f.scores[0]) for f in (self.fit([first], [second]), self.fit([second], [first])) if f.contexts]
         if not parts:
             raise QueryError("neither word has stored contexts to score the pair with")
         return sum(parts) / len(parts)
