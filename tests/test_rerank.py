@@ -13,7 +13,8 @@ from click.testing import CliRunner
 import embedsearch
 from embedsearch.cli import main
 from embedsearch.errors import ConfigError, QueryError, StoreError
-from embedsearch.rerank import contexts as contexts_module
+from embedsearch.rerank import corpus_ids
+from embedsearch.rerank.corpus_ids import blocks_of, iter_id_blocks
 from embedsearch.rerank.contexts import read_contexts, sample_contexts
 from embedsearch.rerank.lstm import lstm_backward, lstm_forward, lstm_init, lstm_step
 from embedsearch.rerank.model import OOV, PAD, PARAMETERS, WindowBatch, encode_slots, lm_init, lm_loss, lm_loss_and_gradients
@@ -157,7 +158,7 @@ def test_keep_probabilities_subsample_only_frequent_words() -> None:
 
 def test_corpus_windows_pad_within_lines(tmp_path: Path) -> None:
     lines = [np.arange(5, dtype=np.int32), np.arange(10, 12, dtype=np.int32)]
-    windows = corpus_windows(iter(lines), 3, tmp_path)
+    windows = corpus_windows(blocks_of(lines), 3, tmp_path)
     np.testing.assert_array_equal(np.asarray(windows), [[0, 1, 2], [3, 4, PAD], [10, 11, PAD]])
 
 
@@ -172,7 +173,7 @@ def _lines(seed: int = 0, count: int = 300) -> list[np.ndarray]:
 def test_contexts_are_real_occurrences_within_their_line() -> None:
     lines = _lines()
     lines[0][0] = OOV
-    sampled = sample_contexts(lines, per_word=4, window=3, seed=5)
+    sampled = sample_contexts(blocks_of(lines), per_word=4, window=3, seed=5)
     texts = {tuple(line.tolist()) for line in lines}
     for word, left, right in zip(sampled.words, sampled.left, sampled.right):
         left_real = [int(t) for t in left if t != PAD]
@@ -192,12 +193,13 @@ def _contains(line: tuple[int, ...], fragment: tuple[int, ...]) -> bool:
 
 def test_contexts_are_seeded_and_do_not_depend_on_chunking(monkeypatch: pytest.MonkeyPatch) -> None:
     lines = _lines(1, 500)
-    first = sample_contexts(lines, per_word=3, window=2, seed=9)
-    monkeypatch.setattr(contexts_module, "_CHUNK_TOKENS", 50)
-    chunked = sample_contexts(lines, per_word=3, window=2, seed=9)
+    first = sample_contexts(blocks_of(lines), per_word=3, window=2, seed=9)
+    monkeypatch.setattr(corpus_ids, "BLOCK_TOKENS", 50)
+    chunked = sample_contexts(blocks_of(lines), per_word=3, window=2, seed=9)
+    assert len(list(blocks_of(lines))) > 10
     for a, b in ((first.words, chunked.words), (first.left, chunked.left), (first.right, chunked.right)):
         np.testing.assert_array_equal(a, b)
-    other = sample_contexts(lines, per_word=3, window=2, seed=10)
+    other = sample_contexts(blocks_of(lines), per_word=3, window=2, seed=10)
     assert not np.array_equal(first.left, other.left)
 
 
@@ -207,7 +209,7 @@ def test_contexts_sample_is_uniform() -> None:
     line[1::2] = np.arange(1, 21)  # word 0 occurs 20 times, each between distinct neighbours
     hits = np.zeros(21)
     for seed in range(400):
-        sampled = sample_contexts([line], per_word=5, window=1, seed=seed)
+        sampled = sample_contexts(blocks_of([line]), per_word=5, window=1, seed=seed)
         right = sampled.right[sampled.words == 0, 0]
         hits[right[right > 0]] += 1
     share = hits[1:] / hits[1:].sum()
@@ -372,3 +374,14 @@ def test_read_contexts_keeps_the_order_asked_for(lee_store: Path) -> None:
         both = read_contexts(store._files.db, [rows["police"], rows["government"]], window)
     assert both.words[0] == rows["police"] and both.words[-1] == rows["government"]
     assert both.left.shape == (32, window)
+
+
+def test_id_blocks_map_words_and_keep_line_lengths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = tmp_path / "corpus.txt"
+    text.write_text("a b zz c\n\nc a\nb\n", encoding="utf-8")
+    monkeypatch.setattr(corpus_ids, "BLOCK_TOKENS", 3)
+    blocks = list(iter_id_blocks(text, {"a": 0, "b": 1, "c": 2}))
+    assert [b.lengths.tolist() for b in blocks] == [[4], [2, 1]]
+    np.testing.assert_array_equal(np.concatenate([b.ids for b in blocks]), [0, 1, OOV, 2, 2, 0, 1])
+    windows = corpus_windows(iter(blocks), 3, tmp_path)
+    np.testing.assert_array_equal(np.asarray(windows), [[0, 1, OOV], [2, PAD, PAD], [2, 0, PAD], [1, PAD, PAD]])

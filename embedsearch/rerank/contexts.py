@@ -18,11 +18,11 @@ import numpy as np
 
 from ..errors import StoreError
 from ..progress import ProgressCallback, ignore_progress
+from .corpus_ids import IdBlock, iter_id_blocks
 from .model import PAD
 
 DEFAULT_PER_WORD = 16
 DEFAULT_WINDOW = 8
-_CHUNK_TOKENS = 4_000_000
 _BLOB = np.dtype("<i4")
 
 
@@ -54,29 +54,23 @@ def _bottom_k(words: np.ndarray, keys: np.ndarray, k: int) -> np.ndarray:
     return order[rank < k]
 
 
-def sample_contexts(lines: Iterable[np.ndarray], *, per_word: int = DEFAULT_PER_WORD, window: int = DEFAULT_WINDOW,
+def sample_contexts(blocks: Iterable[IdBlock], *, per_word: int = DEFAULT_PER_WORD, window: int = DEFAULT_WINDOW,
                     seed: int = 1) -> Contexts:
-    """Sample contexts from ``lines`` of store rows (OOV words are context but never sampled)."""
+    """Sample contexts from blocks of lines of store rows (OOV words are context but never sampled)."""
     if per_word < 1 or window < 1:
         raise ValueError(f"per_word and window must be at least 1, got {per_word} and {window}")
     sampler = _Sampler(per_word, window, seed)
-    chunk: list[np.ndarray] = []
-    size = 0
-    for ids in lines:
-        chunk.append(ids)
-        size += len(ids)
-        if size >= _CHUNK_TOKENS:
-            sampler.add(chunk)
-            chunk, size = [], 0
-    if chunk:
-        sampler.add(chunk)
-    return Contexts(sampler.words, sampler.left, sampler.right)
+    for block in blocks:
+        sampler.add(block)
+    return sampler.result()
 
 
 class _Sampler:
     """The running bottom-k sample. ``threshold[w]`` is the largest key kept for word ``w`` once it
     has ``per_word`` occurrences (1 before): later occurrences with larger keys cannot get in, so
-    after the first chunks most candidates of frequent words are dropped before any sorting."""
+    after the first blocks most candidates of frequent words are dropped before any sorting. Kept
+    occurrences are (word, key, item) triples; an item's context is cut from its block when it gets
+    in and looked up by item number at the end, so evictions never copy contexts around."""
 
     def __init__(self, per_word: int, window: int, seed: int) -> None:
         self.per_word = per_word
@@ -85,30 +79,45 @@ class _Sampler:
         self.threshold = np.ones(0)
         self.words = np.empty(0, np.int32)
         self.keys = np.empty(0)
-        self.left = np.empty((0, window), dtype=np.int32)
-        self.right = np.empty((0, window), dtype=np.int32)
+        self.items = np.empty(0, np.int64)
+        self.contexts: list[np.ndarray] = []
+        self.next_item = 0
 
-    def add(self, lines: list[np.ndarray]) -> None:
-        gap = np.full(self.window, PAD, dtype=np.int32)
-        # PAD runs as long as the window between lines: no context reaches across a line boundary.
-        flat = np.concatenate([gap, *(part for ids in lines for part in (ids, gap))])
-        positions = np.flatnonzero(flat >= 0)
-        words = flat[positions]
-        keys = self.rng.random(len(positions))
+    def add(self, block: IdBlock) -> None:
+        window = self.window
+        # The block's lines end to end with PAD runs as long as the window between them, so no
+        # context reaches across a line boundary.
+        line = block.line_of_each_token()
+        at = np.arange(len(block.ids)) + window * (line + 1)
+        flat = np.full(len(block.ids) + window * (len(block.lengths) + 1), PAD, dtype=np.int32)
+        flat[at] = block.ids
+        known = block.ids >= 0
+        positions, words = at[known], block.ids[known]
+        keys = self.rng.random(len(block.ids))[known]
         if len(words) and words.max() >= len(self.threshold):
             self.threshold = np.r_[self.threshold, np.ones(int(words.max()) + 1 - len(self.threshold))]
         hopeful = keys < self.threshold[words]
         positions, words, keys = positions[hopeful], words[hopeful], keys[hopeful]
-        at = positions[:, None]
-        words = np.concatenate([self.words, words])
-        keys = np.concatenate([self.keys, keys])
-        chosen = _bottom_k(words, keys, self.per_word)
-        self.words, self.keys = words[chosen], keys[chosen]
-        self.left = np.concatenate([self.left, flat[at + np.arange(-self.window, 0)]])[chosen]
-        self.right = np.concatenate([self.right, flat[at + np.arange(1, self.window + 1)]])[chosen]
+        all_words = np.concatenate([self.words, words])
+        all_keys = np.concatenate([self.keys, keys])
+        # Newcomers carry -1 - (their index in this block) until they are known to get in.
+        all_items = np.concatenate([self.items, -1 - np.arange(len(words))])
+        chosen = _bottom_k(all_words, all_keys, self.per_word)
+        self.words, self.keys, self.items = all_words[chosen], all_keys[chosen], all_items[chosen]
+        newcomers = np.flatnonzero(self.items < 0)
+        spots = positions[-1 - self.items[newcomers]][:, None]
+        self.contexts.append(np.concatenate([flat[spots + np.arange(-window, 0)],
+                                             flat[spots + np.arange(1, window + 1)]], axis=1))
+        self.items[newcomers] = self.next_item + np.arange(len(newcomers))
+        self.next_item += len(newcomers)
         full = np.flatnonzero(np.bincount(self.words, minlength=len(self.threshold)) >= self.per_word)
         last = np.searchsorted(self.words, full, side="right") - 1
         self.threshold[full] = self.keys[last]
+
+    def result(self) -> Contexts:
+        tokens = (np.concatenate(self.contexts)[self.items] if self.contexts
+                  else np.empty((0, 2 * self.window), dtype=np.int32))
+        return Contexts(self.words, tokens[:, :self.window], tokens[:, self.window:])
 
 
 # --- storage in meta.sqlite ------------------------------------------------------------------
@@ -147,10 +156,8 @@ def collect_contexts(text_path: str | os.PathLike[str], words: Sequence[str], *,
                      progress: ProgressCallback = ignore_progress) -> tuple[Contexts, dict[str, Any]]:
     """Sample the contexts of ``words`` (store rows in order) from a tokenized corpus file; returns
     them and the description saved as the store's ``contexts`` metadata."""
-    from .corpus_ids import iter_line_ids
-
     row_of = {word: row for row, word in enumerate(words)}
-    contexts = sample_contexts(iter_line_ids(text_path, row_of, stage="contexts", progress=progress),
+    contexts = sample_contexts(iter_id_blocks(text_path, row_of, stage="contexts", progress=progress),
                                per_word=per_word, window=window, seed=seed)
     meta = {"per_word": per_word, "window": window, "seed": seed, "occurrences": len(contexts),
             "words": int(len(np.unique(contexts.words)))}

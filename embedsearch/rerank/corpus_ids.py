@@ -1,8 +1,9 @@
-"""A tokenized corpus as arrays of store rows, one array per line (sentence or chunk of one)."""
+"""A tokenized corpus as arrays of store rows, read in blocks of whole lines."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
 
@@ -12,31 +13,68 @@ from ..progress import Progress, ProgressCallback, ignore_progress
 from .model import OOV
 
 _REPORT_BYTES = 8 << 20
+BLOCK_TOKENS = 1 << 20
 
 
-def iter_line_ids(text_path: str | os.PathLike[str], row_of: Mapping[str, int], *, stage: str = "read",
-                  progress: ProgressCallback = ignore_progress, max_tokens: int | None = None) -> Iterator[np.ndarray]:
-    """Yield each non-empty line of a corpus file (tokens separated by spaces, as ``ingest``
-    writes them) as int32 store rows, :data:`~embedsearch.rerank.model.OOV` for words outside
-    the vocabulary. Stops after ``max_tokens`` tokens if given."""
+@dataclass(frozen=True)
+class IdBlock:
+    """Consecutive lines (sentences, or chunks of one) as store rows: ``ids`` holds their tokens
+    end to end, ``lengths`` how many belong to each line."""
+
+    ids: np.ndarray
+    lengths: np.ndarray
+
+    def line_of_each_token(self) -> np.ndarray:
+        return np.repeat(np.arange(len(self.lengths)), self.lengths)
+
+    def position_in_line(self) -> np.ndarray:
+        starts = np.cumsum(self.lengths) - self.lengths
+        return np.arange(len(self.ids)) - np.repeat(starts, self.lengths)
+
+
+def blocks_of(lines: Iterable[np.ndarray]) -> Iterator[IdBlock]:
+    """Blocks of about BLOCK_TOKENS tokens from arrays of rows, one per line."""
+    pending: list[np.ndarray] = []
+    size = 0
+    for line in lines:
+        pending.append(np.asarray(line, dtype=np.int32))
+        size += len(line)
+        if size >= BLOCK_TOKENS:
+            yield IdBlock(np.concatenate(pending), np.array([len(p) for p in pending], dtype=np.int64))
+            pending, size = [], 0
+    if pending:
+        yield IdBlock(np.concatenate(pending), np.array([len(p) for p in pending], dtype=np.int64))
+
+
+def iter_id_blocks(text_path: str | os.PathLike[str], row_of: Mapping[str, int], *, stage: str = "read",
+                   progress: ProgressCallback = ignore_progress) -> Iterator[IdBlock]:
+    """The non-empty lines of a corpus file (tokens separated by spaces, as ``ingest`` writes them)
+    as blocks of store rows, :data:`~embedsearch.rerank.model.OOV` for words outside the vocabulary."""
     path = Path(text_path)
     total = path.stat().st_size
     get = row_of.get
-    done = reported = tokens = 0
+    done = reported = 0
+    words: list[str] = []
+    lengths: list[int] = []
+
+    def block() -> IdBlock:
+        # One map() over the whole block runs the lookups in C, with no per-line numpy call.
+        return IdBlock(np.array(list(map(get, words, repeat(OOV))), dtype=np.int32), np.array(lengths, dtype=np.int64))
+
     # The corpus is ours, written as UTF-8 by ingest: any decoding error means a damaged file.
     with open(path, encoding="utf-8", errors="strict", newline="\n") as handle:
         for line in handle:
-            done += len(line.encode("utf-8")) if not line.isascii() else len(line)
-            words = line.split()
-            if words:
-                if max_tokens is not None and tokens + len(words) > max_tokens:
-                    words = words[: max_tokens - tokens]
-                tokens += len(words)
-                # map() with a repeated default runs the lookups in C: ~1.5x a generator expression.
-                yield np.array(list(map(get, words, repeat(OOV))), dtype=np.int32)
+            done += len(line) if line.isascii() else len(line.encode("utf-8"))
+            split = line.split()
+            if split:
+                words.extend(split)
+                lengths.append(len(split))
+            if len(words) >= BLOCK_TOKENS:
+                yield block()
+                words, lengths = [], []
             if done - reported >= _REPORT_BYTES:
                 reported = done
                 progress(Progress(stage, done / 1e6, total / 1e6, "MB"))
-            if max_tokens is not None and tokens >= max_tokens:
-                break
-    progress(Progress(stage, done / 1e6, total / 1e6, "MB", f"{tokens:,} tokens", final=True))
+    if words:
+        yield block()
+    progress(Progress(stage, done / 1e6, total / 1e6, "MB", final=True))

@@ -13,14 +13,15 @@ import math
 import os
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from ..errors import ConfigError
 from ..progress import Progress, ProgressCallback, ignore_progress
+from .corpus_ids import IdBlock
 from .model import PAD, LMWeights, WindowBatch, lm_init, lm_loss, lm_loss_and_gradients
 from .optim import Adam, clip_global_norm
 
@@ -33,7 +34,6 @@ MANIFEST_FORMAT = 1
 # one and after two epochs on text8 (benchmarks/rerank_quality.py).
 DEFAULT_BLEND_WEIGHT = 0.2
 _VALIDATION_WINDOWS = 2000
-_WINDOW_CHUNK = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -117,27 +117,20 @@ class NegativeSampler:
         return np.minimum(rows, len(self.cdf) - 1).astype(np.int32)
 
 
-def corpus_windows(lines: Any, length: int, scratch: Path) -> np.ndarray:
+def corpus_windows(blocks: Iterable[IdBlock], length: int, scratch: Path) -> np.ndarray:
     """Cut lines of store rows into windows of ``length`` (the last of a line PAD-filled), kept in a
     memory-mapped scratch file so corpora larger than memory train the same way."""
     raw = scratch / "windows.i32"
     count = 0
     with open(raw, "wb") as out:
-        pending: list[np.ndarray] = []
-        pending_rows = 0
-        for ids in lines:
-            rows = -(-len(ids) // length)
-            padded = np.full(rows * length, PAD, dtype=np.int32)
-            padded[: len(ids)] = ids
-            pending.append(padded)
-            pending_rows += rows
-            if pending_rows >= _WINDOW_CHUNK:
-                out.write(np.concatenate(pending).tobytes())
-                count += pending_rows
-                pending, pending_rows = [], 0
-        if pending:
-            out.write(np.concatenate(pending).tobytes())
-            count += pending_rows
+        for block in blocks:
+            rows_per_line = -(-block.lengths // length)
+            first_row = np.cumsum(rows_per_line) - rows_per_line
+            position = block.position_in_line()
+            windows = np.full((int(rows_per_line.sum()), length), PAD, dtype=np.int32)
+            windows[np.repeat(first_row, block.lengths) + position // length, position % length] = block.ids
+            out.write(windows.tobytes())
+            count += len(windows)
     if count == 0:
         return np.empty((0, length), dtype=np.int32)
     return np.memmap(raw, dtype=np.int32, mode="r", shape=(count, length))
@@ -151,7 +144,7 @@ def train_reranker(store: str | os.PathLike[str], corpus: str | os.PathLike[str]
     from ..query import open_store
     from ..store.update import updating_store
     from .contexts import collect_contexts, context_rows
-    from .corpus_ids import iter_line_ids
+    from .corpus_ids import iter_id_blocks
 
     config = config or RerankConfig()
     store_path = Path(store)
@@ -176,7 +169,7 @@ def train_reranker(store: str | os.PathLike[str], corpus: str | os.PathLike[str]
     optimizer = Adam(weights.arrays(), config.learning_rate)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f".{store_path.name}.rerank-", dir=store_path.absolute().parent) as scratch:
-        windows = corpus_windows(iter_line_ids(source.text_path, row_of, stage="read corpus", progress=progress),
+        windows = corpus_windows(iter_id_blocks(source.text_path, row_of, stage="read corpus", progress=progress),
                                  length, Path(scratch))
         if len(windows) < 2:
             raise ConfigError(f"the corpus {source.path} has too little text to train the reranker")
