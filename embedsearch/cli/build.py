@@ -326,7 +326,9 @@ def quickstart(progress: ProgressPrinter, output: Path, workers: int | None, for
     click.echo(f'  embedsearch similar{flag} "music - poetry + science"')
     click.echo(f"  embedsearch analogy{flag} france french germany --method 3cosmul")
     click.echo(f"  embedsearch doesnt-match{flag} france spain italy music")
+    click.echo(f"  embedsearch examples{flag} philosophy -n 5")
     click.echo(f"  embedsearch info{flag}")
+    click.echo(f"  embedsearch rerank train {result.store} {result.corpus} --minutes 2   # then: similar{flag} WORD --rerank")
     click.echo("  embedsearch ingest YOUR_TEXTS/ -o my_corpus && embedsearch train my_corpus -o my_store")
 
 
