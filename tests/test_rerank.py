@@ -13,9 +13,10 @@ from click.testing import CliRunner
 import embedsearch
 from embedsearch.cli import main
 from embedsearch.errors import ConfigError, QueryError, StoreError
+from embedsearch.rerank import contexts as contexts_module
 from embedsearch.rerank import corpus_ids
 from embedsearch.rerank.corpus_ids import blocks_of, iter_id_blocks
-from embedsearch.rerank.contexts import read_contexts, sample_contexts
+from embedsearch.rerank.contexts import collect_contexts, read_contexts, sample_contexts
 from embedsearch.rerank.lstm import lstm_backward, lstm_forward, lstm_init, lstm_step
 from embedsearch.rerank.model import OOV, PAD, PARAMETERS, WindowBatch, encode_slots, lm_init, lm_loss, lm_loss_and_gradients
 from embedsearch.rerank.optim import Adam, clip_global_norm
@@ -385,3 +386,23 @@ def test_id_blocks_map_words_and_keep_line_lengths(tmp_path: Path, monkeypatch: 
     np.testing.assert_array_equal(np.concatenate([b.ids for b in blocks]), [0, 1, OOV, 2, 2, 0, 1])
     windows = corpus_windows(iter(blocks), 3, tmp_path)
     np.testing.assert_array_equal(np.asarray(windows), [[0, 1, OOV], [2, PAD, PAD], [2, 0, PAD], [1, PAD, PAD]])
+
+
+def test_collected_contexts_do_not_depend_on_processes_or_spans(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(0)
+    vocabulary = [f"w{i}" for i in range(30)]
+    lines = [" ".join(rng.choice(vocabulary + ["rare"], size=rng.integers(1, 25))) for _ in range(400)]
+    text = tmp_path / "corpus.txt"
+    text.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.setattr(contexts_module, "_SPAN_BYTES", 997)  # spans end mid-line
+    one, meta = collect_contexts(text, vocabulary, per_word=5, window=3, seed=2, workers=1)
+    two, _ = collect_contexts(text, vocabulary, per_word=5, window=3, seed=2, workers=2)
+    for a, b in ((one.words, two.words), (one.left, two.left), (one.right, two.right)):
+        np.testing.assert_array_equal(a, b)
+    counts = np.bincount([vocabulary.index(w) for line in lines for w in line.split() if w != "rare"], minlength=30)
+    np.testing.assert_array_equal(np.bincount(one.words, minlength=30), np.minimum(counts, 5))
+    assert meta["occurrences"] == len(one) and meta["seed"] == 2
+    for word, left, right in zip(one.words, one.left, one.right):
+        fragment = " ".join([*(vocabulary[t] if t >= 0 else "rare" for t in left if t != PAD), vocabulary[word],
+                             *(vocabulary[t] if t >= 0 else "rare" for t in right if t != PAD)])
+        assert any(fragment in line for line in lines)

@@ -8,8 +8,11 @@ where a query word is used; ``embedsearch examples`` shows them.
 """
 from __future__ import annotations
 
+import math
 import os
 import sqlite3
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import StoreError
-from ..progress import ProgressCallback, ignore_progress
+from ..progress import Progress, ProgressCallback, ignore_progress
 from .corpus_ids import IdBlock, iter_id_blocks
 from .model import PAD
 
@@ -59,9 +62,10 @@ def sample_contexts(blocks: Iterable[IdBlock], *, per_word: int = DEFAULT_PER_WO
     """Sample contexts from blocks of lines of store rows (OOV words are context but never sampled)."""
     if per_word < 1 or window < 1:
         raise ValueError(f"per_word and window must be at least 1, got {per_word} and {window}")
-    sampler = _Sampler(per_word, window, seed)
+    sampler = _Sampler(per_word, window)
+    rng = np.random.default_rng(seed)
     for block in blocks:
-        sampler.add(block)
+        sampler.add(block, rng)
     return sampler.result()
 
 
@@ -72,10 +76,9 @@ class _Sampler:
     occurrences are (word, key, item) triples; an item's context is cut from its block when it gets
     in and looked up by item number at the end, so evictions never copy contexts around."""
 
-    def __init__(self, per_word: int, window: int, seed: int) -> None:
+    def __init__(self, per_word: int, window: int) -> None:
         self.per_word = per_word
         self.window = window
-        self.rng = np.random.default_rng(seed)
         self.threshold = np.ones(0)
         self.words = np.empty(0, np.int32)
         self.keys = np.empty(0)
@@ -83,7 +86,8 @@ class _Sampler:
         self.contexts: list[np.ndarray] = []
         self.next_item = 0
 
-    def add(self, block: IdBlock) -> None:
+    def add(self, block: IdBlock, rng: np.random.Generator) -> None:
+        """Offer every occurrence in ``block``, each with the next key from ``rng``."""
         window = self.window
         # The block's lines end to end with PAD runs as long as the window between them, so no
         # context reaches across a line boundary.
@@ -93,11 +97,27 @@ class _Sampler:
         flat[at] = block.ids
         known = block.ids >= 0
         positions, words = at[known], block.ids[known]
-        keys = self.rng.random(len(block.ids))[known]
+        keys = rng.random(len(block.ids))[known]
+        hopeful = keys < self._thresholds(words)
+        positions, words, keys = positions[hopeful], words[hopeful], keys[hopeful]
+        spots = positions[:, None]
+        self._merge(words, keys, lambda chosen: np.concatenate(
+            [flat[spots[chosen] + np.arange(-window, 0)], flat[spots[chosen] + np.arange(1, window + 1)]], axis=1))
+
+    def absorb(self, words: np.ndarray, keys: np.ndarray, tokens: np.ndarray) -> None:
+        """Merge another sampler's result (see :meth:`state`): the bottom-k of the union."""
+        hopeful = keys < self._thresholds(words)
+        words, keys, tokens = words[hopeful], keys[hopeful], tokens[hopeful]
+        self._merge(words, keys, lambda chosen: tokens[chosen])
+
+    def _thresholds(self, words: np.ndarray) -> np.ndarray:
         if len(words) and words.max() >= len(self.threshold):
             self.threshold = np.r_[self.threshold, np.ones(int(words.max()) + 1 - len(self.threshold))]
-        hopeful = keys < self.threshold[words]
-        positions, words, keys = positions[hopeful], words[hopeful], keys[hopeful]
+        return self.threshold[words]
+
+    def _merge(self, words: np.ndarray, keys: np.ndarray, contexts_of: Any) -> None:
+        """Keep the bottom-k of the kept and the new ``words``; ``contexts_of(indices)`` cuts the
+        contexts of the new ones that get in."""
         all_words = np.concatenate([self.words, words])
         all_keys = np.concatenate([self.keys, keys])
         # Newcomers carry -1 - (their index in this block) until they are known to get in.
@@ -105,19 +125,22 @@ class _Sampler:
         chosen = _bottom_k(all_words, all_keys, self.per_word)
         self.words, self.keys, self.items = all_words[chosen], all_keys[chosen], all_items[chosen]
         newcomers = np.flatnonzero(self.items < 0)
-        spots = positions[-1 - self.items[newcomers]][:, None]
-        self.contexts.append(np.concatenate([flat[spots + np.arange(-window, 0)],
-                                             flat[spots + np.arange(1, window + 1)]], axis=1))
+        self.contexts.append(contexts_of(-1 - self.items[newcomers]))
         self.items[newcomers] = self.next_item + np.arange(len(newcomers))
         self.next_item += len(newcomers)
         full = np.flatnonzero(np.bincount(self.words, minlength=len(self.threshold)) >= self.per_word)
         last = np.searchsorted(self.words, full, side="right") - 1
         self.threshold[full] = self.keys[last]
 
-    def result(self) -> Contexts:
+    def state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The kept (words, keys, contexts ``[n, 2 * window]``), ordered by word then key."""
         tokens = (np.concatenate(self.contexts)[self.items] if self.contexts
                   else np.empty((0, 2 * self.window), dtype=np.int32))
-        return Contexts(self.words, tokens[:, :self.window], tokens[:, self.window:])
+        return self.words, self.keys, tokens
+
+    def result(self) -> Contexts:
+        words, _, tokens = self.state()
+        return Contexts(words, tokens[:, :self.window], tokens[:, self.window:])
 
 
 # --- storage in meta.sqlite ------------------------------------------------------------------
@@ -151,14 +174,72 @@ def read_contexts(db: sqlite3.Connection, rows: Iterable[int], window: int) -> C
     return Contexts(words, tokens[:, :window], tokens[:, window:])
 
 
+_SPAN_BYTES = 16 << 20
+_GROUP_BYTES = 256 << 20
+_worker_rows: dict[str, int] = {}
+
+
+def _init_worker(row_of: dict[str, int]) -> None:
+    global _worker_rows
+    _worker_rows = row_of
+
+
+def _sample_spans(text_path: str, spans: list[tuple[int, int, int]], per_word: int, window: int,
+                  seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The bottom-k sample of some byte spans of the corpus. Span ``i`` draws its keys from a
+    generator seeded with ``(seed, i)``, so the merged sample does not depend on how spans are
+    shared out between processes."""
+    sampler = _Sampler(per_word, window)
+    for index, start, end in spans:
+        rng = np.random.default_rng([seed, index])
+        for block in iter_id_blocks(text_path, _worker_rows, span=(start, end)):
+            sampler.add(block, rng)
+    return sampler.state()
+
+
 def collect_contexts(text_path: str | os.PathLike[str], words: Sequence[str], *, per_word: int = DEFAULT_PER_WORD,
-                     window: int = DEFAULT_WINDOW, seed: int = 1,
+                     window: int = DEFAULT_WINDOW, seed: int = 1, workers: int | None = None,
                      progress: ProgressCallback = ignore_progress) -> tuple[Contexts, dict[str, Any]]:
-    """Sample the contexts of ``words`` (store rows in order) from a tokenized corpus file; returns
-    them and the description saved as the store's ``contexts`` metadata."""
+    """Sample the contexts of ``words`` (store rows in order) from a tokenized corpus file, with
+    ``workers`` processes (default: all cores); returns them and the description saved as the
+    store's ``contexts`` metadata. The sample depends on the seed only, not on ``workers``."""
+    from ..corpus import _worker_context, default_workers
+
+    global _worker_rows
+    if per_word < 1 or window < 1:
+        raise ValueError(f"per_word and window must be at least 1, got {per_word} and {window}")
     row_of = {word: row for row, word in enumerate(words)}
-    contexts = sample_contexts(iter_id_blocks(text_path, row_of, stage="contexts", progress=progress),
-                               per_word=per_word, window=window, seed=seed)
+    total = Path(text_path).stat().st_size
+    spans = [(i, start, min(start + _SPAN_BYTES, total)) for i, start in enumerate(range(0, max(total, 1), _SPAN_BYTES))]
+    workers = max(1, min(workers or default_workers(), len(spans)))
+    # Contiguous groups of spans, one per worker or one per _GROUP_BYTES if more: each group's
+    # sample (up to per_word rows per word) is pickled back and merged, so fewer is faster, but
+    # progress on a large corpus should still move.
+    count = max(workers, math.ceil(total / _GROUP_BYTES))
+    size = math.ceil(len(spans) / count)
+    groups = [spans[i:i + size] for i in range(0, len(spans), size)]
+    merged = _Sampler(per_word, window)
+    done = 0
+    progress(Progress("contexts", 0, total / 1e6, "MB"))
+    if workers == 1:
+        _init_worker(row_of)
+        try:
+            for group in groups:
+                merged.absorb(*_sample_spans(str(text_path), group, per_word, window, seed))
+                done += sum(end - start for _, start, end in group)
+                progress(Progress("contexts", done / 1e6, total / 1e6, "MB"))
+        finally:
+            _worker_rows = {}
+    else:
+        with ProcessPoolExecutor(workers, mp_context=_worker_context(), initializer=_init_worker,
+                                 initargs=(row_of,)) as pool:
+            futures = {pool.submit(_sample_spans, str(text_path), group, per_word, window, seed): group for group in groups}
+            for future in as_completed(futures):
+                merged.absorb(*future.result())
+                done += sum(end - start for _, start, end in futures[future])
+                progress(Progress("contexts", done / 1e6, total / 1e6, "MB"))
+    contexts = merged.result()
     meta = {"per_word": per_word, "window": window, "seed": seed, "occurrences": len(contexts),
             "words": int(len(np.unique(contexts.words)))}
+    progress(Progress("contexts", total / 1e6, total / 1e6, "MB", f"{len(contexts):,} occurrences", final=True))
     return contexts, meta

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import SourceError
 from ..progress import Progress, ProgressCallback, ignore_progress
 from .model import OOV
 
@@ -46,14 +47,18 @@ def blocks_of(lines: Iterable[np.ndarray]) -> Iterator[IdBlock]:
         yield IdBlock(np.concatenate(pending), np.array([len(p) for p in pending], dtype=np.int64))
 
 
-def iter_id_blocks(text_path: str | os.PathLike[str], row_of: Mapping[str, int], *, stage: str = "read",
-                   progress: ProgressCallback = ignore_progress) -> Iterator[IdBlock]:
+def iter_id_blocks(text_path: str | os.PathLike[str], row_of: Mapping[str, int], *, span: tuple[int, int] | None = None,
+                   stage: str = "read", progress: ProgressCallback = ignore_progress) -> Iterator[IdBlock]:
     """The non-empty lines of a corpus file (tokens separated by spaces, as ``ingest`` writes them)
-    as blocks of store rows, :data:`~embedsearch.rerank.model.OOV` for words outside the vocabulary."""
+    as blocks of store rows, :data:`~embedsearch.rerank.model.OOV` for words outside the vocabulary.
+
+    ``span`` = ``(start, end)`` reads only the lines that start at a byte offset in that range, so
+    spans that tile the file read every line exactly once.
+    """
     path = Path(text_path)
     total = path.stat().st_size
+    start, end = span if span is not None else (0, total)
     get = row_of.get
-    done = reported = 0
     words: list[str] = []
     lengths: list[int] = []
 
@@ -61,20 +66,33 @@ def iter_id_blocks(text_path: str | os.PathLike[str], row_of: Mapping[str, int],
         # One map() over the whole block runs the lookups in C, with no per-line numpy call.
         return IdBlock(np.array(list(map(get, words, repeat(OOV))), dtype=np.int32), np.array(lengths, dtype=np.int64))
 
-    # The corpus is ours, written as UTF-8 by ingest: any decoding error means a damaged file.
-    with open(path, encoding="utf-8", errors="strict", newline="\n") as handle:
-        for line in handle:
-            done += len(line) if line.isascii() else len(line.encode("utf-8"))
-            split = line.split()
+    with open(path, "rb") as handle:
+        if start > 0:
+            handle.seek(start - 1)
+            if handle.read(1) != b"\n":
+                handle.readline()  # the line under way at ``start`` belongs to the span before
+        position = reported = handle.tell()
+        while position < end:
+            raw = handle.readline()
+            if not raw:
+                break
+            position += len(raw)
+            try:
+                split = raw.decode("utf-8").split()
+            except UnicodeDecodeError as exc:
+                # The corpus is ours, written as UTF-8 by ingest: this means a damaged file.
+                raise SourceError(f"{path}: not valid UTF-8 at byte {position - len(raw) + exc.start}; "
+                                  "the corpus is damaged, ingest it again") from exc
             if split:
                 words.extend(split)
                 lengths.append(len(split))
             if len(words) >= BLOCK_TOKENS:
                 yield block()
                 words, lengths = [], []
-            if done - reported >= _REPORT_BYTES:
-                reported = done
-                progress(Progress(stage, done / 1e6, total / 1e6, "MB"))
+            if position - reported >= _REPORT_BYTES:
+                reported = position
+                progress(Progress(stage, position / 1e6, total / 1e6, "MB"))
     if words:
         yield block()
-    progress(Progress(stage, done / 1e6, total / 1e6, "MB", final=True))
+    if span is None:
+        progress(Progress(stage, total / 1e6, total / 1e6, "MB", final=True))
