@@ -27,6 +27,7 @@ COSMUL_EPSILON = 1e-6
 _SQL_BATCH = 500
 # Candidates an approximate index supplies for composed queries (expressions, analogies), rescored exactly.
 _POOL = 200
+_WARM_MAX_WORDS = 250_000
 
 
 @dataclass(frozen=True)
@@ -249,9 +250,10 @@ class Store:
     def _warm(self) -> None:
         """From a store's second search on, keep the vocabulary in memory: a one-off read (~30 ms per
         100k words) that a cold one-shot query should not pay, but that spares every later query two
-        SQLite round trips."""
+        SQLite round trips. Not above ``_WARM_MAX_WORDS``: a million words take ~130 MB as Python
+        strings and a dict, more than the vectors' own 0.4 GB can justify for ~0.1 ms per query."""
         self._searches += 1
-        if self._searches == 2 and self._row_of is None:
+        if self._searches == 2 and self._row_of is None and len(self) <= _WARM_MAX_WORDS:
             self._row_of = {word: row for row, word in enumerate(self.vocabulary())}
 
     def words_of(self, ids: Iterable[int]) -> list[str]:

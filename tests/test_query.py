@@ -177,3 +177,13 @@ def test_answering_a_query_does_not_import_training_code(lee_store: Path):
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""
+
+
+def test_large_vocabularies_are_not_cached_in_memory(toy_store, monkeypatch: pytest.MonkeyPatch):
+    import embedsearch.query as query_module
+
+    monkeypatch.setattr(query_module, "_WARM_MAX_WORDS", 5)
+    with embedsearch.open_store(toy_store) as store:
+        answers = [[n.word for n in store.similar("king", k=3).neighbors] for _ in range(3)]
+        assert store._row_of is None
+    assert answers[0] == answers[1] == answers[2]
