@@ -25,9 +25,10 @@ class StoreUpdate:
     then :meth:`record_file` them; change metadata with :meth:`set_meta`; ``db`` is its
     ``meta.sqlite`` (already migrated to the current schema)."""
 
-    def __init__(self, directory: Path, db: sqlite3.Connection, files: dict[str, Any]) -> None:
+    def __init__(self, directory: Path, db: sqlite3.Connection, files: dict[str, Any], vectors: Any) -> None:
         self.directory = directory
         self.db = db
+        self.vectors = vectors  # the live store's memory-mapped rows (unchanged by an update)
         self._files = files
 
     def new_file(self, name: str) -> Path:
@@ -40,6 +41,11 @@ class StoreUpdate:
     def record_file(self, name: str) -> None:
         path = self.directory / name
         self._files[name] = {"bytes": path.stat().st_size, "crc32": crc32_file(path)}
+
+    def forget_file(self, name: str) -> None:
+        """Drop file ``name`` from the new version and from the metadata."""
+        (self.directory / name).unlink(missing_ok=True)
+        self._files.pop(name, None)
 
     def set_meta(self, key: str, value: Any) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, encode_meta(value)))
@@ -75,7 +81,7 @@ def updating_store(path: str | os.PathLike[str]) -> Iterator[StoreUpdate]:
             db = sqlite3.connect(tmp / layout.META_DB)
             try:
                 with db:
-                    update = StoreUpdate(tmp, db, recorded)
+                    update = StoreUpdate(tmp, db, recorded, files.vectors)
                     yield update
                     update.set_meta("files", recorded)
             finally:
