@@ -19,8 +19,18 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from _common import DEFAULT_INPUT, REPO, machine, machine_line, markdown_table, median, percentile, require_file, workdir, write_json
+from _common import (
+    DEFAULT_INPUT,
+    REPO,
+    machine,
+    machine_line,
+    markdown_table,
+    median,
+    percentile,
+    require_file,
+    workdir,
+    write_json,
+)
 
 EVAL = REPO.parent / "shared" / "data" / "eval" / "en" / "faruqui"
 REPORTED = {"SimLex-999": "EN-SIMLEX-999.txt", "WS353-SIM": "EN-WS-353-SIM.txt", "WS353-REL": "EN-WS-353-REL.txt",
@@ -98,7 +108,8 @@ def ranking_data(store, pairs: list[tuple[str, str, float]], k: int) -> list[tup
             names = [n.word for n in neighbors]
             if words[1][0] not in names:
                 continue
-            fit = store.reranker.fit([rows[words[0][0]]], list(store.rows_for(names)[n] for n in names))
+            found_rows = store.rows_for(names)
+            fit = store.reranker.fit([rows[words[0][0]]], [found_rows[n] for n in names])
             if fit.contexts == 0:
                 continue
             found.append((np.array([n.score for n in neighbors]), fit.scores, names.index(words[1][0])))

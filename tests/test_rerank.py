@@ -15,12 +15,26 @@ from embedsearch.cli import main
 from embedsearch.errors import ConfigError, QueryError, StoreError
 from embedsearch.rerank import contexts as contexts_module
 from embedsearch.rerank import corpus_ids
-from embedsearch.rerank.corpus_ids import blocks_of, iter_id_blocks
 from embedsearch.rerank.contexts import collect_contexts, read_contexts, sample_contexts
+from embedsearch.rerank.corpus_ids import blocks_of, iter_id_blocks
 from embedsearch.rerank.lstm import lstm_backward, lstm_forward, lstm_init, lstm_step
-from embedsearch.rerank.model import OOV, PAD, PARAMETERS, WindowBatch, encode_slots, lm_init, lm_loss, lm_loss_and_gradients
+from embedsearch.rerank.model import (
+    OOV,
+    PAD,
+    PARAMETERS,
+    WindowBatch,
+    encode_slots,
+    lm_init,
+    lm_loss,
+    lm_loss_and_gradients,
+)
 from embedsearch.rerank.optim import Adam, clip_global_norm
-from embedsearch.rerank.training import RerankConfig, corpus_windows, keep_probabilities, train_reranker
+from embedsearch.rerank.training import (
+    RerankConfig,
+    corpus_windows,
+    keep_probabilities,
+    train_reranker,
+)
 from embedsearch.store.update import updating_store
 
 

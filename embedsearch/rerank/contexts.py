@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 import os
 import sqlite3
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from pathlib import Path
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -240,6 +240,6 @@ def collect_contexts(text_path: str | os.PathLike[str], words: Sequence[str], *,
                 progress(Progress("contexts", done / 1e6, total / 1e6, "MB"))
     contexts = merged.result()
     meta = {"per_word": per_word, "window": window, "seed": seed, "occurrences": len(contexts),
-            "words": int(len(np.unique(contexts.words)))}
+            "words": len(np.unique(contexts.words))}
     progress(Progress("contexts", total / 1e6, total / 1e6, "MB", f"{len(contexts):,} occurrences", final=True))
     return contexts, meta

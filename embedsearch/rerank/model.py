@@ -125,7 +125,7 @@ class _Forward:
 def _forward(weights: LMWeights, vectors: np.ndarray, batch: WindowBatch) -> _Forward:
     dtype = weights.projection.dtype
     tokens = batch.tokens.T  # (T, B)
-    steps, size = tokens.shape
+    steps = tokens.shape[0]
     hidden = weights.hidden
     inputs = embed(vectors, tokens, dtype)
     mask = tokens != PAD
@@ -142,29 +142,36 @@ def _forward(weights: LMWeights, vectors: np.ndarray, batch: WindowBatch) -> _Fo
     return _Forward(cache_forward, cache_backward, features, features @ weights.projection, (t, b))
 
 
-def lm_loss(weights: LMWeights, vectors: np.ndarray, batch: WindowBatch, negatives: np.ndarray) -> float:
-    """Mean negative-sampling loss per target slot (``negatives``: store rows shared by the batch)."""
-    return lm_loss_and_gradients(weights, vectors, batch, negatives, gradients=False)[0]
-
-
-def lm_loss_and_gradients(weights: LMWeights, vectors: np.ndarray, batch: WindowBatch, negatives: np.ndarray,
-                          *, gradients: bool = True) -> tuple[float, LMWeights | None]:
-    """The loss and its gradients with respect to every trainable array (``None`` without ``gradients``).
-
-    Per target slot with vector ``u`` and word ``w``: ``-log s(u.e_w) - sum_n log s(-u.e_n)`` over
-    the shared negatives ``n``, averaged over the batch's targets.
-    """
+def _scores(weights: LMWeights, vectors: np.ndarray, batch: WindowBatch,
+            negatives: np.ndarray) -> tuple[_Forward, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+    """The forward pass, the target and negative vectors, their scores, and the mean loss."""
     dtype = weights.projection.dtype
     state = _forward(weights, vectors, batch)
     t, b = state.where
-    count = max(len(t), 1)
     target_vectors = embed(vectors, batch.tokens[b, t], dtype)
     negative_vectors = embed(vectors, negatives, dtype)
     positive = np.einsum("nd,nd->n", state.slots, target_vectors)
     negative = state.slots @ negative_vectors.T
-    loss = -(_log_sigmoid(positive).sum() + _log_sigmoid(-negative).sum()) / count
-    if not gradients:
-        return float(loss), None
+    loss = -(_log_sigmoid(positive).sum() + _log_sigmoid(-negative).sum()) / max(len(t), 1)
+    return state, target_vectors, negative_vectors, positive, negative, float(loss)
+
+
+def lm_loss(weights: LMWeights, vectors: np.ndarray, batch: WindowBatch, negatives: np.ndarray) -> float:
+    """Mean negative-sampling loss per target slot (``negatives``: store rows shared by the batch).
+
+    Per target slot with vector ``u`` and word ``w``: ``-log s(u.e_w) - sum_n log s(-u.e_n)`` over
+    the shared negatives ``n``, averaged over the batch's targets.
+    """
+    return _scores(weights, vectors, batch, negatives)[-1]
+
+
+def lm_loss_and_gradients(weights: LMWeights, vectors: np.ndarray, batch: WindowBatch,
+                          negatives: np.ndarray) -> tuple[float, LMWeights]:
+    """:func:`lm_loss` and its gradients with respect to every trainable array."""
+    dtype = weights.projection.dtype
+    state, target_vectors, negative_vectors, positive, negative, loss = _scores(weights, vectors, batch, negatives)
+    t, b = state.where
+    count = max(len(t), 1)
     d_slots = ((_sigmoid(positive) - 1.0)[:, None] * target_vectors + _sigmoid(negative) @ negative_vectors) / count
     d_projection = state.features.T @ d_slots
     d_features = d_slots @ weights.projection.T
@@ -179,4 +186,4 @@ def lm_loss_and_gradients(weights: LMWeights, vectors: np.ndarray, batch: Window
     d_backward_states[t[has_right] + 1, b[has_right]] = d_features[has_right, hidden:2 * hidden]
     d_forward, _ = lstm_backward(d_forward_states, state.cache_forward)
     d_backward, _ = lstm_backward(d_backward_states[::-1], state.cache_backward)
-    return float(loss), LMWeights(d_forward, d_backward, d_projection)
+    return loss, LMWeights(d_forward, d_backward, d_projection)

@@ -79,7 +79,7 @@ class Reranker:
     def slots(self, rows: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """Slot vectors of the stored contexts of ``rows`` (pooled; empty if none are stored) and
         each slot's own fit, that of the word that occurred there."""
-        key = tuple(sorted(set(int(r) for r in rows)))
+        key = tuple(sorted({int(r) for r in rows}))
         if key not in self._slots:
             contexts = read_contexts(self._files.db, key, self.window)
             if len(contexts):

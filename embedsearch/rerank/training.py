@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, TrainingError
 from ..progress import Progress, ProgressCallback, ignore_progress
 from .corpus_ids import IdBlock
 from .model import PAD, LMWeights, WindowBatch, lm_init, lm_loss, lm_loss_and_gradients
@@ -166,7 +166,6 @@ def train_reranker(store: str | os.PathLike[str], corpus: str | os.PathLike[str]
     keep = keep_probabilities(counts.astype(np.float64), config.sample)
     negatives = NegativeSampler(counts, rng)
     weights = lm_init(vectors.shape[1], config.hidden, rng)
-    optimizer = Adam(weights.arrays(), config.learning_rate)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f".{store_path.name}.rerank-", dir=store_path.absolute().parent) as scratch:
         windows = corpus_windows(iter_id_blocks(source.text_path, row_of, stage="read corpus", progress=progress),
@@ -183,50 +182,10 @@ def train_reranker(store: str | os.PathLike[str], corpus: str | os.PathLike[str]
         if config.tokens is not None:
             planned = min(planned, config.tokens)
         deadline = started + 60 * config.minutes if config.minutes is not None else math.inf
-        looping = time.perf_counter()  # throughput counts the training steps, not reading the corpus
-        steps = tokens = 0
-        smoothed: float | None = None
-        losses: list[float] = []
-        stopped_by = "epochs"
-        last_report = 0.0
-        position = 0
-        while True:
-            if tokens >= planned:
-                stopped_by = "tokens" if config.tokens is not None and config.tokens <= tokens else "epochs"
-                break
-            if time.perf_counter() >= deadline:
-                stopped_by = "minutes"
-                break
-            if position >= len(training):
-                training = rng.permutation(training)
-                position = 0
-            chosen = np.sort(training[position:position + config.batch])
-            position += config.batch
-            batch_tokens = np.asarray(windows[chosen])
-            targets = (batch_tokens >= 0) & (rng.random(batch_tokens.shape) < keep[np.maximum(batch_tokens, 0)])
-            loss, gradients = lm_loss_and_gradients(weights, vectors, WindowBatch(batch_tokens, targets),
-                                                    negatives(config.negatives))
-            assert gradients is not None
-            if not math.isfinite(loss):
-                raise ConfigError(f"the reranker's training diverged at step {steps + 1} (loss {loss}); "
-                                  "lower --learning-rate")
-            grads = gradients.arrays()
-            clip_global_norm(grads, config.clip)
-            optimizer.step(grads)
-            steps += 1
-            tokens += int((batch_tokens != PAD).sum())
-            smoothed = loss if smoothed is None else 0.98 * smoothed + 0.02 * loss
-            now = time.perf_counter()
-            if now - last_report >= 1.0:
-                last_report = now
-                losses.append(round(smoothed, 4))
-                rate = tokens / max(now - looping, 1e-9)
-                progress(Progress("rerank", min(tokens, planned), planned, "tokens",
-                                  f"loss {smoothed:.3f}, {rate:,.0f} tokens/s"))
+        run = _run_steps(weights, vectors, windows, training, keep, negatives, config, rng, planned, deadline, progress)
         seconds = time.perf_counter() - started
-        rate = tokens / max(time.perf_counter() - looping, 1e-9)
         after = validate(weights)
-        progress(Progress("rerank", min(tokens, planned), planned, "tokens",
+        progress(Progress("rerank", min(run.tokens, planned), planned, "tokens",
                           f"held-out loss {before:.3f} -> {after:.3f}", final=True))
         added = None
         if not has_contexts:
@@ -241,8 +200,8 @@ def train_reranker(store: str | os.PathLike[str], corpus: str | os.PathLike[str]
         "blend_weight": DEFAULT_BLEND_WEIGHT,
         "config": asdict(config),
         "corpus": str(source.path.absolute()),
-        "steps": steps,
-        "tokens": tokens,
+        "steps": run.steps,
+        "tokens": run.tokens,
         "seconds": round(seconds, 3),
         "validation_loss": {"before": round(before, 5), "after": round(after, 5)},
     }
@@ -258,8 +217,58 @@ def train_reranker(store: str | os.PathLike[str], corpus: str | os.PathLike[str]
             update.db.executemany("INSERT INTO contexts (word, n, tokens) VALUES (:word, :n, :tokens)",
                                   context_rows(contexts))
             update.set_meta("contexts", contexts_meta)
-    return RerankTrainResult(store_path, steps, tokens, round(seconds, 3), rate, before, after,
-                             stopped_by, added is not None, losses)
+    return RerankTrainResult(store_path, run.steps, run.tokens, round(seconds, 3), run.tokens_per_second, before,
+                             after, run.stopped_by, added is not None, run.losses)
+
+
+@dataclass
+class _Run:
+    steps: int = 0
+    tokens: int = 0
+    tokens_per_second: float = 0.0
+    stopped_by: str = "epochs"
+    losses: list[float] = field(default_factory=list)
+
+
+def _run_steps(weights: LMWeights, vectors: np.ndarray, windows: np.ndarray, training: np.ndarray, keep: np.ndarray,
+               negatives: NegativeSampler, config: RerankConfig, rng: np.random.Generator, planned: int,
+               deadline: float, progress: ProgressCallback) -> _Run:
+    """Adam steps over shuffled training windows until ``planned`` tokens or the deadline."""
+    optimizer = Adam(weights.arrays(), config.learning_rate)
+    run = _Run()
+    started = last_report = time.perf_counter()  # throughput counts the steps, not reading the corpus
+    smoothed: float | None = None
+    position = 0
+    while run.tokens < planned:
+        if time.perf_counter() >= deadline:
+            run.stopped_by = "minutes"
+            break
+        if position >= len(training):
+            training = rng.permutation(training)
+            position = 0
+        tokens = np.asarray(windows[np.sort(training[position:position + config.batch])])
+        position += config.batch
+        targets = (tokens >= 0) & (rng.random(tokens.shape) < keep[np.maximum(tokens, 0)])
+        loss, gradients = lm_loss_and_gradients(weights, vectors, WindowBatch(tokens, targets), negatives(config.negatives))
+        if not math.isfinite(loss):
+            raise TrainingError(f"the reranker's training diverged at step {run.steps + 1} (loss {loss}); "
+                                "lower --learning-rate")
+        grads = gradients.arrays()
+        clip_global_norm(grads, config.clip)
+        optimizer.step(grads)
+        run.steps += 1
+        run.tokens += int((tokens != PAD).sum())
+        smoothed = loss if smoothed is None else 0.98 * smoothed + 0.02 * loss
+        now = time.perf_counter()
+        if now - last_report >= 1.0:
+            last_report = now
+            run.losses.append(round(smoothed, 4))
+            rate = run.tokens / max(now - started, 1e-9)
+            progress(Progress("rerank", min(run.tokens, planned), planned, "tokens", f"loss {smoothed:.3f}, {rate:,.0f} tokens/s"))
+    else:
+        run.stopped_by = "tokens" if config.tokens is not None and config.tokens <= run.tokens else "epochs"
+    run.tokens_per_second = run.tokens / max(time.perf_counter() - started, 1e-9)
+    return run
 
 
 class _Validator:
