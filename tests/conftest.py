@@ -30,11 +30,18 @@ def lee_corpus(tmp_path_factory: pytest.TempPathFactory, lee_text: Path) -> embe
     return embedsearch.ingest([lee_text], tmp_path_factory.mktemp("lee") / "corpus", workers=1)
 
 
+LEE_TRAIN = dict(arch="skipgram", dim=24, window=5, sample=1e-3, epochs=5, alpha=0.025, min_count=3, workers=1, seed=7)
+
+
 @pytest.fixture(scope="session")
 def lee_store(tmp_path_factory: pytest.TempPathFactory, lee_corpus: embedsearch.Corpus) -> Path:
-    """A tiny Word2Vec store: 1 worker and a fixed seed, so it is the same on every run."""
+    """A tiny Word2Vec store: 1 worker and a fixed seed, so it is the same on every run.
+
+    Every setting is pinned (not left to the project's defaults, which are tuned for large corpora),
+    so the tests that use it do not change when a default does.
+    """
     path = tmp_path_factory.mktemp("lee_store") / "store"
-    config = embedsearch.TrainConfig(dim=24, epochs=5, min_count=3, workers=1, seed=7)
+    config = embedsearch.TrainConfig(**LEE_TRAIN)
     embedsearch.train(lee_corpus, path, config=config)
     return path
 

@@ -9,6 +9,8 @@ import pytest
 import embedsearch
 from embedsearch.errors import ConfigError, EmptyCorpusError, SourceError, StoreExistsError
 
+from .conftest import LEE_TRAIN
+
 
 @pytest.mark.parametrize(
     ("options", "message"),
@@ -40,11 +42,11 @@ def test_store_records_parameters_pipeline_and_corpus(lee_store: Path, lee_corpu
 
 
 def test_one_worker_with_a_seed_is_reproducible(tmp_path: Path, lee_corpus, lee_store: Path):
-    config = embedsearch.TrainConfig(dim=24, epochs=5, min_count=3, workers=1, seed=7)
+    config = embedsearch.TrainConfig(**LEE_TRAIN)  # the settings of lee_store
     embedsearch.train(lee_corpus, tmp_path / "again", config=config)
     with embedsearch.open_store(lee_store) as first, embedsearch.open_store(tmp_path / "again") as second:
         np.testing.assert_array_equal(np.asarray(first.vectors), np.asarray(second.vectors))
-    other = embedsearch.TrainConfig(dim=24, epochs=5, min_count=3, workers=1, seed=8)
+    other = embedsearch.TrainConfig(**{**LEE_TRAIN, "seed": 8})
     embedsearch.train(lee_corpus, tmp_path / "other", config=other)
     with embedsearch.open_store(lee_store) as first, embedsearch.open_store(tmp_path / "other") as third:
         assert not np.array_equal(np.asarray(first.vectors), np.asarray(third.vectors))
@@ -79,3 +81,9 @@ def test_existing_store_is_refused_before_training(tmp_path: Path, lee_corpus, l
 def test_training_from_something_that_is_not_a_corpus(tmp_path: Path):
     with pytest.raises(SourceError, match="not a directory"):
         embedsearch.train(tmp_path / "missing", tmp_path / "s")
+
+
+def test_default_learning_rate_follows_the_architecture():
+    assert embedsearch.TrainConfig().alpha == 0.05 and embedsearch.TrainConfig().arch == "cbow"
+    assert embedsearch.TrainConfig(arch="skipgram").alpha == 0.025
+    assert embedsearch.TrainConfig(arch="skipgram", alpha=0.01).alpha == 0.01
