@@ -1,12 +1,15 @@
 """Helpers shared by the benchmark scripts: input path, machine description, statistics, output."""
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import math
 import platform
 import statistics
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -100,3 +103,18 @@ def write_json(path: str | None, data: dict[str, Any]) -> None:
     if path:
         Path(path).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
         print(f"results written to {path}")
+
+
+@contextlib.contextmanager
+def locked(path: Path | None) -> Iterator[None]:
+    """Hold an exclusive flock on ``path`` for one phase (nothing if no lock file was given), so
+    benchmarks sharing a machine never time each other."""
+    if path is None:
+        yield
+        return
+    with open(path, "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

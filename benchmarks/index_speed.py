@@ -25,14 +25,19 @@ The synthetic store is left behind with a flat index (in --workdir) for benchmar
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-from _common import machine, machine_line, markdown_table, median, workdir, write_json
+from _common import (
+    locked,
+    machine,
+    machine_line,
+    markdown_table,
+    median,
+    workdir,
+    write_json,
+)
 
 import embedsearch
 from embedsearch.store import write_store
@@ -61,20 +66,6 @@ def embedding_like(count: int, dim: int, seed: int = 0) -> np.ndarray:
         latent = centres[rng.integers(0, clusters, stop - start)] + spread * rng.standard_normal((stop - start, latent_dim)) * scale
         rows[start:stop] = latent @ mixing + noise * level * rng.standard_normal((stop - start, dim))
     return rows
-
-
-@contextlib.contextmanager
-def locked(path: Path | None) -> Iterator[None]:
-    """Hold an exclusive flock on ``path`` for one phase (nothing if no lock file was given)."""
-    if path is None:
-        yield
-        return
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def structure(vectors: np.ndarray, rows: np.ndarray, truth_scores: np.ndarray) -> dict[str, float]:

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import json
 import shlex
 import statistics
@@ -48,9 +47,19 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from _common import DEFAULT_INPUT, REPO, machine, machine_line, markdown_table, require_file, workdir, write_json
+from _common import (
+    DEFAULT_INPUT,
+    REPO,
+    locked,
+    machine,
+    machine_line,
+    markdown_table,
+    require_file,
+    workdir,
+    write_json,
+)
 
 EVAL = REPO.parent / "shared" / "data" / "eval" / "en"
 ANALOGIES = "questions-words.txt"
@@ -95,19 +104,6 @@ def embedsearch_command(explicit: str | None) -> list[str]:
         return shlex.split(explicit)
     script = Path(sys.executable).with_name("embedsearch")
     return [str(script)] if script.exists() else [sys.executable, str(REPO / "cli.py")]
-
-
-@contextlib.contextmanager
-def locked(path: Path | None) -> Iterator[None]:
-    if path is None:
-        yield
-        return
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class Runner:
