@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from .expression import WeightedTerm, is_plain, parse_expression
 from .store import StoreFiles
 from .store.subwords import SubwordModel
 from .text.pipeline import CompiledPipeline, Pipeline
+
+if TYPE_CHECKING:
+    from .rerank.reranker import Reranker
 
 ANALOGY_METHODS = ("3cosadd", "3cosmul")
 # gensim's most_similar_cosmul adds this to the denominator; we use the same so results agree.
@@ -173,7 +176,7 @@ class Store:
         self._vocabulary: list[str] | None = None
         self._row_of: dict[str, int] | None = None
         self._searches = 0
-        self._reranker: Any = None
+        self._reranker: Reranker | None = None
 
     # --- basics ------------------------------------------------------------------------------
 
@@ -421,8 +424,8 @@ class Store:
     # --- reranking ---------------------------------------------------------------------------
 
     @property
-    def reranker(self) -> Any:
-        """The store's LSTM reranker (:class:`embedsearch.rerank.reranker.Reranker`), loaded on first use."""
+    def reranker(self) -> Reranker:
+        """The store's LSTM reranker, loaded on first use (``StoreError`` if it has none)."""
         if self._reranker is None:
             from .rerank.reranker import Reranker
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,7 +115,7 @@ class _Sampler:
             self.threshold = np.r_[self.threshold, np.ones(int(words.max()) + 1 - len(self.threshold))]
         return self.threshold[words]
 
-    def _merge(self, words: np.ndarray, keys: np.ndarray, contexts_of: Any) -> None:
+    def _merge(self, words: np.ndarray, keys: np.ndarray, contexts_of: Callable[[np.ndarray], np.ndarray]) -> None:
         """Keep the bottom-k of the kept and the new ``words``; ``contexts_of(indices)`` cuts the
         contexts of the new ones that get in."""
         all_words = np.concatenate([self.words, words])
