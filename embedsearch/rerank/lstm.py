@@ -50,7 +50,7 @@ def lstm_init(input_dim: int, hidden: int, rng: np.random.Generator, dtype: type
     return W.astype(dtype)
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
+def sigmoid(z: np.ndarray) -> np.ndarray:
     # tanh form: no overflow warning for large negative z, and exact in float32 and float64 alike.
     return 0.5 * (np.tanh(0.5 * z) + 1.0)
 
@@ -82,9 +82,9 @@ def lstm_forward(W: np.ndarray, inputs: np.ndarray, mask: np.ndarray | None = No
         hidden_in[t], cell_in[t] = h, c
         z = projected[t] + h @ recurrent
         act = gates[t]
-        act[:, :2 * hidden] = _sigmoid(z[:, :2 * hidden])
+        act[:, :2 * hidden] = sigmoid(z[:, :2 * hidden])
         act[:, 2 * hidden:3 * hidden] = np.tanh(z[:, 2 * hidden:3 * hidden])
-        act[:, 3 * hidden:] = _sigmoid(z[:, 3 * hidden:])
+        act[:, 3 * hidden:] = sigmoid(z[:, 3 * hidden:])
         i, f, g, o = act[:, :hidden], act[:, hidden:2 * hidden], act[:, 2 * hidden:3 * hidden], act[:, 3 * hidden:]
         stepped = f * c + i * g
         tanh_cell[t] = np.tanh(stepped)
@@ -138,9 +138,9 @@ def lstm_step(W: np.ndarray, x: np.ndarray, h: np.ndarray, c: np.ndarray) -> tup
     reference :func:`lstm_forward` is tested against."""
     hidden = h.shape[1]
     z = np.concatenate([x, h, np.ones((x.shape[0], 1), dtype=W.dtype)], axis=1) @ W
-    i = _sigmoid(z[:, :hidden])
-    f = _sigmoid(z[:, hidden:2 * hidden])
+    i = sigmoid(z[:, :hidden])
+    f = sigmoid(z[:, hidden:2 * hidden])
     g = np.tanh(z[:, 2 * hidden:3 * hidden])
-    o = _sigmoid(z[:, 3 * hidden:])
+    o = sigmoid(z[:, 3 * hidden:])
     c_next = f * c + i * g
     return o * np.tanh(c_next), c_next

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .lstm import LSTMCache, lstm_backward, lstm_forward, lstm_init
+from .lstm import LSTMCache, lstm_backward, lstm_forward, lstm_init, sigmoid
 
 OOV = -1
 PAD = -2
@@ -68,10 +68,6 @@ def embed(vectors: np.ndarray, ids: np.ndarray, dtype: type) -> np.ndarray:
 
 def _log_sigmoid(x: np.ndarray) -> np.ndarray:
     return -np.logaddexp(0.0, -x)
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (np.tanh(0.5 * x) + 1.0)
 
 
 def encode_slots(weights: LMWeights, vectors: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -172,7 +168,7 @@ def lm_loss_and_gradients(weights: LMWeights, vectors: np.ndarray, batch: Window
     state, target_vectors, negative_vectors, positive, negative, loss = _scores(weights, vectors, batch, negatives)
     t, b = state.where
     count = max(len(t), 1)
-    d_slots = ((_sigmoid(positive) - 1.0)[:, None] * target_vectors + _sigmoid(negative) @ negative_vectors) / count
+    d_slots = ((sigmoid(positive) - 1.0)[:, None] * target_vectors + sigmoid(negative) @ negative_vectors) / count
     d_projection = state.features.T @ d_slots
     d_features = d_slots @ weights.projection.T
     hidden = weights.hidden

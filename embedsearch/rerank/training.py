@@ -98,10 +98,15 @@ def keep_probabilities(counts: np.ndarray, sample: float) -> np.ndarray:
     if sample <= 0:
         return np.ones(len(counts))
     frequency = counts / max(counts.sum(), 1)
-    threshold = sample
     with np.errstate(divide="ignore", invalid="ignore"):
-        keep = (np.sqrt(frequency / threshold) + 1) * threshold / frequency
+        keep = (np.sqrt(frequency / sample) + 1) * sample / frequency
     return np.nan_to_num(np.minimum(keep, 1.0), nan=1.0)
+
+
+def subsampled_targets(tokens: np.ndarray, keep: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Which slots of a window batch are training targets: vocabulary words, each kept with its
+    ``keep`` probability (OOV and PAD slots never)."""
+    return (tokens >= 0) & (rng.random(tokens.shape) < keep[np.maximum(tokens, 0)])
 
 
 class NegativeSampler:
@@ -248,7 +253,7 @@ def _run_steps(weights: LMWeights, vectors: np.ndarray, windows: np.ndarray, tra
             position = 0
         tokens = np.asarray(windows[np.sort(training[position:position + config.batch])])
         position += config.batch
-        targets = (tokens >= 0) & (rng.random(tokens.shape) < keep[np.maximum(tokens, 0)])
+        targets = subsampled_targets(tokens, keep, rng)
         loss, gradients = lm_loss_and_gradients(weights, vectors, WindowBatch(tokens, targets), negatives(config.negatives))
         if not math.isfinite(loss):
             raise TrainingError(f"the reranker's training diverged at step {run.steps + 1} (loss {loss}); "
@@ -282,7 +287,7 @@ class _Validator:
         self.batches = []
         for start in range(0, len(windows), 256):
             tokens = windows[start:start + 256]
-            targets = (tokens >= 0) & (rng.random(tokens.shape) < keep[np.maximum(tokens, 0)])
+            targets = subsampled_targets(tokens, keep, rng)
             self.batches.append((WindowBatch(tokens, targets), sampler(config.negatives), int(targets.sum())))
 
     def __call__(self, weights: LMWeights) -> float:
