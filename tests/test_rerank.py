@@ -35,6 +35,7 @@ from embedsearch.rerank.training import (
     keep_probabilities,
     train_reranker,
 )
+from embedsearch.spans import file_spans
 from embedsearch.store.update import updating_store
 
 
@@ -408,7 +409,7 @@ def test_collected_contexts_do_not_depend_on_processes_or_spans(tmp_path: Path, 
     lines = [" ".join(rng.choice(vocabulary + ["rare"], size=rng.integers(1, 25))) for _ in range(400)]
     text = tmp_path / "corpus.txt"
     text.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    monkeypatch.setattr(contexts_module, "_SPAN_BYTES", 997)  # spans end mid-line
+    monkeypatch.setattr(contexts_module, "file_spans", lambda path: file_spans(path, size=997))  # spans end mid-line
     one, meta = collect_contexts(text, vocabulary, per_word=5, window=3, seed=2, workers=1)
     two, _ = collect_contexts(text, vocabulary, per_word=5, window=3, seed=2, workers=2)
     for a, b in ((one.words, two.words), (one.left, two.left), (one.right, two.right)):

@@ -14,13 +14,13 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import StoreError
 from ..progress import Progress, ProgressCallback, ignore_progress
+from ..spans import file_spans
 from .corpus_ids import IdBlock, iter_id_blocks
 from .model import PAD
 
@@ -174,7 +174,6 @@ def read_contexts(db: sqlite3.Connection, rows: Iterable[int], window: int) -> C
     return Contexts(words, tokens[:, :window], tokens[:, window:])
 
 
-_SPAN_BYTES = 16 << 20
 _GROUP_BYTES = 256 << 20
 _worker_rows: dict[str, int] = {}
 
@@ -209,8 +208,8 @@ def collect_contexts(text_path: str | os.PathLike[str], words: Sequence[str], *,
     if per_word < 1 or window < 1:
         raise ValueError(f"per_word and window must be at least 1, got {per_word} and {window}")
     row_of = {word: row for row, word in enumerate(words)}
-    total = Path(text_path).stat().st_size
-    spans = [(i, start, min(start + _SPAN_BYTES, total)) for i, start in enumerate(range(0, max(total, 1), _SPAN_BYTES))]
+    spans = file_spans(text_path)
+    total = spans[-1][2]
     workers = max(1, min(workers or default_workers(), len(spans)))
     # Contiguous groups of spans, one per worker or one per _GROUP_BYTES if more: each group's
     # sample (up to per_word rows per word) is pickled back and merged, so fewer is faster, but

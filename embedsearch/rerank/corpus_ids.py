@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import SourceError
 from ..progress import Progress, ProgressCallback, ignore_progress
+from ..spans import span_lines
 from .model import OOV
 
 _REPORT_BYTES = 8 << 20
@@ -66,32 +66,18 @@ def iter_id_blocks(text_path: str | os.PathLike[str], row_of: Mapping[str, int],
         # One map() over the whole block runs the lookups in C, with no per-line numpy call.
         return IdBlock(np.array(list(map(get, words, repeat(OOV))), dtype=np.int32), np.array(lengths, dtype=np.int64))
 
-    with open(path, "rb") as handle:
-        if start > 0:
-            handle.seek(start - 1)
-            if handle.read(1) != b"\n":
-                handle.readline()  # the line under way at ``start`` belongs to the span before
-        position = reported = handle.tell()
-        while position < end:
-            raw = handle.readline()
-            if not raw:
-                break
-            position += len(raw)
-            try:
-                split = raw.decode("utf-8").split()
-            except UnicodeDecodeError as exc:
-                # The corpus is ours, written as UTF-8 by ingest: this means a damaged file.
-                raise SourceError(f"{path}: not valid UTF-8 at byte {position - len(raw) + exc.start}; "
-                                  "the corpus is damaged, ingest it again") from exc
-            if split:
-                words.extend(split)
-                lengths.append(len(split))
-            if len(words) >= BLOCK_TOKENS:
-                yield block()
-                words, lengths = [], []
-            if position - reported >= _REPORT_BYTES:
-                reported = position
-                progress(Progress(stage, position / 1e6, total / 1e6, "MB"))
+    reported = start
+    for position, line in span_lines(path, start, end):
+        split = line.split()
+        if split:
+            words.extend(split)
+            lengths.append(len(split))
+        if len(words) >= BLOCK_TOKENS:
+            yield block()
+            words, lengths = [], []
+        if position - reported >= _REPORT_BYTES:
+            reported = position
+            progress(Progress(stage, position / 1e6, total / 1e6, "MB"))
     if words:
         yield block()
     if span is None:

@@ -12,6 +12,7 @@ from ..errors import EmptyCorpusError, TrainingError
 from ..progress import Progress, ProgressCallback
 from .config import TrainConfig
 from .results import EpochStats, TrainedVectors
+from .vocab import count_words
 
 
 class _EpochProgress(logging.Handler):
@@ -67,7 +68,6 @@ def train_word2vec(corpus: Corpus, config: TrainConfig, progress: ProgressCallba
     gensim_logger.propagate = False  # our handler reports; don't spill gensim's log into the user's
     try:
         model = Word2Vec(
-            corpus_file=str(corpus.text_path),
             vector_size=config.dim,
             window=config.window,
             min_count=config.min_count,
@@ -80,6 +80,20 @@ def train_word2vec(corpus: Corpus, config: TrainConfig, progress: ProgressCallba
             min_alpha=config.min_alpha,
             workers=config.workers,
             seed=config.seed,
+            compute_loss=config.compute_loss,
+        )
+        # What Word2Vec(corpus_file=...) does, with the vocabulary scan on every core (see vocab.py).
+        vocabulary = count_words(corpus.text_path, progress=progress)
+        model.build_vocab_from_freq(vocabulary.counts, corpus_count=vocabulary.sentences)
+        model.corpus_total_words = vocabulary.tokens
+        del vocabulary
+        model.train(
+            corpus_file=str(corpus.text_path),
+            total_examples=model.corpus_count,
+            total_words=model.corpus_total_words,
+            epochs=config.epochs,
+            start_alpha=config.alpha,
+            end_alpha=config.min_alpha,
             compute_loss=config.compute_loss,
             callbacks=[EpochCallback()],
         )
