@@ -91,9 +91,7 @@ def train_word2vec(corpus: Corpus, config: TrainConfig, progress: ProgressCallba
             corpus_file=str(corpus.text_path),
             total_examples=model.corpus_count,
             total_words=model.corpus_total_words,
-            epochs=config.epochs,
-            start_alpha=config.alpha,
-            end_alpha=config.min_alpha,
+            epochs=config.epochs,  # the learning rates come from the model; these two are per call
             compute_loss=config.compute_loss,
             callbacks=[EpochCallback()],
         )
