@@ -8,11 +8,9 @@ with 2 threads: analogy 42.9-44.9%, WordSim-353 0.662-0.677, SimLex-999 0.332-0.
 below sit under the lowest measured value by a margin for the nondeterminism of multi-threaded
 training.
 
-A second store checks issue 2's setting, skip-gram at 100 dims and 5 epochs with the skip-gram
-defaults (window 5, sample 1e-3, 10 negative samples; ~6 minutes): `queen` in the top 5 for
-``man : king :: woman`` with 3CosAdd, as in all five seeds measured (ranks 4, 1, 1, ...; see the
-README). With 5 negative samples it ranked 8, 1, 2, 2, 2, 9 over six trainings, so the test would
-have failed about one run in three for no fault of the code.
+Not asserted here: issue 2's "skip-gram, dim 100, 5 epochs ranks queen in the top 5". Measured over
+six trainings of that setting, queen ranked 8, 1, 2 (this benchmark, seeds 1-3) and 2, 2, 9
+(earlier), so a test of it would fail about one run in three for no fault of the code.
 """
 from __future__ import annotations
 
@@ -37,20 +35,15 @@ needs_eval = pytest.mark.skipif(not (EVAL / "questions-words.txt").is_file(), re
 
 
 @pytest.fixture(scope="module")
-def text8_corpus(tmp_path_factory: pytest.TempPathFactory) -> embedsearch.Corpus:
-    corpus = embedsearch.ingest([TEXT8], tmp_path_factory.mktemp("text8") / "corpus")
+def text8_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("text8")
+    corpus = embedsearch.ingest([TEXT8], work / "corpus")
     assert corpus.stats.tokens == 16_943_232  # the data README's figure: nothing lost in chunking
-    return corpus
-
-
-@pytest.fixture(scope="module")
-def text8_store(tmp_path_factory: pytest.TempPathFactory, text8_corpus: embedsearch.Corpus) -> Path:
-    store = tmp_path_factory.mktemp("text8_store") / "store"
     config = embedsearch.TrainConfig()  # the project's defaults, which these checks are about
     assert (config.arch, config.dim, config.window, config.sample, config.epochs, config.min_count) == \
         ("cbow", 200, 8, 1e-4, 15, 5)
-    embedsearch.train(text8_corpus, store, config=config)
-    return store
+    embedsearch.train(corpus, work / "store", config=config)
+    return work / "store"
 
 
 def test_text8_store_has_about_68k_words(text8_store: Path):
@@ -74,11 +67,3 @@ def test_default_settings_reach_the_measured_quality(text8_store: Path):
                                   ("men", "faruqui/EN-MEN-TR-3k.txt")]}
     assert analogy.total.accuracy > 0.41, analogy.total
     assert rho["ws353"] > 0.64 and rho["simlex"] > 0.31 and rho["men"] > 0.63, rho
-
-
-def test_skipgram_100d_5_epochs_ranks_queen_in_the_top_5(tmp_path: Path, text8_corpus: embedsearch.Corpus):
-    config = embedsearch.TrainConfig(arch="skipgram", dim=100, epochs=5)  # issue 2's setting, defaults otherwise
-    embedsearch.train(text8_corpus, tmp_path / "sg", config=config, contexts=0)
-    with embedsearch.open_store(tmp_path / "sg") as store:
-        answers = [n.word for n in store.analogy("man", "king", "woman", k=5).neighbors]
-    assert "queen" in answers, answers
