@@ -82,8 +82,8 @@ def train_word2vec(corpus: Corpus, config: TrainConfig, progress: ProgressCallba
             seed=config.seed,
             compute_loss=config.compute_loss,
         )
-        # What Word2Vec(corpus_file=...) does, with the vocabulary scan on every core (see vocab.py).
-        vocabulary = count_words(corpus.text_path, progress=progress)
+        # What Word2Vec(corpus_file=...) does, with the vocabulary counted by `workers` processes (vocab.py).
+        vocabulary = count_words(corpus.text_path, workers=config.workers, progress=progress)
         model.build_vocab_from_freq(vocabulary.counts, corpus_count=vocabulary.sentences)
         model.corpus_total_words = vocabulary.tokens
         del vocabulary
