@@ -12,8 +12,9 @@ words x epochs / seconds and the ratio ours/raw speed.
 
 Identical training runs on this 2-core machine spread by up to 20%, far more than the difference
 under test, so the script also times the two parts where the sides differ: the phase before
-training (gensim's one-thread vocabulary scan against ours, a count on every core), timed alone,
-and what ours does after training (sampling contexts, writing the store), measured in every run.
+training (gensim's one-thread vocabulary scan against ours, a count by one process per worker),
+timed alone, and what ours does after training (sampling contexts, writing the store), measured
+in every run.
 It prints the ratio those parts imply with the training itself equal, as it is the same gensim code.
 
 The last store ours wrote is kept at ``<workdir>/store`` for ``query_speed.py --store``.
@@ -112,7 +113,7 @@ def run_raw(corpus: embedsearch.Corpus, config: embedsearch.TrainConfig) -> tupl
 def vocabulary_phase(corpus: embedsearch.Corpus, config: embedsearch.TrainConfig, runs: int) -> dict[str, float]:
     """Median seconds of the phase before training on each side, timed alone (it is short, so its
     own noise is small): gensim's single-threaded ``build_vocab(corpus_file=...)`` scan against
-    ours, ``count_words`` on every core + ``build_vocab_from_freq``. Both end with the same vocabulary."""
+    ours, ``count_words`` with the training's workers + ``build_vocab_from_freq``. Both end with the same vocabulary."""
     from gensim.models import Word2Vec
 
     from embedsearch.training.vocab import count_words
@@ -124,7 +125,7 @@ def vocabulary_phase(corpus: embedsearch.Corpus, config: embedsearch.TrainConfig
     times: dict[str, list[float]] = {"ours": [], "gensim": []}
     for _ in range(runs):
         started = time.perf_counter()
-        counted = count_words(corpus.text_path)
+        counted = count_words(corpus.text_path, workers=config.workers)  # as train() calls it
         model().build_vocab_from_freq(counted.counts, corpus_count=counted.sentences)
         times["ours"].append(time.perf_counter() - started)
         started = time.perf_counter()

@@ -1,9 +1,9 @@
-"""The word counts of a tokenized corpus file, counted on every core.
+"""The word counts of a tokenized corpus file, counted by several processes.
 
 gensim's ``build_vocab(corpus_file=...)`` scans the file in one Python thread (3.4 s for text8's
-17M words, while the other core waits). The same counts, in the same order, from a process per
-core let gensim skip its scan (``build_vocab_from_freq``), and the time saved pays for sampling
-the contexts the store keeps.
+17M words, while the other core waits). The same counts, in the same order, from one process per
+training worker let gensim skip its scan (``build_vocab_from_freq``), and the time saved pays for
+sampling the contexts the store keeps.
 
 "The same" matters: gensim's tie order among equally frequent words follows the order in which its
 scan first met them, and its learning-rate schedule in corpus-file mode follows the number of
@@ -33,7 +33,7 @@ class WordCounts:
     tokens: int
 
 
-def _count_span(path: str, start: int, end: int) -> tuple[dict[str, int], int, int]:
+def _count_span(path: str, start: int, end: int) -> tuple[Counter[str], int, int]:
     counts: Counter[str] = Counter()
     sentences = tokens = 0
     for _, line in span_lines(path, start, end):
@@ -42,7 +42,7 @@ def _count_span(path: str, start: int, end: int) -> tuple[dict[str, int], int, i
             counts.update(words)
             tokens += len(words)
             sentences += -(-len(words) // GENSIM_SENTENCE_WORDS)
-    return dict(counts), sentences, tokens
+    return counts, sentences, tokens  # a Counter is a dict: it pickles back in first-occurrence order
 
 
 def count_words(text_path: str | os.PathLike[str], *, workers: int | None = None,
