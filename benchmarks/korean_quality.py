@@ -96,7 +96,7 @@ def build(name: str, pipeline: Pipeline, args: argparse.Namespace, work: Path) -
     started = time.perf_counter()
     if not (args.reuse and (store_path / "meta.sqlite").is_file()):
         print(f"{name}: train ({corpus.stats.tokens:,} tokens) ...", flush=True)
-        config = embedsearch.TrainConfig(arch="skipgram", dim=args.dim, window=5, sample=1e-3, epochs=args.epochs,
+        config = embedsearch.TrainConfig(arch="skipgram", dim=args.dim, window=5, sample=1e-3, negative=5, epochs=args.epochs,
                                          min_count=args.min_count, workers=args.workers, seed=1)
         embedsearch.train(corpus, store_path, config=config, overwrite=True)
     train_seconds = time.perf_counter() - started

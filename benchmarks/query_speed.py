@@ -59,7 +59,8 @@ def build_store(source: Path, work: Path) -> Path:
     print(f"building a store from {source} in {work} (not timed; takes minutes) ...", flush=True)
     corpus = embedsearch.ingest([str(source)], work / "corpus", overwrite=True)
     # Pinned to the settings the README's figures were measured with, not to today's defaults.
-    config = embedsearch.TrainConfig(arch="skipgram", dim=100, window=5, sample=1e-3, epochs=5, min_count=5, workers=2)
+    config = embedsearch.TrainConfig(arch="skipgram", dim=100, window=5, sample=1e-3, negative=5, epochs=5, min_count=5,
+                                     workers=2)
     return embedsearch.train(corpus, work / "store", config=config, overwrite=True).store
 
 

@@ -48,6 +48,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--dim", type=int, default=100)
     parser.add_argument("--window", type=int, default=5)
     parser.add_argument("--sample", type=float, default=1e-3, help="pinned: the README's figures used 1e-3")
+    parser.add_argument("--negative", type=int, default=5, help="pinned: the README's figures used 5")
     parser.add_argument("--min-count", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
@@ -140,7 +141,8 @@ def main() -> None:
     work = workdir(args.workdir, "embedsearch-train-bench-")
     info = machine()
     config = embedsearch.TrainConfig(arch=args.arch, dim=args.dim, window=args.window, min_count=args.min_count,
-                                     epochs=args.epochs, sample=args.sample, workers=args.workers)
+                                     epochs=args.epochs, sample=args.sample, negative=args.negative,
+                                     workers=args.workers)
     print(f"machine: {machine_line(info)}")
     corpus = get_corpus(source, work / "corpus", args.reuse_corpus)
     print(f"input: {source.name} ({source.stat().st_size / 1e6:.0f} MB), {corpus.stats.tokens:,} tokens, "

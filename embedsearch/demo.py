@@ -20,7 +20,7 @@ from .training import TrainConfig, train
 
 SAMPLE_FILE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 SAMPLE_DESCRIPTION = "English Wikipedia sample shipped with gensim (106 articles, ~480k words)"
-DEMO_CONFIG = {"arch": "skipgram", "dim": 100, "window": 5, "min_count": 5, "epochs": 30, "sample": 1e-3}
+DEMO_CONFIG = {"arch": "skipgram", "dim": 100, "window": 5, "negative": 5, "min_count": 5, "epochs": 30, "sample": 1e-3}
 DEMO_SIMILAR = ("france", "music", "philosophy", "water")
 DEMO_ANALOGIES = (("england", "english", "france"), ("he", "his", "she"), ("city", "cities", "country"))
 

@@ -30,7 +30,8 @@ def lee_corpus(tmp_path_factory: pytest.TempPathFactory, lee_text: Path) -> embe
     return embedsearch.ingest([lee_text], tmp_path_factory.mktemp("lee") / "corpus", workers=1)
 
 
-LEE_TRAIN = dict(arch="skipgram", dim=24, window=5, sample=1e-3, epochs=5, alpha=0.025, min_count=3, workers=1, seed=7)
+LEE_TRAIN = dict(arch="skipgram", dim=24, window=5, sample=1e-3, negative=5, epochs=5, alpha=0.025, min_count=3, workers=1,
+                 seed=7)
 
 
 @pytest.fixture(scope="session")

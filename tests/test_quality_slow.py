@@ -8,10 +8,12 @@ with 2 threads: analogy 42.9-44.9%, WordSim-353 0.662-0.677, SimLex-999 0.332-0.
 below sit under the lowest measured value by a margin for the nondeterminism of multi-threaded
 training.
 
-Not asserted here: issue 2's "skip-gram, dim 100, 5 epochs ranks queen in the top 5". No setting
-tried makes it hold in every run: with window 5 and sample 1e-3 queen ranked 8, 1, 2, 2, 2, 9 over
-six trainings, and with 10 negative samples as well 4, 1, 1, 2, 2, 13 (see the README's queen
-table). A test of it would fail one run in three to six for no fault of the code.
+A second store checks issue 2's setting, skip-gram at 100 dims and 5 epochs with the skip-gram
+defaults (window 5, sample 1e-3, 10 negative samples): `queen` in the top 5 for
+``man : king :: woman`` with 3CosAdd. With 2 threads that held in 9 of 10 trainings measured
+(ranks 4, 1, 1, 2, 2, 13, 3, 2, 2, 1, ... ; see the README's queen table), so it trains with one
+thread and the default seed, which makes the run bit-reproducible (~11 minutes) and the test a
+check of this exact training, not a draw that fails one run in ten for no fault of the code.
 """
 from __future__ import annotations
 
@@ -36,15 +38,20 @@ needs_eval = pytest.mark.skipif(not (EVAL / "questions-words.txt").is_file(), re
 
 
 @pytest.fixture(scope="module")
-def text8_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    work = tmp_path_factory.mktemp("text8")
-    corpus = embedsearch.ingest([TEXT8], work / "corpus")
+def text8_corpus(tmp_path_factory: pytest.TempPathFactory) -> embedsearch.Corpus:
+    corpus = embedsearch.ingest([TEXT8], tmp_path_factory.mktemp("text8") / "corpus")
     assert corpus.stats.tokens == 16_943_232  # the data README's figure: nothing lost in chunking
+    return corpus
+
+
+@pytest.fixture(scope="module")
+def text8_store(tmp_path_factory: pytest.TempPathFactory, text8_corpus: embedsearch.Corpus) -> Path:
+    store = tmp_path_factory.mktemp("text8_store") / "store"
     config = embedsearch.TrainConfig()  # the project's defaults, which these checks are about
     assert (config.arch, config.dim, config.window, config.sample, config.epochs, config.min_count) == \
         ("cbow", 200, 8, 1e-4, 15, 5)
-    embedsearch.train(corpus, work / "store", config=config)
-    return work / "store"
+    embedsearch.train(text8_corpus, store, config=config)
+    return store
 
 
 def test_text8_store_has_about_68k_words(text8_store: Path):
@@ -68,3 +75,13 @@ def test_default_settings_reach_the_measured_quality(text8_store: Path):
                                   ("men", "faruqui/EN-MEN-TR-3k.txt")]}
     assert analogy.total.accuracy > 0.41, analogy.total
     assert rho["ws353"] > 0.64 and rho["simlex"] > 0.31 and rho["men"] > 0.63, rho
+
+
+def test_skipgram_100d_5_epochs_ranks_queen_in_the_top_5(tmp_path: Path, text8_corpus: embedsearch.Corpus):
+    # issue 2's setting, defaults otherwise; one worker so that the run is the same every time
+    config = embedsearch.TrainConfig(arch="skipgram", dim=100, epochs=5, workers=1)
+    assert (config.window, config.sample, config.negative, config.seed) == (5, 1e-3, 10, 1)
+    embedsearch.train(text8_corpus, tmp_path / "sg", config=config, contexts=0)
+    with embedsearch.open_store(tmp_path / "sg") as store:
+        answers = [n.word for n in store.analogy("man", "king", "woman", k=5).neighbors]
+    assert "queen" in answers, answers

@@ -83,7 +83,23 @@ def test_training_from_something_that_is_not_a_corpus(tmp_path: Path):
         embedsearch.train(tmp_path / "missing", tmp_path / "s")
 
 
-def test_default_learning_rate_follows_the_architecture():
-    assert embedsearch.TrainConfig().alpha == 0.05 and embedsearch.TrainConfig().arch == "cbow"
-    assert embedsearch.TrainConfig(arch="skipgram").alpha == 0.025
-    assert embedsearch.TrainConfig(arch="skipgram", alpha=0.01).alpha == 0.01
+def test_defaults_follow_the_architecture():
+    cbow, skipgram = embedsearch.TrainConfig(), embedsearch.TrainConfig(arch="skipgram")
+    assert cbow.arch == "cbow"
+    assert (cbow.window, cbow.sample, cbow.negative, cbow.alpha) == (8, 1e-4, 5, 0.05)
+    assert (skipgram.window, skipgram.sample, skipgram.negative, skipgram.alpha) == (5, 1e-3, 10, 0.025)
+    assert embedsearch.TrainConfig(arch="skipgram", alpha=0.01, window=2, negative=3, sample=0.0).to_dict() == {
+        **skipgram.to_dict(), "alpha": 0.01, "window": 2, "negative": 3, "sample": 0.0}
+
+
+def test_cli_train_leaves_arch_defaults_to_the_config(tmp_path: Path, lee_corpus):
+    from click.testing import CliRunner
+
+    from embedsearch.cli import main
+
+    store = tmp_path / "s"
+    done = CliRunner().invoke(main, ["-q", "train", str(lee_corpus.path), "-o", str(store), "--arch", "skipgram",
+                                     "--dim", "8", "--epochs", "1", "--min-count", "3", "--workers", "1", "--contexts", "0"])
+    assert done.exit_code == 0, done.output
+    params = embedsearch.open_store(store).info().model["params"]
+    assert (params["window"], params["sample"], params["negative"], params["alpha"]) == (5, 1e-3, 10, 0.025)

@@ -248,11 +248,13 @@ def tokenize(ctx: click.Context, text: tuple[str, ...], pipeline_spec: str | Non
 @click.option("--arch", type=click.Choice(["skipgram", "cbow"]), default="cbow", show_default=True,
               help="cbow (the default: best measured quality per minute) or skipgram.")
 @click.option("--dim", type=click.IntRange(min=1), default=200, show_default=True, help="Vector dimensions.")
-@click.option("--window", type=click.IntRange(min=1), default=8, show_default=True, help="Context window (words each side).")
+@click.option("--window", type=click.IntRange(min=1), default=None,
+              help="Context window (words each side). Default: 8 for cbow, 5 for skipgram.")
 @click.option("--min-count", type=click.IntRange(min=1), default=5, show_default=True, help="Ignore rarer words.")
-@click.option("--negative", type=click.IntRange(min=1), default=5, show_default=True, help="Negative samples.")
-@click.option("--sample", type=click.FloatRange(min=0, max=1, max_open=True), default=1e-4, show_default=True,
-              help="Down-sampling threshold for frequent words.")
+@click.option("--negative", type=click.IntRange(min=1), default=None,
+              help="Negative samples. Default: 5 for cbow, 10 for skipgram.")
+@click.option("--sample", type=click.FloatRange(min=0, max=1, max_open=True), default=None,
+              help="Down-sampling threshold for frequent words. Default: 1e-4 for cbow, 1e-3 for skipgram.")
 @click.option("--epochs", type=click.IntRange(min=1), default=15, show_default=True)
 @click.option("--alpha", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Initial learning rate. Default: 0.05 for cbow, 0.025 for skipgram (as word2vec.c).")
@@ -272,10 +274,10 @@ def tokenize(ctx: click.Context, text: tuple[str, ...], pipeline_spec: str | Non
 @click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
 @json_option
 @click.pass_obj
-def train(progress: ProgressPrinter, corpus: Path, output: Path, model: str, arch: str, dim: int, window: int,
-          min_count: int, negative: int, sample: float, epochs: int, alpha: float | None, workers: int | None, seed: int,
-          minn: int, maxn: int, bucket: int, loss: bool, contexts: int, index_kind: str, target_recall: float,
-          hnsw_m: int | None, ef_construction: int | None, nlist: int | None, pq_m: int | None, force: bool,
+def train(progress: ProgressPrinter, corpus: Path, output: Path, model: str, arch: str, dim: int, window: int | None,
+          min_count: int, negative: int | None, sample: float | None, epochs: int, alpha: float | None,
+          workers: int | None, seed: int, minn: int, maxn: int, bucket: int, loss: bool, contexts: int, index_kind: str,
+          target_recall: float, hnsw_m: int | None, ef_construction: int | None, nlist: int | None, pq_m: int | None, force: bool,
           as_json: bool) -> None:
     """Train Word2Vec or FastText on a CORPUS directory (from `ingest`) and write a store.
 

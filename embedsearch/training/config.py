@@ -9,18 +9,27 @@ from ..errors import ConfigError
 
 ARCHS = ("skipgram", "cbow")
 MODELS = ("word2vec", "fasttext")
-DEFAULT_ALPHA = {"cbow": 0.05, "skipgram": 0.025}  # word2vec.c's starting learning rates
+# What ``None`` means for these settings, by architecture. CBOW: word2vec.c's demo-word.sh (with 5
+# negative samples, not 25). Skip-gram: word2vec.c's own defaults (window 5, sample 1e-3, alpha
+# 0.025) with 10 negative samples, in the 5-20 its authors advise for small corpora; measured in
+# the README ("Quality"), where 5 let rare names push `queen` out of `man : king :: woman`'s top 5.
+ARCH_DEFAULTS: dict[str, dict[str, float]] = {
+    "cbow": {"window": 8, "sample": 1e-4, "negative": 5, "alpha": 0.05},
+    "skipgram": {"window": 5, "sample": 1e-3, "negative": 10, "alpha": 0.025},
+}
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How to train. The defaults are word2vec.c's ``demo-word.sh`` setting (with 5 negative samples
-    instead of 25): CBOW, 200 dims, window 8, sample 1e-4, 15 epochs, learning rate 0.05 for CBOW
-    and 0.025 for skip-gram (``alpha=None`` picks by ``arch``, as word2vec.c does). Chosen from
-    measurements on 17M words of Wikipedia (``benchmarks/quality_table.py``, medians of 3 seeds):
-    against skip-gram at 100 dims, window 5, sample 1e-3, 5 epochs (the previous defaults) they
-    score higher on Google analogies (43.7% vs 37.2%), WordSim-353, SimLex-999 and MEN, in about the
-    same training time on 2 cores (~3.7 min).
+    """How to train. Settings left ``None`` take their architecture's default (:data:`ARCH_DEFAULTS`).
+
+    The defaults are CBOW, 200 dims, 15 epochs, with word2vec.c's ``demo-word.sh`` setting (window
+    8, sample 1e-4, learning rate 0.05; 5 negative samples instead of 25). Chosen from measurements
+    on 17M words of Wikipedia (``benchmarks/quality_table.py``, medians of 3 seeds): against
+    skip-gram at 100 dims, window 5, sample 1e-3, 5 epochs (the previous defaults) they score
+    higher on Google analogies (43.7% vs 37.2%), WordSim-353, SimLex-999 and MEN, in about the same
+    training time on 2 cores (~3.7 min). ``arch="skipgram"`` defaults to window 5, sample 1e-3, 10
+    negative samples and learning rate 0.025.
 
     ``model="fasttext"`` trains Facebook's fastText with character n-grams of ``minn..maxn``
     characters hashed into ``bucket`` rows (``maxn=0``: no subwords); fastText has no seed, so it
@@ -35,12 +44,12 @@ class TrainConfig:
     model: str = "word2vec"
     arch: str = "cbow"
     dim: int = 200
-    window: int = 8
+    window: int | None = None  # None: by arch (ARCH_DEFAULTS), as are negative, sample and alpha
     min_count: int = 5
-    negative: int = 5
-    sample: float = 1e-4
+    negative: int | None = None
+    sample: float | None = None
     epochs: int = 15
-    alpha: float | None = None  # None: 0.05 for cbow, 0.025 for skipgram
+    alpha: float | None = None
     min_alpha: float = 0.0001
     workers: int = field(default_factory=default_workers)
     seed: int = 1
@@ -54,6 +63,9 @@ class TrainConfig:
             raise ConfigError(f"model must be one of {', '.join(MODELS)}, got {self.model!r}")
         if self.arch not in ARCHS:
             raise ConfigError(f"arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
+        for name, value in ARCH_DEFAULTS[self.arch].items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
         for name in ("dim", "window", "min_count", "epochs", "workers"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -61,8 +73,6 @@ class TrainConfig:
             raise ConfigError(f"negative must be at least 1 (negative sampling is the only objective), got {self.negative}")
         if not 0 <= self.sample < 1:
             raise ConfigError(f"sample must be in [0, 1), got {self.sample}")
-        if self.alpha is None:
-            object.__setattr__(self, "alpha", DEFAULT_ALPHA[self.arch])
         if not 0 < self.alpha or not 0 <= self.min_alpha <= self.alpha:
             raise ConfigError(f"need 0 <= min_alpha <= alpha and alpha > 0, got alpha={self.alpha}, min_alpha={self.min_alpha}")
         if self.model == "fasttext" and self.maxn > 0 and not 1 <= self.minn <= self.maxn:
