@@ -88,6 +88,9 @@ def test_defaults_follow_the_architecture():
     assert cbow.arch == "cbow"
     assert (cbow.window, cbow.sample, cbow.negative, cbow.alpha) == (8, 1e-4, 5, 0.05)
     assert (skipgram.window, skipgram.sample, skipgram.negative, skipgram.alpha) == (5, 1e-3, 10, 0.025)
+    fasttext = embedsearch.TrainConfig(model="fasttext", arch="skipgram")
+    assert (fasttext.window, fasttext.sample, fasttext.negative) == (5, 1e-3, 5)
+    assert embedsearch.TrainConfig(model="fasttext", arch="skipgram", negative=12).negative == 12
     assert embedsearch.TrainConfig(arch="skipgram", alpha=0.01, window=2, negative=3, sample=0.0).to_dict() == {
         **skipgram.to_dict(), "alpha": 0.01, "window": 2, "negative": 3, "sample": 0.0}
 

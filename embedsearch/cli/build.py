@@ -252,7 +252,7 @@ def tokenize(ctx: click.Context, text: tuple[str, ...], pipeline_spec: str | Non
               help="Context window (words each side). Default: 8 for cbow, 5 for skipgram.")
 @click.option("--min-count", type=click.IntRange(min=1), default=5, show_default=True, help="Ignore rarer words.")
 @click.option("--negative", type=click.IntRange(min=1), default=None,
-              help="Negative samples. Default: 5 for cbow, 10 for skipgram.")
+              help="Negative samples. Default: 10 for word2vec skipgram, else 5.")
 @click.option("--sample", type=click.FloatRange(min=0, max=1, max_open=True), default=None,
               help="Down-sampling threshold for frequent words. Default: 1e-4 for cbow, 1e-3 for skipgram.")
 @click.option("--epochs", type=click.IntRange(min=1), default=15, show_default=True)
