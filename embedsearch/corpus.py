@@ -230,7 +230,7 @@ class _PassResult:
     samples: list[str]
 
 
-def _worker_context() -> multiprocessing.context.BaseContext:
+def worker_context() -> multiprocessing.context.BaseContext:
     """How worker processes start: never plain fork, which is unsafe whatever threads the caller
     has started (BLAS, OpenMP). Where available, a fork server: a clean single-threaded process,
     started once with this module imported, forks each worker in milliseconds (spawn starts a new
@@ -257,7 +257,7 @@ def _run_pass(files: Sequence[str], settings: _WorkerSettings, out: IO[bytes], *
         _init_worker(replace(settings, threads=workers) if threaded else settings)
         executor: Any = _InlineExecutor()
     else:
-        context = _worker_context()
+        context = worker_context()
         executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(settings,))
     try:
         pending: collections.deque[Future[_ChunkResult]] = collections.deque()

@@ -202,7 +202,7 @@ def collect_contexts(text_path: str | os.PathLike[str], words: Sequence[str], *,
     """Sample the contexts of ``words`` (store rows in order) from a tokenized corpus file, with
     ``workers`` processes (default: all cores); returns them and the description saved as the
     store's ``contexts`` metadata. The sample depends on the seed only, not on ``workers``."""
-    from ..corpus import _worker_context, default_workers
+    from ..corpus import default_workers, worker_context
 
     global _worker_rows
     if per_word < 1 or window < 1:
@@ -230,7 +230,7 @@ def collect_contexts(text_path: str | os.PathLike[str], words: Sequence[str], *,
         finally:
             _worker_rows = {}
     else:
-        with ProcessPoolExecutor(workers, mp_context=_worker_context(), initializer=_init_worker,
+        with ProcessPoolExecutor(workers, mp_context=worker_context(), initializer=_init_worker,
                                  initargs=(row_of,)) as pool:
             futures = {pool.submit(_sample_spans, str(text_path), group, per_word, window, seed): group for group in groups}
             for future in as_completed(futures):

@@ -30,43 +30,44 @@ class WordCounts:
 
     counts: dict[str, int]
     sentences: int
-    tokens: int
+
+    @property
+    def tokens(self) -> int:
+        """Corpus words in all (each occurrence counted)."""
+        return sum(self.counts.values())
 
 
-def _count_span(path: str, start: int, end: int) -> tuple[Counter[str], int, int]:
+def _count_span(path: str, start: int, end: int) -> tuple[Counter[str], int]:
     counts: Counter[str] = Counter()
-    sentences = tokens = 0
+    sentences = 0
     for _, line in span_lines(path, start, end):
         words = line.split()
         if words:
             counts.update(words)
-            tokens += len(words)
             sentences += -(-len(words) // GENSIM_SENTENCE_WORDS)
-    return counts, sentences, tokens  # a Counter is a dict: it pickles back in first-occurrence order
+    return counts, sentences  # a Counter is a dict: it pickles back in first-occurrence order
 
 
 def count_words(text_path: str | os.PathLike[str], *, workers: int | None = None,
                 progress: ProgressCallback = ignore_progress) -> WordCounts:
     """Count the words of a corpus file (tokens separated by whitespace, a sentence per line) with
     ``workers`` processes (default: all cores)."""
-    from ..corpus import _worker_context, default_workers
+    from ..corpus import default_workers, worker_context
 
     spans = file_spans(text_path)
     total = spans[-1][2]
     workers = max(1, min(workers or default_workers(), len(spans)))
     progress(Progress("vocabulary", 0, total / 1e6, "MB"))
     merged: dict[str, int] = {}
-    sentences = tokens = 0
-    done = 0
+    sentences = done = 0
 
-    def absorb(part: tuple[dict[str, int], int, int], span: tuple[int, int, int]) -> None:
-        nonlocal sentences, tokens, done
-        counts, span_sentences, span_tokens = part
+    def absorb(part: tuple[dict[str, int], int], span: tuple[int, int, int]) -> None:
+        nonlocal sentences, done
+        counts, span_sentences = part
         get = merged.get
         for word, count in counts.items():  # spans arrive in file order, so first occurrences stay first
             merged[word] = get(word, 0) + count
         sentences += span_sentences
-        tokens += span_tokens
         done += span[2] - span[1]
         progress(Progress("vocabulary", done / 1e6, total / 1e6, "MB"))
 
@@ -74,9 +75,9 @@ def count_words(text_path: str | os.PathLike[str], *, workers: int | None = None
         for span in spans:
             absorb(_count_span(str(text_path), span[1], span[2]), span)
     else:
-        with ProcessPoolExecutor(workers, mp_context=_worker_context()) as pool:
+        with ProcessPoolExecutor(workers, mp_context=worker_context()) as pool:
             futures = [pool.submit(_count_span, str(text_path), start, end) for _, start, end in spans]
             for future, span in zip(futures, spans):
                 absorb(future.result(), span)
     progress(Progress("vocabulary", total / 1e6, total / 1e6, "MB", f"{len(merged):,} distinct words", final=True))
-    return WordCounts(merged, sentences, tokens)
+    return WordCounts(merged, sentences)
