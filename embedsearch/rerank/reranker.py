@@ -59,11 +59,9 @@ class Reranker:
             raise StoreError(f"{files.path}: reranker format {manifest.get('format')!r} is not supported by this embedsearch")
         if "contexts" not in files.meta:
             raise StoreError(f"{files.path} has no sampled contexts for the reranker to read")
-        path = files.path / WEIGHTS_FILE
-        if WEIGHTS_FILE not in files.meta.get("files", {}):
-            raise StoreError(f"{path} is not recorded in the store's metadata")
+        path = files.directory / WEIGHTS_FILE  # how messages name it; it is read through the checked descriptor
         try:
-            with np.load(path, allow_pickle=False) as arrays:
+            with np.load(files.file_path(WEIGHTS_FILE), allow_pickle=False) as arrays:
                 weights = LMWeights(*(np.array(arrays[name], dtype=np.float32) for name in PARAMETERS))
         except (OSError, ValueError, KeyError) as exc:
             raise StoreError(f"{path}: not a readable reranker ({exc})") from exc
