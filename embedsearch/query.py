@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import ConfigError, QueryError, UnknownWordError, UsageError
+from .errors import ConfigError, QueryError, StoreError, UnknownWordError, UsageError
 from .expression import WeightedTerm, is_plain, parse_expression
 from .store import StoreFiles
 from .store.subwords import SubwordModel
@@ -204,10 +204,13 @@ class Store:
     def pipeline(self) -> CompiledPipeline:
         if self._pipeline is None:
             saved = self.meta.get("pipeline")
-            # A store imported from plain vectors has no pipeline: query words are used as typed.
-            pipeline = Pipeline.from_dict(saved) if saved else Pipeline.of("whitespace")
-            # Fitted steps (phrases, SentencePiece) need the models they learned from the corpus.
-            self._pipeline = pipeline.compile(self._files.artifacts)
+            try:
+                # A store imported from plain vectors has no pipeline: query words are used as typed.
+                pipeline = Pipeline.from_dict(saved) if saved else Pipeline.of("whitespace")
+                # Fitted steps (phrases, SentencePiece) need the models they learned from the corpus.
+                self._pipeline = pipeline.compile(self._files.artifacts)
+            except (ConfigError, KeyError, TypeError, ValueError) as exc:
+                raise StoreError(f"{self._files.directory / 'meta.sqlite'}: the saved text pipeline is unusable ({exc})") from exc
         return self._pipeline
 
     @property
@@ -269,6 +272,9 @@ class Store:
             batch = ids[start : start + _SQL_BATCH]
             sql = f"SELECT id, word FROM words WHERE id IN ({','.join('?' * len(batch))})"
             found.update(self._files.db.execute(sql, batch).fetchall())
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise StoreError(f"{self._files.directory / 'meta.sqlite'}: no word with id {missing[0]} (the store is damaged)")
         return [found[i] for i in ids]
 
     def rows_for(self, words: Sequence[str]) -> dict[str, int]:
@@ -281,6 +287,11 @@ class Store:
             batch = unique[start : start + _SQL_BATCH]
             sql = f"SELECT word, id FROM words WHERE word IN ({','.join('?' * len(batch))})"
             found.update(self._files.db.execute(sql, batch).fetchall())
+        # The word -> id lookup goes through the table's index, which opening does not read; the id ->
+        # word rows it lands on are the ones the words checksum covers, so they must agree.
+        if found and self.words_of(found.values()) != list(found):
+            raise StoreError(f"{self._files.directory / 'meta.sqlite'}: the index of the words table is damaged "
+                             "(run `embedsearch verify`)")
         return found
 
     def suggest(self, word: str, limit: int = 5) -> list[str]:
@@ -552,7 +563,7 @@ class Store:
         term, _, rows = self.resolve(word)
         if len(term.words) != 1 or not rows:
             raise QueryError(f"examples are kept for single vocabulary words; {word!r} is {term.words}")
-        contexts = read_contexts(self._files.db, rows, int(described["window"]))
+        contexts = read_contexts(self._files.db, rows, int(described["window"]), vocabulary=len(self))
         shown = len(contexts) if limit is None else min(limit, len(contexts))
         tokens = np.concatenate([contexts.left[:shown], contexts.right[:shown]], axis=1)
         known = sorted({int(t) for t in tokens.ravel() if t >= 0})

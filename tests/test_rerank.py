@@ -364,32 +364,33 @@ def test_rerank_train_refuses_a_corpus_with_another_pipeline(tmp_path: Path, lee
 def test_a_failed_update_leaves_the_store_as_it_was(tmp_path: Path, lee_store: Path) -> None:
     store = tmp_path / "store"
     shutil.copytree(lee_store, store)
-    before = {p.name: p.read_bytes() for p in store.iterdir()}
+    before = {p.relative_to(store): p.read_bytes() for p in store.rglob("*") if p.is_file()}
     with pytest.raises(RuntimeError):
         with updating_store(store) as update:
             path = update.new_file("vectors.npy")  # a hard link to the live file is replaced, not written through
             path.write_bytes(b"garbage")
             update.set_meta("words", 0)
             raise RuntimeError("crash mid-update")
-    assert {p.name: p.read_bytes() for p in store.iterdir()} == before
+    after = {p.relative_to(store): p.read_bytes() for p in store.rglob("*") if p.is_file()}
+    assert after == before  # nothing changed, nothing left behind
     assert sorted(p.name for p in tmp_path.iterdir()) == ["store"]
 
 
-def test_reranker_files_are_checked_on_open(reranked, tmp_path: Path) -> None:
+def test_reranker_files_are_checked_before_use(reranked, tmp_path: Path) -> None:
     store = tmp_path / "store"
     shutil.copytree(reranked[0], store)
     data = bytearray((store_file(store, "reranker.npz")).read_bytes())
     data[-40] ^= 0xFF
     (store_file(store, "reranker.npz")).write_bytes(bytes(data))
-    with pytest.raises(StoreError, match="reranker.npz"):
-        embedsearch.open_store(store)
+    with embedsearch.open_store(store) as opened, pytest.raises(StoreError, match="reranker.npz: checksum mismatch"):
+        opened.similar("police", rerank=True)
 
 
 def test_read_contexts_keeps_the_order_asked_for(lee_store: Path) -> None:
     with embedsearch.open_store(lee_store) as store:
         rows = store.rows_for(["police", "government"])
         window = store.meta["contexts"]["window"]
-        both = read_contexts(store._files.db, [rows["police"], rows["government"]], window)
+        both = read_contexts(store._files.db, [rows["police"], rows["government"]], window, vocabulary=len(store))
     assert both.words[0] == rows["police"] and both.words[-1] == rows["government"]
     assert both.left.shape == (32, window)
 

@@ -234,7 +234,7 @@ def _train_locked(store_path: Path, source: Corpus, config: RerankConfig, writin
         if added is not None:
             contexts, contexts_meta = added
             update.db.execute("DELETE FROM contexts")
-            update.db.executemany("INSERT INTO contexts (word, n, tokens) VALUES (:word, :n, :tokens)",
+            update.db.executemany("INSERT INTO contexts (word, n, tokens, crc32) VALUES (:word, :n, :tokens, :crc32)",
                                   context_rows(contexts))
             update.set_meta("contexts", contexts_meta)
     return RerankTrainResult(store_path, run.steps, run.tokens, round(seconds, 3), run.tokens_per_second, before,

@@ -48,7 +48,7 @@ class StoreFiles:
         if not self.path.is_dir():
             raise StoreError(f"no store at {self.path} (make one with `embedsearch train` or `embedsearch quickstart`)")
         self._fds: dict[str, int] = {}
-        self.db: sqlite3.Connection | None = None
+        self.db: Database | None = None
         for attempt in range(_OPEN_ATTEMPTS):
             before = self._generation_token()
             try:
@@ -124,11 +124,11 @@ class StoreFiles:
         fd = self._open_regular(layout.META_DB)
         try:
             uri = f"file:{quote(self._fd_path(fd, layout.META_DB))}?mode=ro&immutable=1"
-            self.db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            self.db = Database(sqlite3.connect(uri, uri=True, check_same_thread=False), db_path)
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
             rows = self.db.execute("SELECT key, value FROM meta").fetchall()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{db_path}: not a readable embedsearch metadata database ({exc})") from exc
+        except (sqlite3.DatabaseError, StoreError) as exc:
+            raise StoreError(f"{db_path}: not a readable embedsearch metadata database ({_cause(exc)})") from exc
         finally:
             os.close(fd)  # SQLite holds its own descriptor of the same file
         if not isinstance(version, int) or version > SCHEMA_VERSION:
@@ -161,14 +161,11 @@ class StoreFiles:
     def _check_words(self, verify: bool) -> None:
         db_path = self._name(layout.META_DB)
         assert self.db is not None  # noqa: S101 - set by _open_meta
-        try:
-            definitions = dict(self.db.execute("SELECT name, sql FROM sqlite_master WHERE tbl_name = 'words'").fetchall())
-            (rows,) = self.db.execute("SELECT count(*) FROM words").fetchone()
-            (low,) = self.db.execute("SELECT min(id) FROM words").fetchone()
-            (high,) = self.db.execute("SELECT max(id) FROM words").fetchone()
-            digest_row = self.db.execute(WORDS_DIGEST_SQL).fetchone() if verify and "checksums" in self.meta else None
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{db_path}: the words table is unreadable ({exc})") from exc
+        definitions = dict(self.db.execute("SELECT name, sql FROM sqlite_master WHERE tbl_name = 'words'").fetchall())
+        (rows,) = self.db.execute("SELECT count(*) FROM words").fetchone()
+        (low,) = self.db.execute("SELECT min(id) FROM words").fetchone()
+        (high,) = self.db.execute("SELECT max(id) FROM words").fetchone()
+        digest_row = self.db.execute(WORDS_DIGEST_SQL).fetchone() if verify and "checksums" in self.meta else None
         table = " ".join(str(definitions.get("words", "")).split())
         if not table.startswith('CREATE TABLE "words" ( "id" INTEGER PRIMARY KEY, "word" TEXT NOT NULL, "count" INTEGER NOT NULL'):
             raise StoreError(f"{db_path}: the words table is not the one embedsearch writes")
@@ -209,10 +206,7 @@ class StoreFiles:
             return
         if self.schema_version < 2:
             raise StoreError(f"{db_path}: the pipeline names learned models, but schema version {self.schema_version} cannot hold them")
-        try:
-            stored = dict(self.db.execute("SELECT name, sha256 FROM artifacts").fetchall())  # type: ignore[union-attr]
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{db_path}: the artifacts table is unreadable ({exc})") from exc
+        stored = dict(self.db.execute("SELECT name, sha256 FROM artifacts").fetchall())  # type: ignore[union-attr]
         for name, digest in referenced.items():
             if name not in stored:
                 raise StoreError(f"{db_path}: the learned model {name!r} of the pipeline is missing from the artifacts table")
@@ -225,10 +219,7 @@ class StoreFiles:
         db_path = self._name(layout.META_DB)
         found: dict[str, bytes] = {}
         for name, digest in referenced.items():
-            try:
-                row = self.db.execute("SELECT data FROM artifacts WHERE name = ?", (name,)).fetchone()  # type: ignore[union-attr]
-            except sqlite3.DatabaseError as exc:
-                raise StoreError(f"{db_path}: the artifacts table is unreadable ({exc})") from exc
+            row = self.db.execute("SELECT data FROM artifacts WHERE name = ?", (name,)).fetchone()  # type: ignore[union-attr]
             data = bytes(row[0]) if row and isinstance(row[0], (bytes, memoryview)) else b""
             if hashlib.sha256(data).hexdigest() != digest:
                 raise StoreError(f"{db_path}: the learned model {name!r} is corrupt (checksum mismatch)")
@@ -297,15 +288,10 @@ class StoreFiles:
         sizes.update({name: os.fstat(fd).st_size for name, fd in self._fds.items()})
         return dict(sorted(sizes.items()))
 
-    def verify_files(self) -> list[str]:
-        """Whole-file CRC-32 of every recorded file against the metadata; the names that match."""
-        checked = []
-        for name, fd in self._fds.items():
-            expected = self.meta["files"][name]["crc32"]
-            if crc32_file(Path(self._fd_path(fd, name))) != expected:
-                raise StoreError(f"{self._name(name)}: checksum mismatch (the file is corrupt or was changed after the store was built)")
-            checked.append(name)
-        return checked
+    def verify_file(self, name: str) -> None:
+        """Whole-file CRC-32 of recorded file ``name`` against the metadata (reads all of it)."""
+        if crc32_file(Path(self.file_path(name))) != self.meta["files"][name]["crc32"]:
+            raise StoreError(f"{self._name(name)}: checksum mismatch (the file is corrupt or was changed after the store was built)")
 
     def _close_fds(self) -> None:
         for fd in self._fds.values():
@@ -320,6 +306,41 @@ class StoreFiles:
             self.db.close()
         self._searcher = None
         self._close_fds()
+
+
+class Rows(list):  # type: ignore[type-arg]
+    """A query's rows, fetched whole (so a damaged page fails inside :meth:`Database.execute`)."""
+
+    def fetchone(self) -> Any:
+        return self[0] if self else None
+
+    def fetchall(self) -> list[Any]:
+        return list(self)
+
+
+class Database:
+    """A store's ``meta.sqlite``, read-only: every SQLite error becomes a :class:`StoreError` naming the
+    file, wherever the query path meets it, never a traceback."""
+
+    def __init__(self, connection: sqlite3.Connection, name: Path) -> None:
+        self.connection = connection
+        self.name = name
+
+    def execute(self, sql: str, parameters: Any = ()) -> Rows:
+        try:
+            return Rows(self.connection.execute(sql, parameters).fetchall())
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.name}: unreadable ({exc}); `embedsearch verify` checks the whole store") from exc
+
+    def backup(self, target: sqlite3.Connection) -> None:
+        self.connection.backup(target)
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def _cause(exc: BaseException) -> str:
+    return str(exc.__cause__ or exc) if isinstance(exc, StoreError) else str(exc)
 
 
 def _no_constant(name: str) -> Any:
