@@ -128,7 +128,7 @@ def live_directory(path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     name = read_current(path)
     if name is None:
-        if has_marker(path):
+        if has_marker(path) and not _is_regular(path / layout.META_DB):
             raise StoreError(f"{path} holds no published store yet (its first build did not finish); "
                              f"build it again with `embedsearch train ... -o {path}`")
         return path
