@@ -235,7 +235,7 @@ class Store:
         """Row of a vocabulary word (exactly as stored); raises :class:`UnknownWordError`."""
         found = self.rows_for([word]).get(word)
         if found is None:
-            raise UnknownWordError(word, self.suggest(word))
+            raise self._unknown(word)
         return found
 
     def vector(self, word: str) -> np.ndarray:
@@ -294,6 +294,16 @@ class Store:
                              "(run `embedsearch verify`)")
         return found
 
+    def _unknown(self, word: str) -> UnknownWordError:
+        """The error for a word the lookup did not find, after making sure the lookup can be trusted:
+        it goes through the words table's index, which opening does not read, so a word that a plain
+        scan of the (checksummed) table finds means a damaged index, not an unknown word."""
+        if self._row_of is None and self._files.db.execute(
+                "SELECT 1 FROM words NOT INDEXED WHERE word = ? LIMIT 1", (word,)).fetchone():
+            raise StoreError(f"{self._files.directory / 'meta.sqlite'}: the index of the words table is damaged "
+                             "(run `embedsearch verify`)")
+        return UnknownWordError(word, self.suggest(word))
+
     def suggest(self, word: str, limit: int = 5) -> list[str]:
         """Vocabulary words spelled close to ``word``, most frequent first among equals."""
         if not word:
@@ -346,7 +356,7 @@ class Store:
             vector = self.subwords.vector(token) if self.subwords is not None else None
             norm = float(np.linalg.norm(vector)) if vector is not None else 0.0
             if vector is None or norm == 0.0:
-                raise UnknownWordError(token, self.suggest(token))
+                raise self._unknown(token)
             units.append(vector / norm)
             oov.append(token)
         rows = [ids[t] for t in tokens if t in ids]

@@ -169,6 +169,11 @@ def validate_meta(meta: Mapping[str, Any], where: str) -> None:
                 check(meta[key], f"'{key}'")
         if meta.get("zero_vectors", 0) > meta["words"]:
             raise _Bad(f"'zero_vectors' ({meta['zero_vectors']}) exceeds 'words' ({meta['words']})")
+        files, index = meta["files"], meta["index"]
+        if (index["kind"] == "flat") == ("index.faiss" in files):
+            raise _Bad(f"'index.kind' {index['kind']!r} does not fit the files ({', '.join(sorted(files))})")
+        if "vectors.npy" not in files:
+            raise _Bad("'files' does not list vectors.npy")
         reranker = meta.get("reranker")
         if reranker and "dim" in reranker and reranker["dim"] != meta["dim"]:
             raise _Bad(f"'reranker.dim' ({reranker['dim']}) differs from the store's dim ({meta['dim']})")
@@ -182,7 +187,8 @@ def meta_digest(meta: Mapping[str, Any]) -> str:
     return hashlib.sha256(encode_meta(body).encode("utf-8")).hexdigest()
 
 
-WORDS_DIGEST_SQL = "SELECT group_concat(word, char(10)), total(count * (id + 1)), total(count) FROM words"
+WORDS_DIGEST_SQL = ("SELECT group_concat(word, char(10)), total(count * (id + 1)), total(count), "
+                    "total(typeof(word) != 'text' OR typeof(count) != 'integer' OR count < 0) FROM words")
 
 
 def words_digest(row: tuple[Any, ...]) -> str:
@@ -190,6 +196,8 @@ def words_digest(row: tuple[Any, ...]) -> str:
 
     One scan inside SQLite, without a Python object per row: ~15 ms for 68k words, ~0.25 s for 1M.
     """
-    joined, weighted, total = row
+    joined, weighted, total, malformed = row
+    if malformed:
+        raise ValueError(f"{int(malformed)} row(s) with a word that is not text or a count that is not a whole number >= 0")
     text = f"{joined or ''}\x00{float(weighted or 0):.17g}\x00{float(total or 0):.17g}"
     return hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest()
