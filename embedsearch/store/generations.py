@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import StoreBusyError, StoreError, StoreExistsError
-from ..fsutil import fsync_path
+from ..fsutil import apply_umask, fsync_path
 from . import layout
 
 _GENERATION = re.compile(r"g(\d{6,9})")
@@ -198,6 +198,7 @@ class StoreWrite:
         return max(numbers, default=0) + 1
 
     def _publish(self, build: Path, name: str) -> None:
+        apply_umask(build, directory=True)  # mkdtemp made it 0700: readers other than the owner need it
         for child in build.iterdir():
             fsync_path(child)
         fsync_path(build)

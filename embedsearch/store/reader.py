@@ -73,7 +73,7 @@ class StoreFiles:
     def _open(self, verify: bool) -> None:
         self.directory = generations.live_directory(self.path)
         self.generation = self.directory.name if self.directory != self.path else None
-        self._marked = generations.has_marker(self.path)
+        self._marked = self.generation is not None  # layout 2 always records checksums; layout 1 never did
         try:
             dir_fd = os.open(self.directory, _DIR_FLAGS)
         except OSError as exc:
