@@ -118,7 +118,7 @@ def _run(store: Path, publishes: int, thread_readers: int, process_readers: int,
 def test_readers_never_fail_while_the_store_is_republished(lee_store: Path, tmp_path: Path):
     store = tmp_path / "store"
     shutil.copytree(lee_store, store)
-    _run(store, publishes=20, thread_readers=6, process_readers=2, tmp_path=tmp_path)
+    _run(store, publishes=12, thread_readers=4, process_readers=2, tmp_path=tmp_path)
 
 
 @pytest.mark.slow
