@@ -215,7 +215,7 @@ class Store:
         """The FastText subword model, or ``None`` for stores without one."""
         if self._subwords is False:
             meta = self.meta.get("subwords")
-            self._subwords = SubwordModel.from_meta(self._files.array(meta["file"]), meta) if meta else None
+            self._subwords = SubwordModel.from_store(self._files, meta) if meta else None
         return self._subwords  # type: ignore[return-value]
 
     def raw_vector(self, word: str) -> np.ndarray:
