@@ -187,3 +187,12 @@ def test_damaged_row_table_is_a_clear_error(ft_store: Path, tmp_path: Path):
     with embedsearch.open_store(copy) as store:
         with pytest.raises(embedsearch.StoreError, match="init rows"):
             store.similar("governmentt")
+
+
+def test_vector_and_getitem_answer_unknown_words_from_subwords(ft_store: Path):
+    with embedsearch.open_store(ft_store) as store:
+        raw = store.raw_vector("governmentt")
+        np.testing.assert_allclose(store.vector("governmentt"), raw / np.linalg.norm(raw), atol=1e-7)
+        np.testing.assert_allclose(store["governmentt"], store.vector("governmentt"), atol=0)
+        query = store.similar("governmentt", k=3)
+        assert [w for w, _ in store.most_similar(positive=["governmentt"], topn=3)] == [n.word for n in query.neighbors]
