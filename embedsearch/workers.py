@@ -30,7 +30,7 @@ from typing import Any
 WATCHDOG_SECONDS = 0.5
 _PR_SET_PDEATHSIG = 1
 
-__all__ = ["WATCHDOG_SECONDS", "process_pool", "worker_context"]
+__all__ = ["WATCHDOG_SECONDS", "blas_threads", "limit_blas_threads", "process_pool", "worker_context"]
 
 
 def worker_context() -> multiprocessing.context.BaseContext:
@@ -126,13 +126,37 @@ def _start_worker(owner: int, initializer: Callable[..., Any] | None, initargs: 
         initializer(*initargs)
 
 
+_BLAS_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+             "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
 def limit_blas_threads(threads: int) -> None:
-    """Cap BLAS/OpenMP pools of this process at ``threads`` (numpy's OpenBLAS/MKL, faiss's OpenMP)."""
+    """Cap this process's BLAS/OpenMP pools at ``threads``: those already loaded through
+    ``threadpoolctl``, those loaded later (numpy imported in a worker after start) through the
+    environment variables they read when they load."""
+    for name in _BLAS_ENV:
+        os.environ[name] = str(threads)
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # a dependency, but a worker must not die for want of it
         return
     threadpool_limits(limits=threads)
+
+
+@contextlib.contextmanager
+def blas_threads(threads: int) -> Iterator[None]:
+    """Within the block, BLAS/OpenMP pools use at most ``threads`` threads (restored after).
+
+    Loops of small matrix products (the reranker's LSTM steps: 64 x 128 blocks) run several
+    times faster on one BLAS thread than on two, which spin against each other and against any
+    other work for the cores (measured in docs/threads.md)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(limits=threads):
+        yield
 
 
 def bind_to_parent(owner: int) -> None:
