@@ -26,7 +26,7 @@ import shutil
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
@@ -38,6 +38,7 @@ from .sources import ENCODING_ERRORS, Chunk, Reader, SourceFormat, chunk_documen
 from .text.fast_english import FastEnglish, fast_english
 from .text.pipeline import ARTIFACT_NAME, CompiledPipeline, Pipeline, english_words, sha256_hex
 from .text.steps import PLACEHOLDER_RE, TOKENIZE, FitInput, word_pattern
+from .workers import process_pool, worker_context  # noqa: F401  (worker_context: public, kept here)
 
 CORPUS_FORMAT = 2
 READABLE_CORPUS_FORMATS = (1, 2)  # format 2 added artifacts and stats.skipped_records
@@ -230,21 +231,6 @@ class _PassResult:
     samples: list[str]
 
 
-def worker_context() -> multiprocessing.context.BaseContext:
-    """How worker processes start: never plain fork, which is unsafe whatever threads the caller
-    has started (BLAS, OpenMP). Where available, a fork server: a clean single-threaded process,
-    started once with this module imported, forks each worker in milliseconds (spawn starts a new
-    interpreter per worker, ~0.2 s, which is a fifth of a 20 MB ingest). Elsewhere, spawn."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        # Imported once by the server when it starts (the first time), not by every worker: this
-        # module, and the caller's main script, which each spawned or forked worker would
-        # otherwise import again (as spawn does).
-        context.set_forkserver_preload(["__main__", __name__])
-        return context
-    return multiprocessing.get_context("spawn")
-
-
 def _run_pass(files: Sequence[str], settings: _WorkerSettings, out: IO[bytes], *, workers: int,
               source_format: SourceFormat, stage: str, progress: ProgressCallback, warn: ProgressCallback) -> _PassResult:
     """One parallel pass over all sources; results written to ``out`` in input order."""
@@ -257,8 +243,7 @@ def _run_pass(files: Sequence[str], settings: _WorkerSettings, out: IO[bytes], *
         _init_worker(replace(settings, threads=workers) if threaded else settings)
         executor: Any = _InlineExecutor()
     else:
-        context = worker_context()
-        executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(settings,))
+        executor = process_pool(workers, initializer=_init_worker, initargs=(settings,))
     try:
         pending: collections.deque[Future[_ChunkResult]] = collections.deque()
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .datasets import resolve_dataset
 from .errors import ConfigError, SourceError
 from .query import ANALOGY_METHODS, COSMUL_EPSILON, Store
 
@@ -118,6 +119,7 @@ def evaluate_analogies(
     restrict: int | None = 30_000,
 ) -> AnalogyEvaluation:
     """Accuracy on an analogy file (``: section`` or ``# section`` headers, ``a b c d`` lines).
+    ``path`` may also name a shipped set (``google``, ``ko-analogy-semantic``; see ``embedsearch datasets``).
 
     Candidates and question words are restricted to the ``restrict`` most frequent words (the
     store's first rows); a question with a word outside them, or a word that the pipeline does not
@@ -126,7 +128,7 @@ def evaluate_analogies(
     """
     if method not in ANALOGY_METHODS:
         raise ConfigError(f"method must be one of {', '.join(ANALOGY_METHODS)}, got {method!r}")
-    path = Path(path)
+    path = resolve_dataset(path, "analogies")
     limit = _check_restrict(store, restrict)
     vocabulary = _Vocabulary(store, limit)
     names: list[str] = []
@@ -214,6 +216,7 @@ def evaluate_pairs(
     store: Store, path: str | os.PathLike[str], *, restrict: int | None = None, subwords: bool = False
 ) -> PairEvaluation:
     """Spearman and Pearson correlation of the store's cosine with the scores of a word-pair file.
+    ``path`` may also name a shipped set (``ws353``, ``simlex``, ``men``, ``ko-ws353``...; see ``embedsearch datasets``).
 
     Reads WordSim / SimLex / MEN / RW style files: ``w1 w2 score`` separated by tabs, commas or
     spaces, with or without a BOM, ``#`` comments and a header line. Pairs with a word out of the
@@ -223,7 +226,7 @@ def evaluate_pairs(
     """
     from scipy import stats  # evaluation only; scipy comes with gensim
 
-    path = Path(path)
+    path = resolve_dataset(path, "pairs")
     if subwords and store.subwords is None:
         raise ConfigError(f"{store.path} has no subword data: scoring out-of-vocabulary pairs needs a FastText store")
     vocabulary = _Vocabulary(store, _check_restrict(store, restrict))

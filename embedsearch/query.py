@@ -17,6 +17,7 @@ import numpy as np
 
 from .errors import ConfigError, QueryError, StoreError, UnknownWordError, UsageError
 from .expression import WeightedTerm, is_plain, parse_expression
+from .keyed import KeyedVectorsAPI
 from .store import StoreFiles
 from .store.subwords import SubwordModel
 from .text.pipeline import CompiledPipeline, Pipeline
@@ -163,8 +164,11 @@ class StoreInfo:
     reranker: dict[str, Any] | None = None
 
 
-class Store:
-    """An open store. Use :func:`open_store`; close it (or use ``with``) when done."""
+class Store(KeyedVectorsAPI):
+    """An open store. Use :func:`open_store`; close it (or use ``with``) when done.
+
+    Besides its own queries it answers gensim's ``KeyedVectors`` calls (``store["king"]``,
+    ``most_similar``, ``most_similar_cosmul``, ``similar_by_vector``...; see :mod:`embedsearch.keyed`)."""
 
     def __init__(self, files: StoreFiles) -> None:
         self._files = files
@@ -218,7 +222,7 @@ class Store:
         """The FastText subword model, or ``None`` for stores without one."""
         if self._subwords is False:
             meta = self.meta.get("subwords")
-            self._subwords = SubwordModel.from_meta(self._files.array(meta["file"]), meta) if meta else None
+            self._subwords = SubwordModel.from_store(self._files, meta) if meta else None
         return self._subwords  # type: ignore[return-value]
 
     def raw_vector(self, word: str) -> np.ndarray:
@@ -239,8 +243,9 @@ class Store:
         return found
 
     def vector(self, word: str) -> np.ndarray:
-        """The unit vector of a vocabulary word (a copy, float32)."""
-        return np.array(self.vectors[self.word_id(word)])
+        """The unit vector of a word (a copy, float32): a vocabulary word's row or, in a FastText
+        store, any word's vector built from its subwords, as ``similar`` places it."""
+        return self.get_vector(word)
 
     def vocabulary(self) -> list[str]:
         """Every vocabulary word in row order (most frequent first for trained stores); read once, cached."""
@@ -405,7 +410,17 @@ class Store:
             raise QueryError("the query vector is zero (the terms cancel out); nothing is similar to it")
         return (query / norm).astype(np.float32, copy=False)
 
-    def _search(self, query: np.ndarray, k: int, exclude: set[int], *, composed: bool = False) -> list[Neighbor]:
+    def among_rows(self, among: Iterable[str] | None) -> np.ndarray | None:
+        """Sorted rows of the vocabulary words of ``among`` (words not in the vocabulary are
+        ignored; ``None``: no restriction). Answers restricted to them are scored exactly."""
+        if among is None:
+            return None
+        if isinstance(among, str):
+            raise ConfigError("among must be a list of words, not one string")
+        return np.array(sorted(set(self.rows_for(list(among)).values())), dtype=np.int64)
+
+    def _search(self, query: np.ndarray, k: int, exclude: set[int], *, composed: bool = False,
+                among: Iterable[str] | None = None) -> list[Neighbor]:
         """Top ``k`` rows by inner product with ``query`` (unit or not), ``exclude`` left out.
 
         ``composed`` queries (expressions, analogies) are not word vectors: they lie off the words'
@@ -413,6 +428,11 @@ class Store:
         with, so they draw a pool of at least ``_POOL`` candidates (scores are exact either way).
         """
         self._warm()
+        rows = self.among_rows(among)
+        if rows is not None:  # a word list: every candidate scored exactly, no index needed
+            if not len(rows):
+                return []
+            return self._top_of_scores(np.asarray(self.vectors[rows] @ self._unit(query)), k, exclude, rows)
         wanted = min(k + len(exclude), len(self))
         if composed and not self._files.index_meta.get("exact", False):
             wanted = min(max(wanted, _POOL), len(self))
@@ -473,12 +493,13 @@ class Store:
     # --- queries -----------------------------------------------------------------------------
 
     def similar(self, query: str, *, k: int = 10, rerank: bool = False, rerank_k: int = 50,
-                rerank_weight: float | None = None) -> SimilarResult:
+                rerank_weight: float | None = None, among: Iterable[str] | None = None) -> SimilarResult:
         """Nearest words to a word, a phrase (mean of its words) or an expression (``king - man + woman``).
 
         ``rerank`` draws the top ``rerank_k`` by cosine and reorders them by cosine plus
         ``rerank_weight`` (default: the store's) times their fit in the stored contexts of the
         query's words (those with positive weight); needs ``embedsearch rerank train`` first.
+        ``among``: answers only from these words (others of the list not in the vocabulary are ignored).
         """
         self._check_k(k)
         terms: list[QueryTerm] = []
@@ -496,21 +517,24 @@ class Store:
             exclude.update(ids)
         composed = len(terms) > 1 or any(term.weight < 0 or len(term.words) > 1 for term in terms)
         if not rerank:
-            return SimilarResult(query, terms, self._search(combined, k, exclude, composed=composed), self.search_info)
+            return SimilarResult(query, terms, self._search(combined, k, exclude, composed=composed, among=among),
+                                 self.search_info)
         self._check_k(rerank_k)
-        candidates = self._search(combined, max(k, rerank_k), exclude, composed=composed)
+        candidates = self._search(combined, max(k, rerank_k), exclude, composed=composed, among=among)
         positive = [word for term in terms if term.weight > 0 for word in term.words if word not in term.oov]
         neighbors, info = self._rerank(candidates, positive, k, rerank_weight)
         return SimilarResult(query, terms, neighbors, self.search_info, info)
 
     def analogy(self, a: str, b: str, c: str, *, k: int = 10, method: str = "3cosadd", rerank: bool = False,
-                rerank_k: int = 50, rerank_weight: float | None = None) -> AnalogyResult:
+                rerank_k: int = 50, rerank_weight: float | None = None,
+                among: Iterable[str] | None = None) -> AnalogyResult:
         """``a`` is to ``b`` as ``c`` is to ...? (``man king woman`` → ``queen``). Inputs are excluded.
 
         ``3cosadd`` ranks by cos(x, b - a + c); ``3cosmul`` (Levy & Goldberg 2014) by
         cos'(x, b) * cos'(x, c) / (cos'(x, a) + 1e-6) with cos' = (1 + cos) / 2, as gensim's
         ``most_similar_cosmul`` does. ``rerank`` reorders the top ``rerank_k`` by their fit in the
         stored contexts of ``b``, the word whose place the answer takes (see :meth:`similar`).
+        ``among``: answers only from these words.
         """
         self._check_k(k)
         if rerank:
@@ -525,9 +549,10 @@ class Store:
         oov = [word for term, _, _ in resolved for word in term.oov]
         units = np.stack([self._unit(v) for v in vectors])
         if method == "3cosadd":
-            neighbors = self._search(units[1] - units[0] + units[2], wanted, exclude, composed=True)
+            neighbors = self._search(units[1] - units[0] + units[2], wanted, exclude, composed=True, among=among)
         else:
-            pool = self._cosmul_pool(units, wanted + len(exclude))
+            among_rows = self.among_rows(among)
+            pool = among_rows if among_rows is not None else self._cosmul_pool(units, wanted + len(exclude))
             rows = self.vectors if len(pool) == len(self) else self.vectors[pool]
             shifted = (1.0 + np.asarray(rows @ units.T)) / 2.0
             scores = shifted[:, 1] * shifted[:, 2] / (shifted[:, 0] + COSMUL_EPSILON)

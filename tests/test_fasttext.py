@@ -114,3 +114,85 @@ def test_word2vec_store_has_no_raw_vectors(lee_store: Path):
     with embedsearch.open_store(lee_store) as store:
         with pytest.raises(QueryError, match="no subword data"):
             store.raw_vector("government")
+
+
+OOV_WORDS = ["governmentt", "xyzzy", "qqqqzzzzjjj", "한국어", "naïve", "ünïcödé-wörd", "a", "zz"]
+
+
+@pytest.fixture(scope="module")
+def ft_big_bucket_file(tmp_path_factory: pytest.TempPathFactory, lee_corpus) -> Path:
+    """A model with far more buckets than its vocabulary touches, trained on 2 threads."""
+    path = tmp_path_factory.mktemp("ftbig") / "model.bin"
+    script = (
+        "import fasttext, sys\n"
+        "m = fasttext.train_unsupervised(sys.argv[1], model='skipgram', dim=50, epoch=1, minCount=3, bucket=200000,"
+        " thread=2, verbose=0)\n"
+        "m.save_model(sys.argv[2])\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(lee_corpus.text_path), str(path)], check=True)
+    return path
+
+
+def test_store_keeps_only_touched_rows_and_stays_exact(ft_big_bucket_file: Path, tmp_path: Path):
+    import_vectors(ft_big_bucket_file, tmp_path / "store")
+    model = fasttext.load_model(str(ft_big_bucket_file))
+    full = model.get_input_matrix()
+    with embedsearch.open_store(tmp_path / "store") as store:
+        sub = store.subwords
+        assert sub is not None and sub.rows is not None and sub.init_threads == 2
+        assert sub.matrix.shape[0] < full.shape[0] // 5  # ~28k of 203k rows
+        stored = (tmp_path / "store" / "subwords.npy").stat().st_size
+        assert stored < full.nbytes // 5
+        for word in OOV_WORDS + ["government", "police"]:
+            np.testing.assert_allclose(store.raw_vector(word), model.get_word_vector(word), atol=1e-7, rtol=0, err_msg=word)
+        # rows not stored are recomputed bit for bit: fastText's initial values (random, then zero)
+        untouched = np.setdiff1d(np.arange(full.shape[0]), np.asarray(sub.rows))
+        probe = untouched[:: max(1, len(untouched) // 2000)]
+        assert np.array_equal(sub.input_rows(list(probe)), full[probe])
+        assert np.any(full[probe] != 0) and np.any(np.all(full[probe] == 0, axis=1))  # both kinds probed
+
+
+def test_trained_store_is_compact(ft_store: Path):
+    with embedsearch.open_store(ft_store) as store:
+        sub = store.subwords
+        assert sub is not None and sub.rows is not None  # 5000 buckets: nearly all touched
+        assert sub.matrix.shape[0] == len(sub.rows) < sub.nwords + sub.bucket
+        assert store.info().files["subword_rows.npy"] > 0
+
+
+def test_compaction_refuses_a_matrix_it_cannot_recompute():
+    from embedsearch.store.subwords import compact_matrix, initial_rows
+
+    words = ["</s>", "cat", "dog"]
+    total = len(words) + 5000
+    matrix = initial_rows(np.arange(total), dim=20, total_rows=total, threads=2)
+    assert compact_matrix(matrix, words, minn=3, maxn=6, bucket=5000) is not None
+    changed = matrix.copy()
+    changed[-1] += 0.5  # an untouched row that is not fastText's initial value
+    changed[1000:4000] += 0.5
+    assert compact_matrix(changed, words, minn=3, maxn=6, bucket=5000) is None
+
+
+def test_damaged_row_table_is_a_clear_error(ft_store: Path, tmp_path: Path):
+    import shutil
+    import sqlite3
+    import json
+
+    copy = tmp_path / "copy"
+    shutil.copytree(ft_store, copy)
+    with sqlite3.connect(copy / "meta.sqlite") as db:
+        meta = json.loads(db.execute("SELECT value FROM meta WHERE key='subwords'").fetchone()[0])
+        meta["init"]["rows"] += 1
+        db.execute("UPDATE meta SET value=? WHERE key='subwords'", (json.dumps(meta),))
+    with embedsearch.open_store(copy) as store:
+        with pytest.raises(embedsearch.StoreError, match="init rows"):
+            store.similar("governmentt")
+
+
+def test_vector_and_getitem_answer_unknown_words_from_subwords(ft_store: Path):
+    with embedsearch.open_store(ft_store) as store:
+        raw = store.raw_vector("governmentt")
+        np.testing.assert_allclose(store.vector("governmentt"), raw / np.linalg.norm(raw), atol=1e-7)
+        np.testing.assert_allclose(store["governmentt"], store.vector("governmentt"), atol=0)
+        query = store.similar("governmentt", k=3)
+        assert [w for w, _ in store.most_similar(positive=["governmentt"], topn=3)] == [n.word for n in query.neighbors]

@@ -62,13 +62,16 @@ def emit_json(result: Any) -> None:
 
 
 class ProgressPrinter:
-    """Progress on stderr: one rewritten line on a terminal, an occasional plain line otherwise."""
+    """Progress on stderr with rate and time left (tqdm): a live bar on a terminal, a plain line
+    every 10 s otherwise (logs, CI), both formatted by tqdm. One bar per stage."""
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
         self.tty = sys.stderr.isatty()
         self.last = 0.0
-        self.width = 0
+        self.stage: str | None = None
+        self.started = 0.0
+        self.bar: Any = None
 
     def __call__(self, event: Progress) -> None:
         if event.stage == "warning":
@@ -77,31 +80,57 @@ class ProgressPrinter:
             return
         if self.quiet:
             return
+        if event.stage != self.stage:
+            self._close()
+            self.stage = event.stage
+            self.started = self.last = time.monotonic()  # a plain line every 10 s from the stage's start
+        done = float(event.done)
+        total = float(event.total) if event.total else None
+        if self.tty:
+            self._draw(event, done, total)
+            return
         now = time.monotonic()
-        last_step = event.total is not None and event.done >= event.total
-        if not (event.final or last_step) and now - self.last < (0.2 if self.tty else 10.0):
+        last_step = total is not None and done >= total
+        if not (event.final or last_step) and now - self.last < 10.0:
             return
         self.last = now
-        if event.unit == "epochs" and event.total:
-            epoch = min(int(event.done) + (not float(event.done).is_integer()), int(event.total))
-            amount = f"epoch {epoch}/{event.total:.0f}"
-        elif event.total:
-            decimals = 1 if event.unit == "MB" else 0
-            amount = f"{100 * event.done / event.total:5.1f}% of {event.total:,.{decimals}f} {event.unit}"
-        else:
-            amount = f"{event.done:,.1f} {event.unit}"
-        line = f"{event.stage}: {amount}" + (f"  {event.message}" if event.message else "")
-        if self.tty:
-            padding = " " * max(0, self.width - len(line))
-            click.echo(f"\r{line}{padding}", err=True, nl=event.final)
-            self.width = 0 if event.final else len(line)
-        else:
-            click.echo(line, err=True)
+        from tqdm import tqdm
+
+        line = tqdm.format_meter(done, total, now - self.started, unit=f" {event.unit}", prefix=event.stage,
+                                 postfix=event.message or None, bar_format=self._format(total))
+        click.echo(line, err=True)
+        if event.final:
+            self.stage = None
+
+    @staticmethod
+    def _format(total: float | None) -> str:
+        if total is None:
+            return "{desc}: {n:,.1f}{unit} [{elapsed}, {rate_fmt}{postfix}]"
+        return "{desc}: {percentage:5.1f}% |{bar:20}| {n:,.1f}/{total:,.1f}{unit} [{elapsed}<{remaining}, {rate_fmt}{postfix}]"
+
+    def _draw(self, event: Progress, done: float, total: float | None) -> None:
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=total, desc=event.stage, unit=f" {event.unit}", file=sys.stderr, leave=True,
+                            dynamic_ncols=True, mininterval=0.2, bar_format=self._format(total))
+        if total is not None and self.bar.total != total:
+            self.bar.total = total
+        if event.message:
+            self.bar.set_postfix_str(event.message, refresh=False)
+        self.bar.update(done - self.bar.n)
+        if event.final:
+            self._close()
+
+    def _close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        self.stage = None
 
     def _clear(self) -> None:
-        if self.tty and self.width:
-            click.echo("\r" + " " * self.width + "\r", err=True, nl=False)
-            self.width = 0
+        if self.bar is not None:
+            self.bar.clear()
 
 
 def print_neighbors(neighbors: list[Neighbor]) -> None:

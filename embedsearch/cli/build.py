@@ -304,20 +304,25 @@ def train(progress: ProgressPrinter, corpus: Path, output: Path, model: str, arc
 
 
 @main.command()
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=DEFAULT_STORE.parent, show_default=True,
-              help="Directory for the corpus and the store.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help=f"Directory for the corpus and the store. Default: {DEFAULT_STORE.parent} (ko: {DEFAULT_STORE.parent}-ko).")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Default: all cores.")
 @click.option("--force", is_flag=True, help="Rebuild even if OUTPUT already holds a quickstart store.")
+@click.option("--lang", type=click.Choice(["en", "ko"]), default="en", show_default=True,
+              help="ko: a Korean store from the Korean Wikipedia sample shipped with embedsearch (Kiwi morphemes).")
 @json_option
 @click.pass_obj
-def quickstart(progress: ProgressPrinter, output: Path, workers: int | None, force: bool, as_json: bool) -> None:
-    """Build a store from the English Wikipedia sample that ships with gensim, then query it.
+def quickstart(progress: ProgressPrinter, output: Path | None, workers: int | None, force: bool, lang: str,
+               as_json: bool) -> None:
+    """Build a store from a Wikipedia sample (English: gensim's; Korean: ours), then query it.
 
     Takes about a minute on two cores. Afterwards, try the commands it prints.
     """
     from ..demo import quickstart as run_quickstart
 
-    result = run_quickstart(output, workers=workers, overwrite=force, progress=progress)
+    if output is None:
+        output = DEFAULT_STORE.parent if lang == "en" else Path(f"{DEFAULT_STORE.parent}-ko")
+    result = run_quickstart(output, workers=workers, overwrite=force, lang=lang, progress=progress)
     if as_json:
         emit_json(result)
         return
@@ -332,6 +337,12 @@ def quickstart(progress: ProgressPrinter, output: Path, workers: int | None, for
     store = result.store if result.store != DEFAULT_STORE.absolute() else None
     flag = f" -s {result.store}" if store else ""
     click.echo("\nTry next:")
+    if lang == "ko":
+        click.echo(f"  embedsearch similar -s {result.store} 대통령")
+        click.echo(f"  embedsearch analogy -s {result.store} 한국 서울 일본")
+        click.echo(f"  embedsearch evaluate pairs {result.store} ko-ws353")
+        click.echo(f"  embedsearch evaluate analogies {result.store} ko-analogy-semantic")
+        return
     click.echo(f"  embedsearch similar{flag} philosophy")
     click.echo(f'  embedsearch similar{flag} "music - poetry + science"')
     click.echo(f"  embedsearch analogy{flag} france french germany --method 3cosmul")

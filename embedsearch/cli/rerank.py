@@ -34,11 +34,13 @@ def rerank() -> None:
 @click.option("--contexts", type=click.IntRange(min=1), default=16, show_default=True,
               help="Occurrences per word to sample if the store has none (e.g. imported stores).")
 @click.option("--seed", type=click.IntRange(min=0, max=2**32 - 1), default=1, show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes for the corpus passes. Default: all cores. The training steps run on one BLAS thread.")
 @json_option
 @click.pass_obj
 def train(progress: ProgressPrinter, store: Path, corpus: Path, hidden: int, window: int, batch: int, negatives: int,
           learning_rate: float, clip: float, sample: float, epochs: float, tokens: int | None, minutes: float | None,
-          contexts: int, seed: int, as_json: bool) -> None:
+          contexts: int, seed: int, workers: int | None, as_json: bool) -> None:
     """Train the reranker of STORE on CORPUS (the store's tokenized corpus, from `ingest`).
 
     A bidirectional LSTM language model in numpy reads the corpus: the forward LSTM the words left
@@ -55,7 +57,7 @@ def train(progress: ProgressPrinter, store: Path, corpus: Path, hidden: int, win
 
     config = RerankConfig(hidden=hidden, window=window, batch=batch, negatives=negatives, learning_rate=learning_rate,
                           clip=clip, sample=sample, epochs=epochs, tokens=tokens, minutes=minutes, contexts=contexts,
-                          seed=seed)
+                          seed=seed, workers=workers)
     result = train_reranker(store, corpus, config, progress=progress)
     if as_json:
         emit_json(result)

@@ -88,6 +88,31 @@ def evaluate_pairs_command(store_path: Path, files: tuple[Path, ...], restrict: 
 
 
 
+@main.command("datasets")
+@click.option("--kind", type=click.Choice(["pairs", "analogies", "corpus"]), default=None, help="Only this kind.")
+@json_option
+def datasets_command(kind: str | None, as_json: bool) -> None:
+    """The evaluation sets and sample corpora shipped with embedsearch, by name.
+
+    \b
+    Give a name where a file is expected:
+      embedsearch evaluate pairs STORE ws353 simlex men
+      embedsearch evaluate analogies STORE google
+      embedsearch ingest "$(embedsearch datasets --kind corpus --json | jq -r '.[0].path')" -o corpus
+    Sources and licences: embedsearch/corpora/README.md.
+    """
+    from ..datasets import ROOT, list_datasets
+
+    found = list_datasets(kind)
+    if as_json:
+        emit_json([d.to_dict() for d in found])
+        return
+    width = max(len(d.name) for d in found)
+    for d in found:
+        click.echo(f"{d.name:<{width}}  {d.kind:<9}  {d.lang}  {d.size:<26}  {d.description}")
+    click.echo(f"\nsources and licences: {ROOT / 'README.md'}", err=True)
+
+
 @main.group()
 def export() -> None:
     """Write a store's vectors in other formats."""

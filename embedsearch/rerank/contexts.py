@@ -13,7 +13,7 @@ import os
 import sqlite3
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass
 from typing import Any
 
@@ -224,7 +224,8 @@ def collect_contexts(text_path: str | os.PathLike[str], words: Sequence[str], *,
     """Sample the contexts of ``words`` (store rows in order) from a tokenized corpus file, with
     ``workers`` processes (default: all cores); returns them and the description saved as the
     store's ``contexts`` metadata. The sample depends on the seed only, not on ``workers``."""
-    from ..corpus import default_workers, worker_context
+    from ..corpus import default_workers
+    from ..workers import process_pool
 
     global _worker_rows
     if per_word < 1 or window < 1:
@@ -252,8 +253,7 @@ def collect_contexts(text_path: str | os.PathLike[str], words: Sequence[str], *,
         finally:
             _worker_rows = {}
     else:
-        with ProcessPoolExecutor(workers, mp_context=worker_context(), initializer=_init_worker,
-                                 initargs=(row_of,)) as pool:
+        with process_pool(workers, initializer=_init_worker, initargs=(row_of,)) as pool:
             futures = {pool.submit(_sample_spans, str(text_path), group, per_word, window, seed): group for group in groups}
             for future in as_completed(futures):
                 merged.absorb(*future.result())

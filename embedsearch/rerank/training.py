@@ -45,7 +45,9 @@ class RerankConfig:
     """How to train the reranker. ``epochs`` passes over the corpus at most, stopping earlier at
     ``tokens`` corpus tokens or after ``minutes`` if given. ``sample`` subsamples frequent target
     words (word2vec's formula; 0 keeps all). ``contexts`` per word are sampled from the corpus if
-    the store has none (stores from ``import``)."""
+    the store has none (stores from ``import``). ``workers``: processes for the corpus passes
+    (default: all cores); the training steps themselves run on one BLAS thread, which is several
+    times faster for these small matrix products than letting BLAS threads fight for the cores."""
 
     hidden: int = 128
     window: int = 8
@@ -59,6 +61,7 @@ class RerankConfig:
     minutes: float | None = None
     contexts: int = 16
     seed: int = 1
+    workers: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("hidden", "window", "batch", "negatives", "contexts"):
@@ -74,6 +77,8 @@ class RerankConfig:
             raise ConfigError(f"tokens must be at least 1, got {self.tokens}")
         if self.minutes is not None and self.minutes <= 0:
             raise ConfigError(f"minutes must be positive, got {self.minutes}")
+        if self.workers is not None and self.workers < 1:
+            raise ConfigError(f"workers must be at least 1, got {self.workers}")
         if not 0 <= self.seed < 2**32:
             raise ConfigError(f"seed must be in [0, 2**32), got {self.seed}")
 
@@ -167,6 +172,7 @@ def _train_locked(store_path: Path, source: Corpus, config: RerankConfig, writin
     from ..query import open_store
     from ..store.update import updating_store
     from .contexts import collect_contexts, context_rows
+    from ..workers import blas_threads
     from .corpus_ids import iter_id_blocks
 
     with open_store(store_path) as opened:
@@ -197,20 +203,22 @@ def _train_locked(store_path: Path, source: Corpus, config: RerankConfig, writin
         validation = np.asarray(windows[np.sort(order[:held_out])])
         training = order[held_out:]
         validate = _Validator(vectors, validation, keep, counts, config)
-        before = validate(weights)
         planned = int(config.epochs * len(training)) * length
         if config.tokens is not None:
             planned = min(planned, config.tokens)
         deadline = started + 60 * config.minutes if config.minutes is not None else math.inf
-        run = _run_steps(weights, vectors, windows, training, keep, negatives, config, rng, planned, deadline, progress)
-        seconds = time.perf_counter() - started
-        after = validate(weights)
+        with blas_threads(1):  # small products: one BLAS thread is fastest (docs/threads.md)
+            before = validate(weights)
+            run = _run_steps(weights, vectors, windows, training, keep, negatives, config, rng, planned, deadline,
+                             progress)
+            seconds = time.perf_counter() - started
+            after = validate(weights)
         progress(Progress("rerank", min(run.tokens, planned), planned, "tokens",
                           f"held-out loss {before:.3f} -> {after:.3f}", final=True))
         added = None
         if not has_contexts:
             added = collect_contexts(source.text_path, words, per_word=config.contexts, seed=config.seed,
-                                     progress=progress)
+                                     workers=config.workers, progress=progress)
     manifest = {
         "format": MANIFEST_FORMAT,
         "file": WEIGHTS_FILE,

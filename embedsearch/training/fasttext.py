@@ -1,7 +1,7 @@
 """The fastText backend: Facebook's ``fasttext``, run in a child process on the tokenized corpus file.
 
-The store gets fastText's word vectors (what ``get_word_vector`` returns) and its whole input
-matrix as ``subwords.npy``, so out-of-vocabulary words get vectors on the query path without
+The store gets fastText's word vectors (what ``get_word_vector`` returns) and the rows of its input
+matrix that training changed as ``subwords.npy`` (the others are recomputed), so out-of-vocabulary words get vectors on the query path without
 fastText (see :mod:`embedsearch.store.subwords`). fastText's Python API takes no seed (it always
 uses 0): training is reproducible only with one thread.
 """
@@ -22,7 +22,7 @@ import numpy as np
 from ..corpus import Corpus
 from ..errors import EmptyCorpusError, SourceError, TrainingError
 from ..progress import Progress, ProgressCallback, ignore_progress
-from ..store.subwords import EOS, HASH_SCHEME, SUBWORDS_FILE
+from ..store.subwords import EOS, HASH_SCHEME, ROWS_FILE, SUBWORDS_FILE, compact_matrix
 from .config import TrainConfig
 from .results import EpochStats, TrainedVectors
 
@@ -124,8 +124,18 @@ def _collect(scratch: Path, corpus_words: int, epochs: list[EpochStats]) -> Trai
     keep = [i for i in range(len(words)) if i != eos_id]  # "</s>" marks line ends; it is not a word
     if not keep:
         raise EmptyCorpusError("the fastText model has no words")
-    subwords = {"file": SUBWORDS_FILE, "hash": HASH_SCHEME, "minn": int(args["minn"]), "maxn": int(args["maxn"]),
-                "bucket": int(matrix.shape[0] - len(words)), "nwords": len(words), "eos_id": eos_id}
+    subwords: dict[str, Any] = {"file": SUBWORDS_FILE, "hash": HASH_SCHEME, "minn": int(args["minn"]),
+                                "maxn": int(args["maxn"]), "bucket": int(matrix.shape[0] - len(words)),
+                                "nwords": len(words), "eos_id": eos_id}
+    arrays: dict[str, np.ndarray] = {SUBWORDS_FILE: matrix}
+    # Only the rows training changed are stored; the others are fastText's initial values, recomputed
+    # on demand (store/subwords.py). A matrix whose other rows are not those is stored whole.
+    compact = compact_matrix(matrix, words, minn=subwords["minn"], maxn=subwords["maxn"], bucket=subwords["bucket"])
+    if compact is not None:
+        kept_matrix, kept_rows, init = compact
+        index_dtype = np.int32 if matrix.shape[0] < 2**31 else np.int64
+        arrays = {SUBWORDS_FILE: kept_matrix, ROWS_FILE: kept_rows.astype(index_dtype)}
+        subwords.update({"rows_file": ROWS_FILE, "init": init})
     return TrainedVectors(
         words=[words[i] for i in keep],
         counts=counts[keep],
@@ -133,7 +143,7 @@ def _collect(scratch: Path, corpus_words: int, epochs: list[EpochStats]) -> Trai
         corpus_words=corpus_words,
         epochs=epochs,
         backend=f"fasttext {version('fasttext')}",
-        arrays={SUBWORDS_FILE: matrix},
+        arrays=arrays,
         extra_meta={"subwords": subwords, "fasttext_args": args},
     )
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 from ..progress import Progress, ProgressCallback, ignore_progress
@@ -52,7 +51,8 @@ def count_words(text_path: str | os.PathLike[str], *, workers: int | None = None
                 progress: ProgressCallback = ignore_progress) -> WordCounts:
     """Count the words of a corpus file (tokens separated by whitespace, a sentence per line) with
     ``workers`` processes (default: all cores)."""
-    from ..corpus import default_workers, worker_context
+    from ..corpus import default_workers
+    from ..workers import process_pool
 
     spans = file_spans(text_path)
     total = spans[-1][2]
@@ -75,7 +75,7 @@ def count_words(text_path: str | os.PathLike[str], *, workers: int | None = None
         for span in spans:
             absorb(_count_span(str(text_path), span[1], span[2]), span)
     else:
-        with ProcessPoolExecutor(workers, mp_context=worker_context()) as pool:
+        with process_pool(workers) as pool:
             futures = [pool.submit(_count_span, str(text_path), start, end) for _, start, end in spans]
             for future, span in zip(futures, spans):
                 absorb(future.result(), span)
