@@ -165,13 +165,11 @@ class Stores:
     def _open(self, name: str, path: Path) -> bool:
         try:
             served = open_served(name, path)
-        except EmbedsearchError as exc:
-            self._errors[name] = str(exc)
-            log.warning("store %s (%s) did not open: %s", name, path, exc)
-            return False
-        except OSError as exc:  # caught mid-publish: a file vanished under the open
-            self._errors[name] = f"{exc.strerror or exc}"
-            log.warning("store %s (%s) did not open: %s", name, path, exc)
+        except (EmbedsearchError, OSError) as exc:  # OSError: caught mid-publish, a file vanished under the open
+            message = str(exc) if isinstance(exc, EmbedsearchError) else f"{exc.strerror or exc}"
+            if self._errors.get(name) != message:  # once per distinct failure, not at every poll
+                log.warning("store %s (%s) did not open: %s", name, path, message)
+            self._errors[name] = message
             return False
         self._swap(name, served)
         return True

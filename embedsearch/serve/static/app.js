@@ -151,10 +151,10 @@ function svg(tag, attrs) {
 function renderMap(map) {
   const box = $("map");
   if (!map || map.points.length < 2) { $("map-panel").hidden = true; return; }
-  const [width, height, pad] = [480, 360, 40];
+  const [width, height, pad, right] = [480, 360, 24, 110]; // room on the right for the labels
   const xs = map.points.map((p) => p.x), ys = map.points.map((p) => p.y);
   const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
-  const sx = (x) => pad + ((x - x0) / ((x1 - x0) || 1)) * (width - 2 * pad);
+  const sx = (x) => pad + ((x - x0) / ((x1 - x0) || 1)) * (width - pad - right);
   const sy = (y) => height - pad - ((y - y0) / ((y1 - y0) || 1)) * (height - 2 * pad);
   const nodes = [];
   for (const p of map.points) {
