@@ -80,10 +80,13 @@ def app_from_env():  # type: ignore[no-untyped-def]
               help="Seconds a request may take before it is answered 503.")
 @click.option("--reload-seconds", type=click.FloatRange(min=0), default=2.0, show_default=True,
               help="How often to look for a republished store (0: never).")
+@click.option("--blas-threads", type=click.IntRange(min=1), default=None,
+              help="Threads each worker's BLAS (numpy, FAISS) may use. Default: 1 (or $OPENBLAS_NUM_THREADS), "
+                   "which leaves the other cores to HTTP and other workers; measured faster under load.")
 @click.option("--access-log", is_flag=True, help="Log every request on stderr.")
 def serve(store_specs: tuple[str, ...], host: str, port: int, workers: int, token: str | None, cors: tuple[str, ...],
           max_k: int, max_batch: int, max_body: int, max_query_chars: int, timeout: float, reload_seconds: float,
-          access_log: bool) -> None:
+          blas_threads: int | None, access_log: bool) -> None:
     """Serve stores over HTTP: a JSON API (/v1/...), its OpenAPI schema (/openapi.json, /docs) and a web page (/).
 
     Read-only. Binds 127.0.0.1 unless told otherwise; a server reachable from other machines
@@ -113,6 +116,11 @@ def serve(store_specs: tuple[str, ...], host: str, port: int, workers: int, toke
                          "max_query_chars": max_query_chars, "timeout_seconds": timeout},
               "reload_seconds": reload_seconds}
     os.environ[CONFIG_ENV] = json.dumps(config)
+    # Read when numpy and FAISS load, which is after this point (in this process and in --workers ones).
+    threads = str(blas_threads) if blas_threads else os.environ.get("OPENBLAS_NUM_THREADS", "1")
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        if blas_threads or name not in os.environ:
+            os.environ[name] = threads
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"serving {', '.join(f'{n} ({p})' for n, p in stores.items())} on http://{shown}:{port}/ "
                f"(API: /v1, docs: /docs; {workers} worker(s)); Ctrl-C stops", err=True)

@@ -1,0 +1,255 @@
+"""Load on `embedsearch serve` against what a user would write today, in one run on one store.
+
+(a) `embedsearch serve` (its default workers);
+(b) the same ASGI stack (Starlette + uvicorn, same workers) serving gensim `KeyedVectors.most_similar`
+    over the same vectors (a plain endpoint run in the thread pool, as a FastAPI `def` endpoint is);
+(c) word2vec-api's way: Flask's own threaded server over gensim.
+
+`wrk` (Debian's) drives each over loopback: `similar` k=10 at 1, 16 and 64 connections, each request
+a different word (frequent words, rotating), then a batch of 100 words per request at 1 connection.
+Reported: requests/s, p50 and p99 latency (of completed requests; wrk's --timeout is 2 s and a
+timed-out request counts as an error), and errors (non-2xx, socket errors, timeouts).
+
+    flock /tmp/BENCH_LOCK python benchmarks/serve_load.py --store /tmp/text8_store
+
+The store is any store; the figures in docs/serving.md are on the text8 store (`embedsearch ingest
+../shared/data/en/wiki2015_text8style.txt -o corpus && embedsearch train corpus -o store --dim 100
+--epochs 5`). Bounded in time: about (3 servers x 3 levels + 3 batches) x (--seconds + 1) s.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import REPO, locked, machine, machine_line  # noqa: E402
+
+GENSIM_APP = textwrap.dedent('''
+    """Servers (b) and (c): gensim KeyedVectors.most_similar behind Starlette/uvicorn or Flask."""
+    import json, os, sys
+    import numpy as np
+    from gensim.models import KeyedVectors
+    sys.path.insert(0, os.environ["EMBEDSEARCH_REPO"])
+    import embedsearch
+
+    with embedsearch.open_store(os.environ["BENCH_STORE"]) as store:
+        words = store.vocabulary()
+        vectors = np.array(store.vectors)
+    kv = KeyedVectors(vectors.shape[1])
+    kv.add_vectors(words, vectors)
+    kv.fill_norms()
+
+    def similar(word, k):
+        return {"query": word, "neighbors": [{"word": w, "score": float(s)} for w, s in kv.most_similar(word, topn=k)]}
+
+    if os.environ["BENCH_KIND"] == "asgi":
+        from starlette.applications import Starlette
+        from starlette.concurrency import run_in_threadpool
+        from starlette.requests import Request
+        from starlette.responses import JSONResponse
+        from starlette.routing import Route
+
+        async def one(request: Request):
+            return JSONResponse(await run_in_threadpool(similar, request.query_params["q"], int(request.query_params.get("k", 10))))
+
+        async def batch(request: Request):
+            body = await request.json()
+            k = int(body.get("k", 10))
+            return JSONResponse({"results": await run_in_threadpool(lambda: [similar(w, k) for w in body["queries"]])})
+
+        app = Starlette(routes=[Route("/v1/similar", one), Route("/v1/similar/batch", batch, methods=["POST"])])
+    else:
+        from flask import Flask, jsonify, request
+
+        app = Flask("w2vapi")
+
+        @app.route("/v1/similar")
+        def one():
+            return jsonify(similar(request.args["q"], int(request.args.get("k", 10))))
+
+        @app.route("/v1/similar/batch", methods=["POST"])
+        def batch():
+            body = request.get_json()
+            return jsonify({"results": [similar(w, int(body.get("k", 10))) for w in body["queries"]]})
+
+        if __name__ == "__main__":
+            import logging
+            logging.getLogger("werkzeug").setLevel(logging.ERROR)
+            app.run(host="127.0.0.1", port=int(os.environ["BENCH_PORT"]), threaded=True)
+''')
+
+WRK_GET = '''
+local words = {%s}
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("GET", "/v1/similar?k=10&q=" .. words[(i %% #words) + 1])
+end
+'''
+
+WRK_POST = '''
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '%s'
+'''
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_up(url: str, process: subprocess.Popen[bytes], timeout: float = 120.0) -> float:
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout:
+        if process.poll() is not None:
+            raise SystemExit(f"error: the server for {url} exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return time.perf_counter() - start
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"error: {url} did not answer within {timeout:.0f} s")
+
+
+def start_server(kind: str, store: Path, workers: int, tmp: Path) -> tuple[subprocess.Popen[bytes], str, float]:
+    port = free_port()
+    env = {**os.environ, "EMBEDSEARCH_REPO": str(REPO), "BENCH_STORE": str(store), "BENCH_PORT": str(port),
+           "PYTHONPATH": str(REPO), "BENCH_KIND": kind.rstrip("1")}
+    if kind.endswith("1"):  # (b) with one BLAS thread per worker, as embedsearch serve runs by default
+        env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    if kind == "embedsearch":
+        command = [sys.executable, str(REPO / "cli.py"), "serve", "-s", f"s={store}", "--port", str(port),
+                   "--workers", str(workers), "--reload-seconds", "0"]
+        probe = f"http://127.0.0.1:{port}/ready"
+    else:
+        app = tmp / "gensim_app.py"
+        app.write_text(GENSIM_APP, encoding="utf-8")
+        if kind.startswith("asgi"):
+            command = [sys.executable, "-m", "uvicorn", "gensim_app:app", "--app-dir", str(tmp), "--port", str(port),
+                       "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+        else:
+            command = [sys.executable, str(app)]
+        probe = f"http://127.0.0.1:{port}/v1/similar?q=the&k=1"
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    ready = wait_up(probe, process)
+    return process, f"http://127.0.0.1:{port}", ready
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def parse_duration(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
+
+
+def wrk(url: str, script: Path, connections: int, seconds: float) -> dict[str, Any]:
+    threads = 1 if connections == 1 else 2
+    command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds:g}s", "--latency", "--timeout", "2s",
+               "-s", str(script), url]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.M))
+    done = re.search(r"(\d+) requests in", output)
+    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {
+        "connections": connections,
+        "qps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),  # type: ignore[union-attr]
+        "p50_ms": parse_duration(latency["50"]) if "50" in latency else None,
+        "p99_ms": parse_duration(latency["99"]) if "99" in latency else None,
+        "requests": int(done.group(1)) if done else 0,
+        "errors": errors + (int(non2xx.group(1)) if non2xx else 0),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--store", type=Path, required=True, help="Store to serve (the docs' figures: the text8 store).")
+    parser.add_argument("--seconds", type=float, default=8.0, help="Seconds of load per measurement (after 1 s of warm-up).")
+    parser.add_argument("--connections", default="1,16,64")
+    parser.add_argument("--workers", type=int, default=1, help="Worker processes for (a) and (b) (embedsearch serve's default: 1).")
+    parser.add_argument("--servers", default="embedsearch,asgi,asgi1,flask",
+                        help="asgi1 is (b) with OPENBLAS_NUM_THREADS=1, the BLAS setting (a) runs with.")
+    parser.add_argument("--json", type=Path, help="Also write the results here.")
+    parser.add_argument("--lock", type=Path, default=None,
+                        help="Hold this flock while measuring (e.g. /tmp/BENCH_LOCK), unless run under `flock` already.")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("error: wrk not found (Debian: apt-get install wrk)")
+    if not (args.store / "meta.sqlite").is_file():
+        raise SystemExit(f"error: {args.store} is not a store")
+    sys.path.insert(0, str(REPO))
+    import embedsearch
+
+    with embedsearch.open_store(args.store) as store:
+        vocabulary = store.vocabulary()
+    # Frequent words past the stop words, in a fixed order: every request asks a different one.
+    words = [w for w in vocabulary[100:1100] if w.isalpha() and w.isascii()][:500]
+    batch = json.dumps({"queries": words[:100], "k": 10})
+    levels = [int(c) for c in args.connections.split(",")]
+    names = {"embedsearch": "(a) embedsearch serve", "asgi": "(b) Starlette/uvicorn + gensim",
+             "asgi1": "(b') the same, 1 BLAS thread", "flask": "(c) Flask threaded + gensim"}
+    results: dict[str, Any] = {"machine": machine(), "store": str(args.store), "words": len(vocabulary),
+                               "seconds": args.seconds, "workers": args.workers, "servers": {}}
+    with locked(args.lock), tempfile.TemporaryDirectory(prefix="serve_load-") as tmp_text:
+        tmp = Path(tmp_text)
+        get_script, post_script, warm_script = tmp / "get.lua", tmp / "post.lua", tmp / "warm.lua"
+        get_script.write_text(WRK_GET % ",".join(f'"{w}"' for w in words), encoding="utf-8")
+        post_script.write_text(WRK_POST % batch, encoding="utf-8")
+        warm_script.write_text(WRK_GET % ",".join(f'"{w}"' for w in words[::-1]), encoding="utf-8")
+        for kind in args.servers.split(","):
+            process, url, ready = start_server(kind, args.store, args.workers, tmp)
+            try:
+                entry: dict[str, Any] = {"ready_seconds": ready, "similar": [], "batch": None}
+                for connections in levels:
+                    wrk(url, warm_script, connections, 1)
+                    entry["similar"].append(wrk(url, get_script, connections, args.seconds))
+                    time.sleep(0.5)
+                entry["batch"] = wrk(url + "/v1/similar/batch", post_script, 1, args.seconds)
+                results["servers"][kind] = entry
+            finally:
+                stop(process)
+    print(machine_line(results["machine"]))
+    print(f"store {args.store}: {len(vocabulary):,} words; {args.seconds:g} s per cell; workers {args.workers}")
+    print(f"{'server':34} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    for kind, entry in results["servers"].items():
+        for row in entry["similar"] + [{**entry["batch"], "connections": "b100"}]:
+            p50 = f"{row['p50_ms']:.1f}" if row["p50_ms"] is not None else "-"
+            p99 = f"{row['p99_ms']:.1f}" if row["p99_ms"] is not None else "-"
+            print(f"{names[kind]:34} {row['connections']!s:>5} {row['qps']:9.1f} {p50:>8} {p99:>8} {row['errors']:7d}")
+    servers = results["servers"]
+    if "embedsearch" in servers and "asgi" in servers:
+        for ours, theirs in zip(servers["embedsearch"]["similar"], servers["asgi"]["similar"]):
+            print(f"(a)/(b) at {ours['connections']} connections: {ours['qps'] / max(theirs['qps'], 1e-9):.2f}x the requests/s")
+    if "embedsearch" in servers:
+        single = servers["embedsearch"]["similar"][0]
+        batch_rate = servers["embedsearch"]["batch"]["qps"] * 100
+        print(f"(a) batch of 100: {batch_rate:,.0f} words/s vs {single['qps']:,.0f} single requests/s at 1 connection "
+              f"= {batch_rate / max(single['qps'], 1e-9):.1f}x")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
