@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import ConfigError, EmbedsearchError, QueryError
 from ..expression import WeightedTerm, is_plain, parse_expression
+from ..plot import pca_2d
 from ..query import Neighbor, QueryTerm, SimilarResult, Store
 
 # As in query.py: candidates an approximate index supplies for composed queries, rescored exactly.
@@ -249,24 +250,6 @@ class WordMap:
     query: str
     points: list[MapPoint]
     explained: list[float] = field(default_factory=list)
-
-
-def pca_2d(vectors: np.ndarray) -> tuple[np.ndarray, list[float]]:
-    """Rows projected on their first two principal components (signs fixed: each axis's largest
-    loading positive, so the same input always gives the same picture), and the variance share of each."""
-    centred = vectors.astype(np.float64) - vectors.mean(axis=0)
-    if len(vectors) < 2:
-        return np.zeros((len(vectors), 2)), [0.0, 0.0]
-    _, singular, components = np.linalg.svd(centred, full_matrices=False)
-    axes = components[:2]
-    if len(axes) < 2:
-        axes = np.vstack([axes, np.zeros_like(axes)])
-    signs = np.sign(axes[np.arange(2), np.argmax(np.abs(axes), axis=1)])
-    signs[signs == 0] = 1.0
-    points = centred @ (axes * signs[:, None]).T
-    total = float((singular**2).sum()) or 1.0
-    explained = [float(s**2 / total) for s in singular[:2]] + [0.0] * (2 - len(singular[:2]))
-    return points, explained
 
 
 def word_map(store: Store, result: SimilarResult) -> WordMap:
