@@ -145,7 +145,7 @@ def start_server(kind: str, store: Path, workers: int, tmp: Path) -> tuple[subpr
         else:
             command = [sys.executable, str(app)]
         probe = f"http://127.0.0.1:{port}/v1/similar?q=the&k=1"
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=more_files)
     ready = wait_up(probe, process)
     return process, f"http://127.0.0.1:{port}", ready
 
@@ -164,11 +164,56 @@ def parse_duration(text: str) -> float:
     return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
 
 
+def more_files() -> None:
+    """Room for a thousand sockets on each side (wrk's and the server's), where the hard limit allows."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 8192 if hard == resource.RLIM_INFINITY else min(8192, hard)
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children (uvicorn's workers), in MB."""
+    total = 0
+    pids = [pid]
+    try:
+        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        pass
+    for one in pids:
+        try:
+            for line in Path(f"/proc/{one}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
+
+
+def republish(store: Path, times: int, seconds: float) -> int:
+    """Publish ``store`` again ``times`` times over ``seconds``, as a store build does: a complete copy
+    in a sibling directory, then two renames (the old directory aside, the new one in place)."""
+    done = 0
+    for i in range(times):
+        fresh = store.parent / f".{store.name}.tmp-{i}"
+        aside = store.parent / f".{store.name}.old-{i}"
+        shutil.copytree(store, fresh)
+        os.utime(fresh / "meta.sqlite")
+        os.rename(store, aside)
+        os.rename(fresh, store)
+        shutil.rmtree(aside)
+        done += 1
+        time.sleep(seconds / times)
+    return done
+
+
 def wrk(url: str, script: Path, connections: int, seconds: float) -> dict[str, Any]:
     threads = 1 if connections == 1 else 2
     command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds:g}s", "--latency", "--timeout", "2s",
                "-s", str(script), url]
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    output = subprocess.run(command, capture_output=True, text=True, check=True, preexec_fn=more_files).stdout
     latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.M))
     done = re.search(r"(\d+) requests in", output)
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
@@ -191,6 +236,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="Worker processes for (a) and (b) (embedsearch serve's default: 1).")
     parser.add_argument("--servers", default="embedsearch,asgi,asgi1,flask",
                         help="asgi1 is (b) with OPENBLAS_NUM_THREADS=1, the BLAS setting (a) runs with.")
+    parser.add_argument("--hold-connections", type=int, default=1000, help="(a) only: connections held open ... (0: skip)")
+    parser.add_argument("--hold-seconds", type=float, default=60.0, help="... for this long, counting failures and memory.")
+    parser.add_argument("--republishes", type=int, default=20,
+                        help="(a) only: republish a copy of the store this many times under 64 connections (0: skip).")
     parser.add_argument("--json", type=Path, help="Also write the results here.")
     parser.add_argument("--lock", type=Path, default=None,
                         help="Hold this flock while measuring (e.g. /tmp/BENCH_LOCK), unless run under `flock` already.")
@@ -227,7 +276,30 @@ def main() -> None:
                     entry["similar"].append(wrk(url, get_script, connections, args.seconds))
                     time.sleep(0.5)
                 entry["batch"] = wrk(url + "/v1/similar/batch", post_script, 1, args.seconds)
+                if kind == "embedsearch" and args.hold_connections:
+                    before = rss_mb(process.pid)
+                    entry["hold"] = wrk(url, get_script, args.hold_connections, args.hold_seconds)
+                    entry["hold"].update(rss_before_mb=before, rss_after_mb=rss_mb(process.pid))
                 results["servers"][kind] = entry
+            finally:
+                stop(process)
+        if "embedsearch" in args.servers.split(",") and args.republishes:
+            copy = tmp / "republished" / "store"
+            shutil.copytree(args.store, copy)
+            process, url, _ = start_server("embedsearch", copy, args.workers, tmp)
+            try:
+                seconds = max(args.seconds, args.republishes * 0.5)
+                import threading
+
+                published: list[int] = []
+                thread = threading.Thread(target=lambda: published.append(republish(copy, args.republishes, seconds - 1)))
+                thread.start()
+                load = wrk(url, get_script, 64, seconds)
+                thread.join()
+                with urllib.request.urlopen(url + "/ready") as response:
+                    reloaded = json.load(response)
+                results["servers"]["embedsearch"]["republish"] = {**load, "republishes": published[0] if published else 0,
+                                                                  "reloads_seen": reloaded.get("reloads")}
             finally:
                 stop(process)
     print(machine_line(results["machine"]))
@@ -242,6 +314,14 @@ def main() -> None:
     if "embedsearch" in servers and "asgi" in servers:
         for ours, theirs in zip(servers["embedsearch"]["similar"], servers["asgi"]["similar"]):
             print(f"(a)/(b) at {ours['connections']} connections: {ours['qps'] / max(theirs['qps'], 1e-9):.2f}x the requests/s")
+    if "embedsearch" in servers and servers["embedsearch"].get("hold"):
+        hold = servers["embedsearch"]["hold"]
+        print(f"(a) {hold['connections']} connections for {args.hold_seconds:g} s: {hold['requests']:,} requests, "
+              f"{hold['errors']} failed, p99 {hold['p99_ms']:.0f} ms; RSS {hold['rss_before_mb']:.0f} -> {hold['rss_after_mb']:.0f} MB")
+    if "embedsearch" in servers and servers["embedsearch"].get("republish"):
+        rep = servers["embedsearch"]["republish"]
+        print(f"(a) {rep['republishes']} republishes under 64 connections: {rep['requests']:,} requests, {rep['errors']} failed, "
+              f"{rep['qps']:.0f} req/s, p99 {rep['p99_ms']:.0f} ms; the server reopened the store {rep['reloads_seen']} times")
     if "embedsearch" in servers:
         single = servers["embedsearch"]["similar"][0]
         batch_rate = servers["embedsearch"]["batch"]["qps"] * 100

@@ -290,7 +290,8 @@ class Api:
     async def ready(self, request: Request) -> Response:
         status = self.stores.status()
         if self.stores.ready:
-            return JSON({"status": "ready", "stores": status, "seconds_to_ready": self.ready_at and self.ready_at - self.started})
+            return JSON({"status": "ready", "stores": status, "reloads": self.stores.reloads,
+                         "seconds_to_ready": self.ready_at and self.ready_at - self.started})
         return JSON({"status": "not ready", "stores": status}, status_code=503, headers={"Retry-After": "1"})
 
     # --- lifetime -----------------------------------------------------------------------------
