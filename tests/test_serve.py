@@ -471,3 +471,22 @@ def test_batched_exact_search_is_a_full_sort(rows: int, queries: int, k: int):
         expected = np.lexsort((np.arange(rows), -every))[:k]
         assert ids[row].tolist() == expected.tolist()
         np.testing.assert_array_equal(scores[row], every[expected])
+
+
+def test_reranked_answers_equal_python_api_and_cli_json(serve, tmp_path: Path, lee_store: Path, lee_corpus):
+    import shutil
+
+    from embedsearch.rerank.training import RerankConfig, train_reranker
+
+    store_path = tmp_path / "reranked"
+    shutil.copytree(lee_store, store_path)
+    train_reranker(store_path, lee_corpus.path, RerankConfig(hidden=8, batch=32, negatives=5, epochs=1, sample=1e-3, seed=4))
+    client = serve({"r": store_path})
+    got = client.get("/v1/similar", params={"q": "police", "k": 5, "rerank": "true", "rerank_k": 20})
+    assert got.status_code == 200, got.text
+    assert got.json()["rerank"]["candidates"] == 20 and "fit" in got.json()["neighbors"][0]
+    assert got.json() == cli_json("similar", "-s", str(store_path), "-k", "5", "--rerank", "--rerank-k", "20", "police")
+    analogy = client.get("/v1/analogy", params={"a": "man", "b": "he", "c": "woman", "k": 3, "rerank": "true"})
+    with embedsearch.open_store(store_path) as store:
+        assert analogy.json() == plain(store.analogy("man", "he", "woman", k=3, rerank=True))
+    assert client.get("/v1/stores").json()["stores"][0]["reranker"] is True
