@@ -68,8 +68,25 @@ class JSON(Response):
         return json.dumps(content, ensure_ascii=False, default=str, separators=(",", ":")).encode("utf-8")
 
 
-def as_data(result: Any) -> Any:
-    return dataclasses.asdict(result) if dataclasses.is_dataclass(result) else result
+_FIELDS: dict[type, tuple[str, ...]] = {}
+_PLAIN = (str, float, int, bool, type(None))
+
+
+def as_data(value: Any) -> Any:
+    """``dataclasses.asdict`` for JSON, without its deep copies (a third of a small request's time)."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    names = _FIELDS.get(kind)
+    if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(value))
+    if names is not None:
+        return {name: as_data(getattr(value, name)) for name in names}
+    if kind is list or kind is tuple:
+        return [as_data(item) for item in value]
+    if kind is dict:
+        return {key: as_data(item) for key, item in value.items()}
+    return value
 
 
 class ApiError(Exception):
@@ -267,7 +284,7 @@ class Api:
                 except KeyError:
                     raise ApiError(404, "unknown_store", f"no store named {name!r}; serving {', '.join(self.stores.paths)}") from None
                 result = await asyncio.wait_for(handler(served, p), self.limits.timeout_seconds)
-                return JSON(as_data(result))
+                return JSON(result if type(result) is dict else as_data(result))
             except ApiError as exc:
                 return error_response(exc.status, exc.kind, exc.message, **exc.extra)
             except ParamError as exc:
