@@ -159,6 +159,11 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
+def fmt(ms: float | None) -> str:
+    """A latency for the table; "-" where wrk had none (no request completed in time)."""
+    return "-" if ms is None else f"{ms:.1f}"
+
+
 def parse_duration(text: str) -> float:
     value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
     return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
@@ -240,7 +245,8 @@ def main() -> None:
     parser.add_argument("--hold-seconds", type=float, default=60.0, help="... for this long, counting failures and memory.")
     parser.add_argument("--republishes", type=int, default=20,
                         help="(a) only: republish a copy of the store this many times under 64 connections (0: skip).")
-    parser.add_argument("--json", type=Path, help="Also write the results here.")
+    parser.add_argument("--json", type=Path, default=Path(tempfile.gettempdir()) / "serve_load.json",
+                        help="Also write the results here (default: %(default)s).")
     parser.add_argument("--lock", type=Path, default=None,
                         help="Hold this flock while measuring (e.g. /tmp/BENCH_LOCK), unless run under `flock` already.")
     args = parser.parse_args()
@@ -274,6 +280,7 @@ def main() -> None:
                 for connections in levels:
                     wrk(url, warm_script, connections, 1)
                     entry["similar"].append(wrk(url, get_script, connections, args.seconds))
+                    print(kind, entry["similar"][-1], file=sys.stderr, flush=True)
                     time.sleep(0.5)
                 entry["batch"] = wrk(url + "/v1/similar/batch", post_script, 1, args.seconds)
                 if kind == "embedsearch" and args.hold_connections:
@@ -302,33 +309,37 @@ def main() -> None:
                                                                   "reloads_seen": reloaded.get("reloads")}
             finally:
                 stop(process)
+    args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
     print(machine_line(results["machine"]))
     print(f"store {args.store}: {len(vocabulary):,} words; {args.seconds:g} s per cell; workers {args.workers}")
     print(f"{'server':34} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     for kind, entry in results["servers"].items():
         for row in entry["similar"] + [{**entry["batch"], "connections": "b100"}]:
-            p50 = f"{row['p50_ms']:.1f}" if row["p50_ms"] is not None else "-"
-            p99 = f"{row['p99_ms']:.1f}" if row["p99_ms"] is not None else "-"
-            print(f"{names[kind]:34} {row['connections']!s:>5} {row['qps']:9.1f} {p50:>8} {p99:>8} {row['errors']:7d}")
+            print(f"{names[kind]:34} {row['connections']!s:>5} {row['qps']:9.1f} {fmt(row['p50_ms']):>8} "
+                  f"{fmt(row['p99_ms']):>8} {row['errors']:7d}")
     servers = results["servers"]
     if "embedsearch" in servers and "asgi" in servers:
         for ours, theirs in zip(servers["embedsearch"]["similar"], servers["asgi"]["similar"]):
-            print(f"(a)/(b) at {ours['connections']} connections: {ours['qps'] / max(theirs['qps'], 1e-9):.2f}x the requests/s")
+            ratio = f"{ours['qps'] / theirs['qps']:.2f}x" if theirs["qps"] > 0 else "(b) completed none"
+            print(f"(a)/(b) at {ours['connections']} connections: {ratio} the requests/s")
+    if "embedsearch" in servers and "asgi1" in servers:
+        for ours, theirs in zip(servers["embedsearch"]["similar"], servers["asgi1"]["similar"]):
+            print(f"(a)/(b') at {ours['connections']} connections: {ours['qps'] / max(theirs['qps'], 1e-9):.2f}x the requests/s")
     if "embedsearch" in servers and servers["embedsearch"].get("hold"):
         hold = servers["embedsearch"]["hold"]
         print(f"(a) {hold['connections']} connections for {args.hold_seconds:g} s: {hold['requests']:,} requests, "
-              f"{hold['errors']} failed, p99 {hold['p99_ms']:.0f} ms; RSS {hold['rss_before_mb']:.0f} -> {hold['rss_after_mb']:.0f} MB")
+              f"{hold['errors']} failed, p99 {fmt(hold['p99_ms'])} ms; RSS {hold['rss_before_mb']:.0f} -> {hold['rss_after_mb']:.0f} MB")
     if "embedsearch" in servers and servers["embedsearch"].get("republish"):
         rep = servers["embedsearch"]["republish"]
         print(f"(a) {rep['republishes']} republishes under 64 connections: {rep['requests']:,} requests, {rep['errors']} failed, "
-              f"{rep['qps']:.0f} req/s, p99 {rep['p99_ms']:.0f} ms; the server reopened the store {rep['reloads_seen']} times")
+              f"{rep['qps']:.0f} req/s, p99 {fmt(rep['p99_ms'])} ms; the server reopened the store {rep['reloads_seen']} times")
     if "embedsearch" in servers:
         single = servers["embedsearch"]["similar"][0]
         batch_rate = servers["embedsearch"]["batch"]["qps"] * 100
         print(f"(a) batch of 100: {batch_rate:,.0f} words/s vs {single['qps']:,.0f} single requests/s at 1 connection "
               f"= {batch_rate / max(single['qps'], 1e-9):.1f}x")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    print(f"results: {args.json}")
 
 
 if __name__ == "__main__":
