@@ -1,0 +1,307 @@
+"""What the server asks of a store beyond :class:`~embedsearch.query.Store`'s own methods.
+
+Everything here is built from the store's public methods (``resolve``, ``search_vectors``,
+``words_of``, ``rows_for``, ``vocabulary``), so answers are the library's answers:
+
+- :func:`compose` is the first half of ``Store.similar`` (parse, the store's pipeline, the weighted
+  sum, the rows to exclude); :func:`similar_many` is its second half for many queries at once, as
+  ONE search call (one matrix product on exact stores), which is how concurrent requests are
+  answered together (see :mod:`.batcher`). The API's equality tests hold these to ``Store.similar``.
+- :func:`similar_among` ranks a given list of words (``restrict``), :func:`similar_to_vector`
+  searches from a raw vector, :func:`word_vectors` gives the vectors of words (subword-built on
+  FastText stores), :func:`word_map` places a query and its neighbours on a 2-D map (PCA), and
+  :class:`Vocabulary` pages the vocabulary and completes prefixes.
+
+Nothing here imports gensim, fastText or training code.
+"""
+from __future__ import annotations
+
+import bisect
+import heapq
+import threading
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import ConfigError, EmbedsearchError, QueryError
+from ..expression import WeightedTerm, is_plain, parse_expression
+from ..plot import pca_2d
+from ..query import Neighbor, QueryTerm, SimilarResult, Store
+
+# As in query.py: candidates an approximate index supplies for composed queries, rescored exactly.
+_POOL = 200
+# Exact top-k selection: the scores are cut in blocks of this many columns (see select_top_k).
+_SELECT_BLOCK = 64
+# At most this many scores (128 MB) in flight per search call; bigger batches go in row chunks.
+_MAX_SCORES = 32 * 2**20
+
+
+@dataclass(frozen=True)
+class Composed:
+    """A similarity query made ready to search: its terms, its (not yet unit) vector, the rows it
+    excludes (its own words) and whether it is composed (several terms, a phrase, a negative term)."""
+
+    query: str
+    terms: list[QueryTerm]
+    vector: np.ndarray
+    exclude: frozenset[int]
+    composed: bool
+
+
+def compose(store: Store, query: str) -> Composed:
+    """Parse ``query`` and resolve its terms exactly as ``Store.similar`` does."""
+    terms: list[QueryTerm] = []
+    combined = np.zeros(store.dim, dtype=np.float32)
+    exclude: set[int] = set()
+    parsed_terms = parse_expression(query)
+    if is_plain(parsed_terms):
+        parsed_terms = [WeightedTerm(" ".join(t.text for t in parsed_terms), 1.0)]
+    for parsed in parsed_terms:
+        term, vector, ids = store.resolve(parsed.text, parsed.weight)
+        terms.append(term)
+        combined += parsed.weight * vector
+        exclude.update(ids)
+    composed = len(terms) > 1 or any(term.weight < 0 or len(term.words) > 1 for term in terms)
+    return Composed(query, terms, combined, frozenset(exclude), composed)
+
+
+def unit(vector: np.ndarray) -> np.ndarray:
+    """``vector`` scaled to unit length in float32, as ``Store._unit`` does (a zero vector is an error)."""
+    norm = float(np.linalg.norm(vector))
+    if not np.isfinite(norm) or norm < 1e-6:
+        raise QueryError("the query vector is zero (the terms cancel out); nothing is similar to it")
+    return (vector / norm).astype(np.float32, copy=False)
+
+
+def _wanted(store: Store, item: Composed, k: int) -> int:
+    wanted = min(k + len(item.exclude), len(store))
+    if item.composed and not store.search_info.exact:
+        wanted = min(max(wanted, _POOL), len(store))
+    return wanted
+
+
+def select_top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best rows for each column of ``scores`` (``[words, queries]``), as ``[queries, k]``
+    scores and row ids, best first, equal scores by row: exactly what a full sort would give.
+
+    ``np.argpartition`` per query costs ~5 ns per score; this is one vectorised pass over the block
+    (the maximum of each run of ``_SELECT_BLOCK`` rows) plus a little: a query's k-th largest block
+    maximum ``floor`` is at most its k-th largest score (k blocks hold a score >= floor), so only the
+    blocks whose maximum reaches ``floor`` (and the few rows after the last whole block) can hold
+    its top k, and only those are sorted.
+    """
+    total, n = scores.shape
+    k = min(k, total)
+    blocks = total // _SELECT_BLOCK
+    if blocks < 4 * k:
+        order = np.argsort(-scores.T, axis=1, kind="stable")[:, :k]
+        return np.take_along_axis(scores.T, order, axis=1), order.astype(np.int64)
+    covered = blocks * _SELECT_BLOCK
+    head = scores[:covered].reshape(blocks, _SELECT_BLOCK, n).max(axis=1)
+    floor = np.partition(head, blocks - k, axis=0)[blocks - k]
+    block_ids, queries = np.nonzero(head >= floor[None, :])
+    rows = (block_ids[:, None] * _SELECT_BLOCK + np.arange(_SELECT_BLOCK)[None, :]).ravel()
+    queries = np.repeat(queries, _SELECT_BLOCK)
+    if covered < total:
+        tail = np.arange(covered, total)
+        rows = np.concatenate([rows, np.tile(tail, n)])
+        queries = np.concatenate([queries, np.repeat(np.arange(n), len(tail))])
+    values = scores[rows, queries]
+    keep = values >= floor[queries]
+    rows, queries, values = rows[keep], queries[keep], values[keep]
+    order = np.lexsort((rows, -values, queries))  # by query, then best first, then by row
+    rows, queries, values = rows[order], queries[order], values[order]
+    take = (np.searchsorted(queries, np.arange(n))[:, None] + np.arange(k)[None, :]).ravel()
+    return values[take].reshape(n, k), rows[take].reshape(n, k).astype(np.int64)
+
+
+def flat_top_k(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-``k`` by inner product for a block of queries: one matrix product and
+    :func:`select_top_k`. One query is a matrix-vector product exactly as ``Store.similar`` computes
+    it (``vectors @ query``), so a request answered alone gets bit-identical scores."""
+    rows = np.asarray(vectors)
+    if len(queries) == 1:
+        return select_top_k((rows @ queries[0])[:, None], k)
+    chunk = max(1, _MAX_SCORES // max(len(rows), 1))
+    parts = [select_top_k(rows @ queries[i : i + chunk].T, k) for i in range(0, len(queries), chunk)]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def similar_many(store: Store, items: Sequence[Composed], ks: Sequence[int]) -> list[SimilarResult | EmbedsearchError]:
+    """The neighbours of many composed queries from ONE search call; a failing query gets its error.
+
+    Each row is searched for the most candidates any row needs, then cut to its own ``k`` after
+    leaving out its own words, so every row's answer is the one ``Store.similar`` gives (scores may
+    differ in the last float bit: a matrix product rounds differently from a matrix-vector one).
+    """
+    out: list[SimilarResult | EmbedsearchError | None] = [None] * len(items)
+    rows: list[np.ndarray] = []
+    placed: list[int] = []
+    for position, (item, k) in enumerate(zip(items, ks)):
+        if not isinstance(k, int) or k < 1:
+            out[position] = ConfigError(f"k must be a positive integer, got {k!r}")
+            continue
+        try:
+            rows.append(unit(item.vector))
+        except EmbedsearchError as exc:
+            out[position] = exc
+            continue
+        placed.append(position)
+    if placed:
+        wanted = max(_wanted(store, items[p], ks[p]) for p in placed)
+        info = store.search_info
+        if info.exact and info.index == "flat":
+            scores, ids = flat_top_k(store.vectors, np.stack(rows), wanted)
+        else:
+            scores, ids = store.search_vectors(np.stack(rows), wanted)
+        id_lists, score_lists = ids.tolist(), scores.tolist()
+        for position, row_ids, row_scores in zip(placed, id_lists, score_lists):
+            item, k = items[position], ks[position]
+            # Only the candidates this row would have drawn on its own, so ties cut the same way.
+            limit = _wanted(store, item, k)
+            hits = [(i, s) for i, s in zip(row_ids[:limit], row_scores[:limit]) if i >= 0 and i not in item.exclude][:k]
+            words = store.words_of(i for i, _ in hits)
+            out[position] = SimilarResult(item.query, item.terms,
+                                          [Neighbor(w, s) for w, (_, s) in zip(words, hits)], info)
+    return out  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class RestrictedResult:
+    """``query``'s cosine to each of ``among`` (the candidate words), best first; ``terms`` as in ``similar``."""
+
+    query: str
+    terms: list[QueryTerm]
+    neighbors: list[Neighbor]
+
+
+def similar_among(store: Store, query: str, among: Sequence[str], *, k: int) -> RestrictedResult:
+    """Rank only the words ``among`` (each through the store's pipeline, each one vocabulary word)
+    by cosine to ``query``; the query's own words are left out, as in ``similar``."""
+    item = compose(store, query)
+    direction = unit(item.vector)
+    candidates: dict[int, str] = {}
+    for text in among:
+        term, _, ids = store.resolve(text)
+        if len(term.words) != 1 or not ids:
+            raise QueryError(f"restrict takes single vocabulary words; {text!r} is {term.words}")
+        if ids[0] not in item.exclude:
+            candidates.setdefault(ids[0], term.words[0])
+    ordered = sorted(candidates)
+    if not ordered:
+        return RestrictedResult(query, item.terms, [])
+    scores = np.asarray(store.vectors[ordered]) @ direction
+    order = np.lexsort((np.asarray(ordered), -scores))[:k]
+    return RestrictedResult(query, item.terms, [Neighbor(candidates[ordered[i]], float(scores[i])) for i in order])
+
+
+@dataclass(frozen=True)
+class VectorNeighbors:
+    neighbors: list[Neighbor]
+
+
+def similar_to_vector(store: Store, vector: Sequence[float], *, k: int) -> VectorNeighbors:
+    """Top-``k`` words by cosine to a raw vector of the store's dimension (no word is left out)."""
+    array = np.asarray(vector, dtype=np.float64)
+    if array.ndim != 1 or len(array) != store.dim:
+        raise ConfigError(f"the vector must have {store.dim} numbers (the store's dimension), got {array.size}")
+    if not np.all(np.isfinite(array)):
+        raise ConfigError("the vector must hold finite numbers")
+    scores, ids = store.search_vectors(unit(array.astype(np.float32))[None, :], min(k, len(store)))
+    hits = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0][:k]
+    words = store.words_of(i for i, _ in hits)
+    return VectorNeighbors([Neighbor(w, s) for w, (_, s) in zip(words, hits)])
+
+
+@dataclass(frozen=True)
+class WordVector:
+    """A word's unit vector as queries use it (a phrase: the mean of its words' unit vectors).
+    ``words`` are the vocabulary words it became; ``oov`` those built from subwords (FastText)."""
+
+    text: str
+    words: list[str]
+    oov: list[str]
+    vector: list[float]
+
+
+def word_vectors(store: Store, texts: Sequence[str]) -> list[WordVector]:
+    found = []
+    for text in texts:
+        term, vector, _ = store.resolve(text)
+        found.append(WordVector(text, term.words, term.oov, [float(x) for x in np.asarray(vector, dtype=np.float32)]))
+    return found
+
+
+@dataclass(frozen=True)
+class MapPoint:
+    word: str
+    x: float
+    y: float
+    score: float | None  # cosine to the query; None for the query itself
+    query: bool = False
+
+
+@dataclass(frozen=True)
+class WordMap:
+    """A query and its neighbours in 2-D: the first two principal components of their unit vectors."""
+
+    query: str
+    points: list[MapPoint]
+    explained: list[float] = field(default_factory=list)
+
+
+def word_map(store: Store, result: SimilarResult) -> WordMap:
+    """The query (as its composed vector) and ``result``'s neighbours projected to 2-D by PCA."""
+    item = compose(store, result.query)
+    rows = store.rows_for([n.word for n in result.neighbors])
+    vectors = [unit(item.vector)] + [np.asarray(store.vectors[rows[n.word]], dtype=np.float32) for n in result.neighbors]
+    points, explained = pca_2d(np.stack(vectors))
+    out = [MapPoint(result.query, float(points[0, 0]), float(points[0, 1]), None, True)]
+    out += [MapPoint(n.word, float(p[0]), float(p[1]), n.score) for n, p in zip(result.neighbors, points[1:])]
+    return WordMap(result.query, out, explained)
+
+
+@dataclass(frozen=True)
+class VocabularyPage:
+    """Words of the vocabulary, most frequent first; ``total`` counts every match, ``offset`` where this page starts."""
+
+    words: list[str]
+    total: int
+    offset: int
+    prefix: str | None
+
+
+class Vocabulary:
+    """Paging and prefix completion over a store's vocabulary (most frequent first).
+
+    The sorted copy for prefix search is made on the first prefix query (~50 ms per 100k words)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._lock = threading.Lock()
+        self._sorted: list[str] | None = None
+        self._rows: list[int] | None = None
+
+    def _index(self) -> tuple[list[str], list[int]]:
+        with self._lock:
+            if self._sorted is None or self._rows is None:
+                words = self.store.vocabulary()
+                order = sorted(range(len(words)), key=words.__getitem__)
+                self._sorted = [words[i] for i in order]
+                self._rows = order
+            return self._sorted, self._rows
+
+    def page(self, *, prefix: str | None, offset: int, limit: int) -> VocabularyPage:
+        words = self.store.vocabulary()
+        if not prefix:
+            return VocabularyPage(words[offset : offset + limit], len(words), offset, None)
+        ordered, rows = self._index()
+        matches: set[int] = set()
+        for variant in dict.fromkeys([prefix, unicodedata.normalize("NFKC", prefix).lower()]):
+            start = bisect.bisect_left(ordered, variant)
+            stop = bisect.bisect_left(ordered, variant + "\U0010ffff", lo=start)
+            matches.update(rows[start:stop])
+        best = heapq.nsmallest(offset + limit, matches)[offset:]
+        return VocabularyPage([words[i] for i in best], len(matches), offset, prefix)

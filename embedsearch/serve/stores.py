@@ -1,0 +1,212 @@
+"""The stores a server answers from: opened in the background, reopened when republished.
+
+A store directory is republished atomically (``reindex``, ``rerank train``, ``train --force``). The
+server notices it by :func:`_store_token` (polled every few seconds), opens the new store in a
+worker thread, warms it with a query, and only then swaps it in (:meth:`Stores._swap`, one dict
+assignment under a lock): until that moment the old store keeps answering, and requests that
+already hold the old one finish on it (it is closed a grace period later, after the request
+timeout). A store that fails to open (e.g. caught half-published) is retried at the next poll;
+the old one stays in service meanwhile.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import EmbedsearchError
+from ..query import Store, open_store
+from .engine import Vocabulary
+
+log = logging.getLogger("embedsearch.serve")
+
+
+def _store_token(path: Path) -> Any:
+    """A cheap value that changes whenever the store at ``path`` is republished; ``None`` while the
+    store is briefly absent (between the two renames of a publish).
+
+    Swap in ``embedsearch.store.current_generation(path)`` here once the store layer has it.
+    """
+    try:
+        stat = os.stat(path / "meta.sqlite")
+    except OSError:
+        return None
+    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+class _SharedExclusive:
+    """Many queries at once, or one that changes the store object's search parameter alone."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer = False
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._cond:
+            while self._writer:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._cond:
+            while self._writer:
+                self._cond.wait()
+            self._writer = True
+            while self._readers:
+                self._cond.wait()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+
+@dataclass
+class Served:
+    """One open generation of a named store."""
+
+    name: str
+    path: Path
+    store: Store
+    token: Any
+    opened_at: float
+    vocabulary: Vocabulary
+    lock: _SharedExclusive
+
+    @contextmanager
+    def search_params(self, ef_search: int | None, nprobe: int | None) -> Iterator[Store]:
+        """The store, with a per-request ``ef_search``/``nprobe`` for the duration (others wait)."""
+        if ef_search is None and nprobe is None:
+            with self.lock.shared():
+                yield self.store
+            return
+        with self.lock.exclusive():
+            self.store.set_search(ef_search=ef_search, nprobe=nprobe)
+            try:
+                yield self.store
+            finally:
+                self.store.set_search()
+
+
+def open_served(name: str, path: Path) -> Served:
+    """Open and warm a store: after this, a query costs no first-use reads (vocabulary, pipeline)."""
+    token = _store_token(path)
+    store = open_store(path)
+    try:
+        first = store.words_of([0])[0] if len(store) else None
+        if first is not None:
+            # Store keeps its vocabulary in memory from its second search on: pay that now, not in a request.
+            for _ in range(2):
+                store.similar(first, k=1)
+    except EmbedsearchError:
+        pass  # a store whose first word cannot be queried still serves the others
+    except BaseException:
+        store.close()
+        raise
+    return Served(name, path, store, token, time.time(), Vocabulary(store), _SharedExclusive())
+
+
+class NotReady(Exception):
+    pass
+
+
+class Stores:
+    """Named stores: ``get`` the current one; ``open_all`` at start; ``check`` for republished ones."""
+
+    def __init__(self, paths: dict[str, Path], *, grace_seconds: float = 60.0) -> None:
+        if not paths:
+            raise ValueError("at least one store is needed")
+        self.paths = dict(paths)
+        self.default = next(iter(self.paths))
+        self.grace_seconds = grace_seconds
+        self._current: dict[str, Served] = {}
+        self._errors: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._retired: list[tuple[float, Served]] = []
+        self.reloads = 0
+
+    @property
+    def ready(self) -> bool:
+        return all(name in self._current for name in self.paths)
+
+    def status(self) -> dict[str, Any]:
+        return {name: ("ready" if name in self._current else ("error: " + self._errors[name] if name in self._errors
+                                                              else "opening")) for name in self.paths}
+
+    def get(self, name: str | None) -> Served:
+        name = self.default if name is None else name
+        if name not in self.paths:
+            raise KeyError(name)
+        served = self._current.get(name)
+        if served is None:
+            raise NotReady(self._errors.get(name) or f"store {name!r} is still opening")
+        return served
+
+    def open_all(self) -> None:
+        for name, path in self.paths.items():
+            self._open(name, path)
+
+    def _open(self, name: str, path: Path) -> bool:
+        try:
+            served = open_served(name, path)
+        except (EmbedsearchError, OSError) as exc:  # OSError: caught mid-publish, a file vanished under the open
+            message = str(exc) if isinstance(exc, EmbedsearchError) else f"{exc.strerror or exc}"
+            if self._errors.get(name) != message:  # once per distinct failure, not at every poll
+                log.warning("store %s (%s) did not open: %s", name, path, message)
+            self._errors[name] = message
+            return False
+        self._swap(name, served)
+        return True
+
+    def _swap(self, name: str, served: Served) -> None:
+        """THE swap point: from this assignment on, new requests get ``served``; the old generation
+        finishes what it holds and is closed after the grace period."""
+        with self._lock:
+            old = self._current.get(name)
+            self._current[name] = served
+            self._errors.pop(name, None)
+            if old is not None:
+                self._retired.append((time.monotonic() + self.grace_seconds, old))
+                self.reloads += 1
+                log.info("store %s reopened (%s)", name, served.path)
+
+    def check(self) -> None:
+        """Reopen every store whose token changed since it was opened (run in a worker thread)."""
+        for name, path in self.paths.items():
+            token = _store_token(path)
+            current = self._current.get(name)
+            if token is None or (current is not None and token == current.token):
+                continue
+            self._open(name, path)
+        self._close_retired()
+
+    def _close_retired(self, force: bool = False) -> None:
+        now = time.monotonic()
+        with self._lock:
+            due = [s for t, s in self._retired if force or t <= now]
+            self._retired = [(t, s) for t, s in self._retired if not (force or t <= now)]
+        for served in due:
+            served.store.close()
+
+    def close(self) -> None:
+        self._close_retired(force=True)
+        with self._lock:
+            current, self._current = list(self._current.values()), {}
+        for served in current:
+            served.store.close()
