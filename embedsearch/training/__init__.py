@@ -55,7 +55,8 @@ def train(
         # Checked before training, not only at publish time, so nobody waits an hour for this error.
         raise StoreExistsError(f"store {output.absolute()} already exists; pass --force (overwrite=True) to replace it")
     output.absolute().parent.mkdir(parents=True, exist_ok=True)
-    # fastText's output is large (its n-gram matrix): keep it on the store's file system, and gone after.
+    # fastText's output is large (its n-gram matrix), as are the count models' encoded corpora: keep
+    # them on the store's file system, and gone after.
     with tempfile.TemporaryDirectory(prefix=f".{output.name}.train-", dir=output.absolute().parent) as scratch:
         started = time.perf_counter()
         trained = _train_backend(corpus, config, progress, Path(scratch))
@@ -69,6 +70,14 @@ def _train_backend(corpus: Corpus, config: TrainConfig, progress: ProgressCallba
         from .fasttext import train_fasttext
 
         return train_fasttext(corpus, config, progress, scratch)
+    if config.model == "glove":
+        from .glove import train_glove
+
+        return train_glove(corpus, config, progress, scratch)
+    if config.model == "ppmi-svd":
+        from .ppmi import train_ppmi_svd
+
+        return train_ppmi_svd(corpus, config, progress, scratch)
     from .word2vec import train_word2vec
 
     return train_word2vec(corpus, config, progress)
