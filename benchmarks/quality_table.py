@@ -85,6 +85,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--config", action="append", metavar="LABEL=ARGS",
                         help="a configuration: a label and `embedsearch train` options; repeatable "
                              "(default: the three default rows)")
+    parser.add_argument("--model", choices=["word2vec", "fasttext", "glove", "ppmi-svd"],
+                        help="train this model: adds `--model MODEL` to every configuration; without --config, "
+                             "one row of MODEL's defaults")
     parser.add_argument("--seeds", default="1", help="comma-separated seeds; each configuration runs once per seed (default: 1)")
     parser.add_argument("--workers", type=int, default=2, help="training threads (default: 2)")
     parser.add_argument("--restrict", type=int, default=30000, help="analogy vocabulary restriction (default: 30000)")
@@ -201,9 +204,7 @@ def summary_row(label: str, args: list[str], runs: list[dict[str, Any]]) -> dict
     config = runs[0]["train"]["config"]
     row: dict[str, Any] = {
         "label": label, "args": shlex.join(args), "runs": len(runs),
-        "settings": (f"{config['model']} {config['arch']}, {config['dim']}d, window {config['window']}, "
-                     f"negative {config['negative']}, sample {config['sample']:g}, {config['epochs']} epochs, "
-                     f"alpha {config['alpha']:g}"),
+        "settings": settings(config),
         "train_seconds": med([r["train"]["seconds"] for r in runs]),
         "words": runs[0]["train"]["words"],
         "analogy_3cosadd": med([r["analogy"]["3cosadd"]["total"]["accuracy"] for r in runs]),
@@ -218,6 +219,20 @@ def summary_row(label: str, args: list[str], runs: list[dict[str, Any]]) -> dict
             row[name] = med([r["pairs"][name]["spearman"] for r in runs])
             row[f"{name}_pairs"] = runs[0]["pairs"][name]["pairs"]
     return row
+
+
+def settings(config: dict[str, Any]) -> str:
+    """The settings that shaped a model, in words (each model records only its own)."""
+    model = config["model"]
+    if model == "glove":
+        return (f"glove, {config['dim']}d, window {config['window']} (1/d), {config['epochs']} epochs, alpha {config['alpha']:g}, "
+                f"x_max {config['x_max']:g}, {'W + W~' if config['add_context'] else 'W'}")
+    if model == "ppmi-svd":
+        return (f"ppmi-svd, {config['dim']}d, window {config['window']}, shift k={config['negative']}, cds {config['cds']:g}, "
+                f"eig {config['eig']:g}{', w + c' if config['add_context'] else ''}")
+    return (f"{model} {config['arch']}, {config['dim']}d, window {config['window']}, "
+            f"negative {config['negative']}, sample {config['sample']:g}, {config['epochs']} epochs, "
+            f"alpha {config['alpha']:g}")
 
 
 def markdown(rows: list[dict[str, Any]], seeds: list[int]) -> str:
@@ -248,7 +263,9 @@ def main() -> None:
     args = parse_args()
     RESTRICT[0] = args.restrict
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    configs = parse_configs(args.config)
+    configs = parse_configs(args.config if args.config or not args.model else [f"{args.model}="])
+    if args.model:
+        configs = [(label, ["--model", args.model, *config_args]) for label, config_args in configs]
     work = workdir(args.workdir, "quality-")
     for path in [args.eval_dir / ANALOGIES, *(args.eval_dir / f for _, f in PAIRS)]:
         require_file(path)

@@ -39,9 +39,10 @@ from .results import EpochStats, TrainedVectors
 
 
 def ppmi_bytes(nnz: int, words: int, dim: int) -> int:
-    """The PPMI matrix (CSR: float64 value, int32 column, built from COO with int32 row: ~24 B per
-    entry at the peak) and ARPACK's Lanczos basis (2 dim + 1 float64 vectors of ``words``) with the outputs."""
-    return nnz * 24 + words * (2 * dim + 1) * 8 * 2 + words * dim * 4 * 3
+    """The PPMI matrix as it is built (the full triplets, 16 B per entry, the PMI values and one
+    temporary, the kept triplets and the CSR arrays: ~56 B per entry at the peak) and ARPACK's
+    Lanczos basis (2 dim + 1 float64 vectors of ``words``) with the outputs."""
+    return nnz * 56 + words * (2 * dim + 1) * 8 * 2 + words * dim * 4 * 3
 
 
 def sppmi_matrix(counts: Cooccurrences, *, cds: float, shift: float):  # -> scipy.sparse.csr_matrix
@@ -55,8 +56,10 @@ def sppmi_matrix(counts: Cooccurrences, *, cds: float, shift: float):  # -> scip
     with np.errstate(divide="ignore"):
         log_rows = np.log(row_sums)
         log_cols = np.log(smoothed) - np.log(smoothed.sum())
-    pmi = np.log(values) - log_rows[rows] - log_cols[cols] - np.log(shift)
-    np.maximum(pmi, 0.0, out=pmi)
+    pmi = np.log(values, out=values)  # in place: one temporary of 8 bytes per entry at a time
+    pmi -= log_rows[rows]
+    pmi -= log_cols[cols]
+    pmi -= np.log(shift)
     keep = pmi > 0
     matrix = sparse.csr_matrix((pmi[keep], (rows[keep], cols[keep])), shape=(counts.size, counts.size))
     matrix.sort_indices()
