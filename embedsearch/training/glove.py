@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,7 @@ from .results import EpochStats, TrainedVectors
 
 GRAD_CLIP = 100.0
 RECORD_BYTES = 24  # per non-zero entry: row, col (int32), log x, f(x) (float32), and the shuffle's int64 order
-BLOCKS_PER_EPOCH = 20  # progress reports per epoch
+BLOCKS_PER_EPOCH = 20  # a worker's share of an epoch is run in this many calls, so progress can be seen
 
 _KERNELS: dict[str, Callable[..., Any]] = {}
 
@@ -149,23 +149,31 @@ def train_glove(corpus: Corpus, config: TrainConfig, progress: ProgressCallback,
     epochs: list[EpochStats] = []
     progress(Progress("train", 0, config.epochs, "epochs", f"{nnz:,} co-occurrences"))
 
-    def run(share: int, block: int) -> float:
+    def run(share: int, costs: list[float]) -> None:
+        # A worker's whole share of one epoch, block by block, with no barrier between workers until
+        # the epoch ends (as glove.c joins its threads once per iteration).
         lo, hi = shares[share], shares[share + 1]
-        start = lo + (hi - lo) * block // BLOCKS_PER_EPOCH
-        end = lo + (hi - lo) * (block + 1) // BLOCKS_PER_EPOCH
-        return float(kernel(rows, cols, logx, fx, W, C, bw, bc, gW, gC, gbw, gbc, eta, clip, start, end))
+        for block in range(BLOCKS_PER_EPOCH):
+            start = lo + (hi - lo) * block // BLOCKS_PER_EPOCH
+            end = lo + (hi - lo) * (block + 1) // BLOCKS_PER_EPOCH
+            costs[share] += float(kernel(rows, cols, logx, fx, W, C, bw, bc, gW, gC, gbw, gbc, eta, clip, start, end))
+            done[share] += end - start
 
     with ThreadPoolExecutor(workers) as pool:
         for epoch in range(config.epochs):
             begun = time.perf_counter()
-            cost = 0.0
-            for block in range(BLOCKS_PER_EPOCH):
-                if workers == 1:
-                    cost += run(0, block)
-                else:
-                    cost += sum(pool.map(lambda share: run(share, block), range(workers)))
-                progress(Progress("train", epoch + (block + 1) / BLOCKS_PER_EPOCH, config.epochs, "epochs",
-                                  f"cost {cost / max(1, nnz * (block + 1) // BLOCKS_PER_EPOCH):.4f}"))
+            costs = [0.0] * workers
+            done = [0] * workers
+            futures = [pool.submit(run, share, costs) for share in range(workers)]
+            while True:
+                finished, _ = wait(futures, timeout=0.5)
+                if len(finished) == len(futures):
+                    break
+                progress(Progress("train", epoch + sum(done) / nnz, config.epochs, "epochs",
+                                  f"cost {sum(costs) / max(1, sum(done)):.4f}"))
+            for future in futures:
+                future.result()  # re-raises a worker's exception
+            cost = sum(costs)
             seconds = time.perf_counter() - begun
             if not np.isfinite(cost):
                 raise TrainingError(f"GloVe diverged in epoch {epoch + 1} (cost {cost}); try a lower --alpha")
