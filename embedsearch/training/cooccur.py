@@ -95,14 +95,19 @@ def max_pairs(tokens: int, vocabulary: int, window: int) -> int:
     return min(tokens * window, vocabulary * (vocabulary + 1) // 2)
 
 
-def counting_bytes(pairs: int, window: int, workers: int) -> int:
+def chunk_bytes(tokens: int, window: int, workers: int) -> int:
+    """Each worker's chunk buffers (keys, values and their reduced copies)."""
+    return workers * min(CHUNK_TOKENS, max(tokens, 1)) * window * 24
+
+
+def counting_bytes(pairs: int, tokens: int, window: int, workers: int) -> int:
     """Peak bytes of counting with ``pairs`` distinct pairs: the runs and one merge output, plus
-    each worker's chunk buffers (keys, values)."""
-    return 2 * pairs * PAIR_BYTES + workers * CHUNK_TOKENS * window * 24
+    each worker's chunk buffers."""
+    return 2 * pairs * PAIR_BYTES + chunk_bytes(tokens, window, workers)
 
 
 def gib(nbytes: float) -> str:
-    return f"{nbytes / GIB:.2f} GiB"
+    return f"{nbytes / GIB:.2f} GiB" if nbytes >= GIB / 10 else f"{nbytes / (1 << 20):.1f} MiB"
 
 
 def check_memory(need: int, budget: int, what: str) -> None:
@@ -316,8 +321,9 @@ def count_cooccurrences(
     """Count co-occurrences of ``vocabulary``'s words within ``window`` words in the corpus file.
 
     ``budget`` (bytes, default: :func:`memory_budget` ``(None)``) caps counting's memory plus
-    ``reserve`` (what the caller will need next, per distinct pair found); the check is made before
-    each allocation that grows with the counts, and a :class:`MemoryLimitError` names the estimate.
+    ``reserve`` bytes per distinct pair found (what the caller will need for them next), so counting
+    stops as soon as the pairs found so far could not be trained on; the check is made before each
+    allocation that grows with the counts, and a :class:`MemoryLimitError` names the estimate.
     """
     if weighting not in WEIGHTINGS:
         raise ConfigError(f"weighting must be one of {', '.join(WEIGHTINGS)}, got {weighting!r}")
@@ -351,9 +357,13 @@ def count_cooccurrences(
 
     def merge_two() -> None:
         (ka, va), (kb, vb) = runs[-2], runs[-1]
-        need = (held() + len(ka) + len(kb)) * PAIR_BYTES + held() * reserve + workers * CHUNK_TOKENS * window * 24
-        check_memory(need, budget, f"counting co-occurrences (window {window}, {size:,} words; "
-                     f"{held():,} distinct pairs held after {done / max(total, 1):.0%} of the corpus)")
+        # the counts will have at least as many distinct pairs as the largest run: what the caller
+        # needs for those (``reserve``) is certain already
+        at_least = max(len(r[0]) for r in runs)
+        need = (held() + len(ka) + len(kb)) * PAIR_BYTES + at_least * reserve + chunk_bytes(total, window, workers)
+        check_memory(need, budget, f"counting co-occurrences and training on them (window {window}, {size:,} words; "
+                     f"{held():,} distinct pairs held, at least {at_least:,} in the end, after "
+                     f"{done / max(total, 1):.0%} of the corpus)")
         ko = np.empty(len(ka) + len(kb), dtype=np.int64)
         vo = np.empty(len(ka) + len(kb), dtype=np.float64)
         m = k["merge"](ka, va, kb, vb, ko, vo)

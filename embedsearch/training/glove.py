@@ -37,7 +37,7 @@ from .cooccur import (
     build_vocabulary,
     check_memory,
     count_cooccurrences,
-    counting_bytes,
+    chunk_bytes,
     max_pairs,
     memory_budget,
 )
@@ -113,13 +113,14 @@ def train_glove(corpus: Corpus, config: TrainConfig, progress: ProgressCallback,
     budget = memory_budget(config.max_memory)
     vocabulary = build_vocabulary(corpus.text_path, min_count=config.min_count, workers=workers, progress=progress)
     size, dim = len(vocabulary.words), config.dim
-    bound = max_pairs(vocabulary.tokens, size, config.window)
-    # Before anything grows with the counts: the worst case (every pair distinct) must fit.
-    check_memory(max(counting_bytes(bound, config.window, workers), glove_bytes(2 * bound, size, dim) + bound * PAIR_BYTES),
-                 budget, f"GloVe on {vocabulary.tokens:,} tokens, {size:,} words, window {config.window}, "
-                 f"{dim} dims (at most {bound:,} distinct pairs)")
+    # Before counting: what is certain (chunk buffers, the vectors); while counting, each merge checks
+    # that the pairs found so far and what training them will take still fit (``reserve``).
+    check_memory(chunk_bytes(vocabulary.tokens, config.window, workers) + glove_bytes(0, size, dim), budget,
+                 f"GloVe on {vocabulary.tokens:,} tokens, {size:,} words, window {config.window}, "
+                 f"{dim} dims (before counting: at most {max_pairs(vocabulary.tokens, size, config.window):,} distinct pairs)")
     counts = count_cooccurrences(corpus.text_path, vocabulary, window=config.window, weighting="harmonic",
-                                 workers=workers, scratch=scratch, budget=budget, progress=progress)
+                                 workers=workers, scratch=scratch, budget=budget,
+                                 reserve=2 * (glove_bytes(1, 0, 0)), progress=progress)
     nnz = counts.nnz
     check_memory(glove_bytes(nnz, size, dim) + len(counts.rows) * PAIR_BYTES, budget,
                  f"GloVe training ({nnz:,} non-zero co-occurrences, {size:,} words, {dim} dims)")
