@@ -25,11 +25,13 @@ machine's shared benchmark lock is held for one side at a time.
 Run (from the repository root):
 
     python benchmarks/glove_speed.py --corpus /tmp/q15/corpus --glove-bin /path/to/GloVe/build \\
-        --workdir /tmp/q15/bench --lock /tmp/BENCH_LOCK --json-out /tmp/q15/bench/glove_speed.json
+        --eval-dir ../shared/data/eval/en --workdir /tmp/q15/bench --lock /tmp/BENCH_LOCK \\
+        --json-out /tmp/q15/bench/glove_speed.json --md-out /tmp/q15/bench/glove_speed.md
 """
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import subprocess
 import sys
@@ -43,7 +45,7 @@ import embedsearch
 from embedsearch.evaluate import evaluate_analogies, evaluate_pairs
 from embedsearch.formats import import_vectors
 
-EVAL = REPO.parent / "shared" / "data" / "eval" / "en"
+EVAL = REPO.parent / "shared" / "data" / "eval" / "en"  # from a worktree, pass --eval-dir /work/shared/data/eval/en
 PAIRS = [("WS353", "wordsim353.tsv"), ("SimLex", "simlex999.txt"), ("MEN", "faruqui/EN-MEN-TR-3k.txt")]
 
 
@@ -64,15 +66,23 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--runs", type=int, default=1, help="timed runs per side, alternating; medians reported")
     parser.add_argument("--lock", type=Path, help="hold an exclusive flock on this file while each side runs")
+    parser.add_argument("--evaluate-only", action="store_true",
+                        help="skip the timed runs: reuse WORKDIR/timings.json and the stores of an earlier run")
     parser.add_argument("--json-out")
     parser.add_argument("--md-out")
     return parser.parse_args()
+
+
+def cpu_seconds(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_ours(corpus: embedsearch.Corpus, store: Path, args: argparse.Namespace) -> dict[str, Any]:
     config = embedsearch.TrainConfig(model="glove", dim=args.dim, window=args.window, epochs=args.epochs,
                                      min_count=args.min_count, workers=args.workers, seed=args.seed)
     phases: dict[str, float] = {}
+    cpu_before = cpu_seconds(resource.RUSAGE_SELF) + cpu_seconds(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
 
     def progress(event: embedsearch.Progress) -> None:
@@ -81,7 +91,8 @@ def run_ours(corpus: embedsearch.Corpus, store: Path, args: argparse.Namespace) 
 
     result = embedsearch.train(corpus, store, config=config, overwrite=True, contexts=0, progress=progress)
     wall = time.perf_counter() - started
-    return {"seconds": result.seconds, "wall_with_store": round(wall, 2), "train_epochs_seconds": round(sum(e.seconds for e in result.epochs), 2),
+    cpu = cpu_seconds(resource.RUSAGE_SELF) + cpu_seconds(resource.RUSAGE_CHILDREN) - cpu_before  # with the counting processes
+    return {"seconds": result.seconds, "cpu_seconds": round(cpu, 1), "wall_with_store": round(wall, 2), "train_epochs_seconds": round(sum(e.seconds for e in result.epochs), 2),
             "epoch_seconds": [e.seconds for e in result.epochs], "final_cost": result.epochs[-1].loss,
             "phases_done_at": phases, "words": result.words}
 
@@ -101,6 +112,7 @@ def run_reference(bin_dir: Path, corpus_txt: Path, out: Path, args: argparse.Nam
     ]
     seconds: dict[str, float] = {}
     log = ""
+    cpu_before = cpu_seconds(resource.RUSAGE_CHILDREN)
     for name, command, stdin, stdout in steps:
         started = time.perf_counter()
         with open(stdin, "rb") if stdin else open("/dev/null", "rb") as fin, \
@@ -113,7 +125,8 @@ def run_reference(bin_dir: Path, corpus_txt: Path, out: Path, args: argparse.Nam
     costs = [float(line.rsplit("cost:", 1)[1]) for line in log.splitlines() if "cost:" in line]
     for name in ("cooc.bin", "cooc.shuf.bin"):
         (out / name).unlink(missing_ok=True)
-    return {"seconds": round(sum(seconds.values()), 2), "steps": seconds, "final_cost": costs[-1] if costs else None}
+    return {"seconds": round(sum(seconds.values()), 2), "steps": seconds,
+            "cpu_seconds": round(cpu_seconds(resource.RUSAGE_CHILDREN) - cpu_before, 1), "final_cost": costs[-1] if costs else None}
 
 
 def quality(store: Path, eval_dir: Path) -> dict[str, float]:
@@ -133,7 +146,11 @@ def main() -> None:
     if args.glove_bin is None:
         print("no --glove-bin: the reference row is skipped", file=sys.stderr)
     ours_runs, ref_runs = [], []
-    for run in range(args.runs):
+    timings = work / "timings.json"
+    if args.evaluate_only:
+        saved = json.loads(timings.read_text(encoding="utf-8"))
+        ours_runs, ref_runs = saved["ours"], saved["reference"]
+    for run in range(0 if args.evaluate_only else args.runs):
         with locked(args.lock):
             print(f"run {run + 1}: ours ...", file=sys.stderr, flush=True)
             ours_runs.append(run_ours(corpus, work / "ours", args))
@@ -143,25 +160,30 @@ def main() -> None:
                 print(f"run {run + 1}: reference ...", file=sys.stderr, flush=True)
                 ref_runs.append(run_reference(args.glove_bin, corpus.text_path, work / "reference", args))
             print(f"  reference: {ref_runs[-1]}", file=sys.stderr, flush=True)
+    timings.write_text(json.dumps({"ours": ours_runs, "reference": ref_runs}, indent=2), encoding="utf-8")
     result: dict[str, Any] = {"machine": machine(), "corpus": str(corpus.path), "corpus_tokens": corpus.stats.tokens,
                               "settings": {k: getattr(args, k) for k in ("dim", "window", "epochs", "min_count", "workers", "seed")},
                               "ours": ours_runs, "reference": ref_runs,
                               "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)}
     ours_total = median([r["seconds"] for r in ours_runs])
     ours_train = median([r["train_epochs_seconds"] for r in ours_runs])
-    rows = [["embedsearch glove", f"{ours_total:.1f}", f"{ours_train:.1f}", "", ""]]
+    ours_cpu = median([r.get("cpu_seconds", float("nan")) for r in ours_runs])
+    rows = [["embedsearch glove", f"{ours_total:.1f}", f"{ours_train:.1f}", f"{ours_cpu:.0f}", "", "", ""]]
     result["quality"] = {"ours": quality(work / "ours", args.eval_dir)}
     if ref_runs:
         ref_total = median([r["seconds"] for r in ref_runs])
         ref_train = median([r["steps"]["glove"] for r in ref_runs])
         result["speed_ratio_total"] = round(ref_total / ours_total, 3)
         result["speed_ratio_training"] = round(ref_train / ours_train, 3)
-        rows.append(["Stanford GloVe (C)", f"{ref_total:.1f}", f"{ref_train:.1f}",
-                     f"{result['speed_ratio_total']:.2f}", f"{result['speed_ratio_training']:.2f}"])
+        ref_cpu = median([r.get("cpu_seconds", float("nan")) for r in ref_runs])
+        result["speed_ratio_cpu"] = round(ref_cpu / ours_cpu, 3)
+        rows.append(["Stanford GloVe (C)", f"{ref_total:.1f}", f"{ref_train:.1f}", f"{ref_cpu:.0f}",
+                     f"{result['speed_ratio_total']:.2f}", f"{result['speed_ratio_training']:.2f}", f"{result['speed_ratio_cpu']:.2f}"])
         reference_store = work / "reference_store"
         import_vectors(work / "reference" / "vectors.txt", reference_store, fmt="glove", overwrite=True)
         result["quality"]["reference"] = quality(reference_store, args.eval_dir)
-    speed = markdown_table(["side", "total s", "training s", "our speed / its (total)", "our speed / its (training)"], rows)
+    speed = markdown_table(["side", "total s", "training s", "CPU s", "our speed / its (total)", "our speed / its (training)",
+                            "its CPU / ours"], rows)
     names = ["analogy", *[n for n, _ in PAIRS]]
     qrows = [[side, *(f"{scores[n]:.1%}" if n == "analogy" else f"{scores[n]:.3f}" for n in names)]
              for side, scores in result["quality"].items()]
