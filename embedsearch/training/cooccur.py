@@ -110,10 +110,12 @@ def gib(nbytes: float) -> str:
     return f"{nbytes / GIB:.2f} GiB" if nbytes >= GIB / 10 else f"{nbytes / (1 << 20):.1f} MiB"
 
 
-def check_memory(need: int, budget: int, what: str) -> None:
+def check_memory(need: int, budget: int, what: str, *, lower_bound: bool = False) -> None:
+    """Raise :class:`MemoryLimitError` if ``need`` bytes exceed ``budget``; ``lower_bound``: ``need``
+    is only what is certain so far (the message says "at least")."""
     if need > budget:
         raise MemoryLimitError(
-            f"{what} needs about {gib(need)}, more than the {gib(budget)} allowed "
+            f"{what} needs {'at least' if lower_bound else 'about'} {gib(need)}, more than the {gib(budget)} allowed "
             "(--max-memory, default 90% of the memory available); use a smaller --window, a higher "
             "--min-count, or a smaller corpus, or allow more memory")
 
@@ -363,7 +365,7 @@ def count_cooccurrences(
         need = (held() + len(ka) + len(kb)) * PAIR_BYTES + at_least * reserve + chunk_bytes(total, window, workers)
         check_memory(need, budget, f"counting co-occurrences and training on them (window {window}, {size:,} words; "
                      f"{held():,} distinct pairs held, at least {at_least:,} in the end, after "
-                     f"{done / max(total, 1):.0%} of the corpus)")
+                     f"{done / max(total, 1):.0%} of the corpus)", lower_bound=True)
         ko = np.empty(len(ka) + len(kb), dtype=np.int64)
         vo = np.empty(len(ka) + len(kb), dtype=np.float64)
         m = k["merge"](ka, va, kb, vb, ko, vo)

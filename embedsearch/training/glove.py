@@ -117,7 +117,8 @@ def train_glove(corpus: Corpus, config: TrainConfig, progress: ProgressCallback,
     # that the pairs found so far and what training them will take still fit (``reserve``).
     check_memory(chunk_bytes(vocabulary.tokens, config.window, workers) + glove_bytes(0, size, dim), budget,
                  f"GloVe on {vocabulary.tokens:,} tokens, {size:,} words, window {config.window}, "
-                 f"{dim} dims (before counting: at most {max_pairs(vocabulary.tokens, size, config.window):,} distinct pairs)")
+                 f"{dim} dims (before counting: at most {max_pairs(vocabulary.tokens, size, config.window):,} distinct pairs)",
+                 lower_bound=True)
     counts = count_cooccurrences(corpus.text_path, vocabulary, window=config.window, weighting="harmonic",
                                  workers=workers, scratch=scratch, budget=budget,
                                  reserve=2 * (glove_bytes(1, 0, 0)), progress=progress)

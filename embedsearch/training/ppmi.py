@@ -98,7 +98,8 @@ def train_ppmi_svd(corpus: Corpus, config: TrainConfig, progress: ProgressCallba
     # that the pairs found so far and what training them will take still fit (``reserve``).
     check_memory(chunk_bytes(vocabulary.tokens, config.window, workers) + ppmi_bytes(0, size, dim), budget,
                  f"PPMI-SVD on {vocabulary.tokens:,} tokens, {size:,} words, window {config.window}, "
-                 f"{dim} dims (before counting: at most {max_pairs(vocabulary.tokens, size, config.window):,} distinct pairs)")
+                 f"{dim} dims (before counting: at most {max_pairs(vocabulary.tokens, size, config.window):,} distinct pairs)",
+                 lower_bound=True)
     counts = count_cooccurrences(corpus.text_path, vocabulary, window=config.window, weighting="uniform",
                                  workers=workers, scratch=scratch, budget=budget,
                                  reserve=2 * (ppmi_bytes(1, 0, 0)), progress=progress)
