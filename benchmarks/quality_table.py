@@ -24,8 +24,9 @@ sample 1e-3, 5 epochs (the previous defaults). Multi-threaded training is not
 bit-reproducible, so ``--seeds 1,2,3`` repeats each configuration and the table gives the median
 (fastText takes no seed: its repeats are plain reruns).
 
-``--lock PATH`` takes an exclusive ``flock`` on PATH around each command (the shared machine's
-benchmark lock), so a wait for the lock is never counted as training time. Results are written
+``--lock PATH`` takes an exclusive ``flock`` on PATH around each training command (the shared
+machine's benchmark lock), so a wait for the lock is never counted as training time; evaluations
+are not timed and run without it. Results are written
 per run as JSON under WORKDIR/runs; ``--reuse`` keeps finished runs, so an interrupted table can
 be completed. Stores stay under WORKDIR/stores.
 
@@ -91,7 +92,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seeds", default="1", help="comma-separated seeds; each configuration runs once per seed (default: 1)")
     parser.add_argument("--workers", type=int, default=2, help="training threads (default: 2)")
     parser.add_argument("--restrict", type=int, default=30000, help="analogy vocabulary restriction (default: 30000)")
-    parser.add_argument("--lock", type=Path, help="take an exclusive flock on this file around each command")
+    parser.add_argument("--lock", type=Path, help="take an exclusive flock on this file around each training command")
     parser.add_argument("--reuse", action="store_true", help="keep runs whose results are already in WORKDIR/runs")
     parser.add_argument("--evaluate-only", action="store_true",
                         help="with --reuse: re-run the evaluations of existing stores, not their training")
@@ -115,12 +116,12 @@ class Runner:
         self.lock = lock
         self.shown: list[str] = []
 
-    def run_json(self, args: list[str]) -> tuple[Any, float]:
-        """Run `embedsearch -q ARGS` under the lock; return its JSON output and its wall time."""
+    def run_json(self, args: list[str], timed: bool = True) -> tuple[Any, float]:
+        """Run `embedsearch -q ARGS` (under the lock if ``timed``); return its JSON output and its wall time."""
         command = [*self.base, "-q", *args]
         self.shown.append(shlex.join(["embedsearch", *args]))
         print("  $ " + self.shown[-1], file=sys.stderr, flush=True)
-        with locked(self.lock):
+        with locked(self.lock if timed else None):
             started = time.perf_counter()
             done = subprocess.run(command, capture_output=True, text=True)
             wall = time.perf_counter() - started
@@ -174,17 +175,17 @@ def one_run(runner: Runner, corpus: Path, eval_dir: Path, store: Path, train_arg
     record: dict[str, Any] = {"train": train_record, "analogy": {}, "pairs": {}, "queen": {}}
     for method in ("3cosadd", "3cosmul"):
         answer, _ = runner.run_json(["evaluate", "analogies", str(store), str(eval_dir / ANALOGIES), "--method", method,
-                                     "--restrict", str(restrict), "--json"])
+                                     "--restrict", str(restrict), "--json"], timed=False)
         record["analogy"][method] = {part: answer[part] for part in ("total", "semantic", "syntactic")}
-    answer, _ = runner.run_json(["evaluate", "pairs", str(store), *(str(eval_dir / f) for _, f in PAIRS), "--json"])
+    answer, _ = runner.run_json(["evaluate", "pairs", str(store), *(str(eval_dir / f) for _, f in PAIRS), "--json"], timed=False)
     for (name, _), scores in zip(PAIRS, answer):
         record["pairs"][name] = scores
     if train_record["config"].get("model") == "fasttext":
-        answer, _ = runner.run_json(["evaluate", "pairs", str(store), str(eval_dir / PAIRS[-1][1]), "--subwords", "--json"])
+        answer, _ = runner.run_json(["evaluate", "pairs", str(store), str(eval_dir / PAIRS[-1][1]), "--subwords", "--json"], timed=False)
         record["pairs"]["RW+subwords"] = answer[0]
     for method in ("3cosadd", "3cosmul"):
         answer, _ = runner.run_json(["analogy", "-s", str(store), "man", "king", "woman", "-k", str(QUEEN_POOL),
-                                     "--method", method, "--json"])
+                                     "--method", method, "--json"], timed=False)
         words = [n["word"] for n in answer["neighbors"]]
         frequent = [w for w, row in zip(words, frequency_rows(store, words)) if row < restrict]
         record["queen"][method] = {"rank": rank_of("queen", words), "rank_in_restricted": rank_of("queen", frequent),
