@@ -24,8 +24,9 @@ sample 1e-3, 5 epochs (the previous defaults). Multi-threaded training is not
 bit-reproducible, so ``--seeds 1,2,3`` repeats each configuration and the table gives the median
 (fastText takes no seed: its repeats are plain reruns).
 
-``--lock PATH`` takes an exclusive ``flock`` on PATH around each command (the shared machine's
-benchmark lock), so a wait for the lock is never counted as training time. Results are written
+``--lock PATH`` takes an exclusive ``flock`` on PATH around each training command (the shared
+machine's benchmark lock), so a wait for the lock is never counted as training time; evaluations
+are not timed and run without it. Results are written
 per run as JSON under WORKDIR/runs; ``--reuse`` keeps finished runs, so an interrupted table can
 be completed. Stores stay under WORKDIR/stores.
 
@@ -85,10 +86,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--config", action="append", metavar="LABEL=ARGS",
                         help="a configuration: a label and `embedsearch train` options; repeatable "
                              "(default: the three default rows)")
+    parser.add_argument("--model", choices=["word2vec", "fasttext", "glove", "ppmi-svd"],
+                        help="train this model: adds `--model MODEL` to every configuration; without --config, "
+                             "one row of MODEL's defaults")
     parser.add_argument("--seeds", default="1", help="comma-separated seeds; each configuration runs once per seed (default: 1)")
     parser.add_argument("--workers", type=int, default=2, help="training threads (default: 2)")
     parser.add_argument("--restrict", type=int, default=30000, help="analogy vocabulary restriction (default: 30000)")
-    parser.add_argument("--lock", type=Path, help="take an exclusive flock on this file around each command")
+    parser.add_argument("--lock", type=Path, help="take an exclusive flock on this file around each training command")
     parser.add_argument("--reuse", action="store_true", help="keep runs whose results are already in WORKDIR/runs")
     parser.add_argument("--evaluate-only", action="store_true",
                         help="with --reuse: re-run the evaluations of existing stores, not their training")
@@ -112,12 +116,12 @@ class Runner:
         self.lock = lock
         self.shown: list[str] = []
 
-    def run_json(self, args: list[str]) -> tuple[Any, float]:
-        """Run `embedsearch -q ARGS` under the lock; return its JSON output and its wall time."""
+    def run_json(self, args: list[str], timed: bool = True) -> tuple[Any, float]:
+        """Run `embedsearch -q ARGS` (under the lock if ``timed``); return its JSON output and its wall time."""
         command = [*self.base, "-q", *args]
         self.shown.append(shlex.join(["embedsearch", *args]))
         print("  $ " + self.shown[-1], file=sys.stderr, flush=True)
-        with locked(self.lock):
+        with locked(self.lock if timed else None):
             started = time.perf_counter()
             done = subprocess.run(command, capture_output=True, text=True)
             wall = time.perf_counter() - started
@@ -171,17 +175,17 @@ def one_run(runner: Runner, corpus: Path, eval_dir: Path, store: Path, train_arg
     record: dict[str, Any] = {"train": train_record, "analogy": {}, "pairs": {}, "queen": {}}
     for method in ("3cosadd", "3cosmul"):
         answer, _ = runner.run_json(["evaluate", "analogies", str(store), str(eval_dir / ANALOGIES), "--method", method,
-                                     "--restrict", str(restrict), "--json"])
+                                     "--restrict", str(restrict), "--json"], timed=False)
         record["analogy"][method] = {part: answer[part] for part in ("total", "semantic", "syntactic")}
-    answer, _ = runner.run_json(["evaluate", "pairs", str(store), *(str(eval_dir / f) for _, f in PAIRS), "--json"])
+    answer, _ = runner.run_json(["evaluate", "pairs", str(store), *(str(eval_dir / f) for _, f in PAIRS), "--json"], timed=False)
     for (name, _), scores in zip(PAIRS, answer):
         record["pairs"][name] = scores
     if train_record["config"].get("model") == "fasttext":
-        answer, _ = runner.run_json(["evaluate", "pairs", str(store), str(eval_dir / PAIRS[-1][1]), "--subwords", "--json"])
+        answer, _ = runner.run_json(["evaluate", "pairs", str(store), str(eval_dir / PAIRS[-1][1]), "--subwords", "--json"], timed=False)
         record["pairs"]["RW+subwords"] = answer[0]
     for method in ("3cosadd", "3cosmul"):
         answer, _ = runner.run_json(["analogy", "-s", str(store), "man", "king", "woman", "-k", str(QUEEN_POOL),
-                                     "--method", method, "--json"])
+                                     "--method", method, "--json"], timed=False)
         words = [n["word"] for n in answer["neighbors"]]
         frequent = [w for w, row in zip(words, frequency_rows(store, words)) if row < restrict]
         record["queen"][method] = {"rank": rank_of("queen", words), "rank_in_restricted": rank_of("queen", frequent),
@@ -201,9 +205,7 @@ def summary_row(label: str, args: list[str], runs: list[dict[str, Any]]) -> dict
     config = runs[0]["train"]["config"]
     row: dict[str, Any] = {
         "label": label, "args": shlex.join(args), "runs": len(runs),
-        "settings": (f"{config['model']} {config['arch']}, {config['dim']}d, window {config['window']}, "
-                     f"negative {config['negative']}, sample {config['sample']:g}, {config['epochs']} epochs, "
-                     f"alpha {config['alpha']:g}"),
+        "settings": settings(config),
         "train_seconds": med([r["train"]["seconds"] for r in runs]),
         "words": runs[0]["train"]["words"],
         "analogy_3cosadd": med([r["analogy"]["3cosadd"]["total"]["accuracy"] for r in runs]),
@@ -218,6 +220,20 @@ def summary_row(label: str, args: list[str], runs: list[dict[str, Any]]) -> dict
             row[name] = med([r["pairs"][name]["spearman"] for r in runs])
             row[f"{name}_pairs"] = runs[0]["pairs"][name]["pairs"]
     return row
+
+
+def settings(config: dict[str, Any]) -> str:
+    """The settings that shaped a model, in words (each model records only its own)."""
+    model = config["model"]
+    if model == "glove":
+        return (f"glove, {config['dim']}d, window {config['window']} (1/d), {config['epochs']} epochs, alpha {config['alpha']:g}, "
+                f"x_max {config['x_max']:g}, {'W + W~' if config['add_context'] else 'W'}")
+    if model == "ppmi-svd":
+        return (f"ppmi-svd, {config['dim']}d, window {config['window']}, shift k={config['negative']}, cds {config['cds']:g}, "
+                f"eig {config['eig']:g}{', w + c' if config['add_context'] else ''}")
+    return (f"{model} {config['arch']}, {config['dim']}d, window {config['window']}, "
+            f"negative {config['negative']}, sample {config['sample']:g}, {config['epochs']} epochs, "
+            f"alpha {config['alpha']:g}")
 
 
 def markdown(rows: list[dict[str, Any]], seeds: list[int]) -> str:
@@ -248,7 +264,9 @@ def main() -> None:
     args = parse_args()
     RESTRICT[0] = args.restrict
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    configs = parse_configs(args.config)
+    configs = parse_configs(args.config if args.config or not args.model else [f"{args.model}="])
+    if args.model:
+        configs = [(label, ["--model", args.model, *config_args]) for label, config_args in configs]
     work = workdir(args.workdir, "quality-")
     for path in [args.eval_dir / ANALOGIES, *(args.eval_dir / f for _, f in PAIRS)]:
         require_file(path)

@@ -41,6 +41,11 @@ class TrainingError(EmbedsearchError):
     """The training backend failed."""
 
 
+class MemoryLimitError(TrainingError):
+    """The work would need more memory than allowed (``TrainConfig.max_memory`` or the memory available);
+    raised before allocating, with the estimate."""
+
+
 class StoreError(EmbedsearchError):
     """A store that is missing, incomplete, corrupt or from an unsupported version."""
 

