@@ -18,6 +18,7 @@ from typing import IO, Any
 import numpy as np
 
 from .errors import ConfigError, SourceError
+from .fsutil import apply_umask
 from .progress import Progress, ProgressCallback, ignore_progress
 from .query import Store
 from .sources import open_binary
@@ -345,6 +346,7 @@ class _atomic:
     def __exit__(self, kind: object, value: object, traceback: object) -> None:
         self.handle.close()
         if kind is None:
+            apply_umask(self.tmp)
             os.replace(self.tmp, self.path)
         else:
             self.tmp.unlink(missing_ok=True)

@@ -14,6 +14,32 @@ from .errors import StoreExistsError
 
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where the system allows (Linux: /proc)."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: the classic read-by-setting (not thread-safe, but brief)
+    os.umask(mask)
+    return mask
+
+
+def apply_umask(path: Path) -> None:
+    """Give ``path`` the mode a plain ``open()``/``mkdir()`` would have: 0666/0777 less the umask.
+
+    ``tempfile.mkstemp``/``mkdtemp`` create 0600/0700 whatever the umask, and renaming them into
+    place would publish stores, corpora and exports that a colleague cannot read. Call this on a
+    temporary file or directory before it is renamed to its final name (not recursive: files made
+    inside a directory by ``open``/``mkdir`` already honour the umask).
+    """
+    base = 0o777 if Path(path).is_dir() else 0o666
+    os.chmod(path, base & ~current_umask())
+
+
 def fsync_path(path: Path) -> None:
     """Flush a file or directory to disk (directories matter for renames on Linux)."""
     flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) if path.is_dir() else os.O_RDONLY
@@ -51,6 +77,7 @@ def atomic_directory(target: Path, *, overwrite: bool = False, what: str = "dire
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
+        apply_umask(tmp)
         yield tmp
         for child in tmp.iterdir():
             fsync_path(child)
