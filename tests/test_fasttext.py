@@ -114,3 +114,19 @@ def test_word2vec_store_has_no_raw_vectors(lee_store: Path):
     with embedsearch.open_store(lee_store) as store:
         with pytest.raises(QueryError, match="no subword data"):
             store.raw_vector("government")
+
+
+def test_plain_output_marks_words_built_from_subwords(ft_store: Path):
+    from click.testing import CliRunner
+
+    from embedsearch.cli import main
+
+    result = CliRunner().invoke(main, ["similar", "-s", str(ft_store), "governmentt", "-k", "2"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == "  (governmentt: not in the vocabulary, built from subwords)"
+    assert len(result.stdout.splitlines()) == 3
+    known = CliRunner().invoke(main, ["similar", "-s", str(ft_store), "government", "-k", "2"])
+    assert "subwords" not in known.stdout and len(known.stdout.splitlines()) == 2
+    pair = CliRunner().invoke(main, ["similarity", "-s", str(ft_store), "governmentt", "police"])
+    assert pair.exit_code == 0 and "governmentt: not in the vocabulary, built from subwords" in pair.stdout
+    float(pair.stdout.splitlines()[0])  # the score stays alone on the first line

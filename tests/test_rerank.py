@@ -343,7 +343,7 @@ def test_rerank_train_cli_adds_contexts_to_stores_without_them(tmp_path: Path, l
     store = tmp_path / "store"
     embedsearch.train(lee_corpus, store, config=embedsearch.TrainConfig(dim=8, epochs=1, min_count=3, workers=1),
                       contexts=0)
-    output = CliRunner().invoke(main, ["rerank", "train", str(store), str(lee_corpus.path), "--hidden", "8",
+    output = CliRunner().invoke(main, ["rerank", "train", "-s", str(store), str(lee_corpus.path), "--hidden", "8",
                                        "--tokens", "2000", "--json"])
     assert output.exit_code == 0, output.output
     assert json.loads(output.stdout)["contexts_added"] is True

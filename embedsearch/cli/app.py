@@ -8,6 +8,7 @@ are imported inside the commands, so ``embedsearch similar`` never loads the tra
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -229,7 +230,8 @@ def iter_stdin_lines() -> Any:
     try:
         yield from wrapper
     finally:
-        wrapper.detach()
+        with contextlib.suppress(ValueError):  # already closed (at exit after Ctrl-C)
+            wrapper.detach()
 
 
 def json_option(function: Callable[..., Any]) -> Callable[..., Any]:

@@ -114,7 +114,8 @@ def export() -> None:
 
 
 def _export_summary(as_json: bool, output: Path | None, summary: dict[str, Any], message: str) -> None:
-    """What an export wrote: a JSON summary on stdout with --json, else one line on stderr."""
+    """What an export wrote: a JSON summary on stdout with --json, else one line on stderr (the data
+    may be on stdout), like the summaries other commands print; -q silences progress, not this."""
     if as_json:
         emit_json(summary)
     else:
