@@ -348,3 +348,15 @@ def test_install_hints_name_the_right_distribution():
     wrong = [str(path) for path in texts if "install 'embedsearch[" in path.read_text(encoding="utf-8")
              or "install embedsearch[" in path.read_text(encoding="utf-8")]
     assert wrong == []
+
+
+def test_doesnt_match_examples_and_import_dash(paths: Paths):
+    result = invoke(["doesnt-match", "-s", str(paths.store), "-", "--json"], input="government minister cricket\nman\n")
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.exit_code == 1 and lines[0]["odd_one_out"] in {"government", "minister", "cricket"}
+    assert "at least 3 words" in lines[1]["error"]
+    result = invoke(["examples", "-s", str(paths.store), "-", "-k", "1", "--json"], input="government\nman\n")
+    assert result.exit_code == 0 and [json.loads(line)["word"] for line in result.stdout.splitlines()] == ["government", "man"]
+    result = invoke(["import", "-", "-o", str(paths.tmp / "imp"), "--format", "word2vec", "--json"], input="2 2\nx 1 0\ny 0 1\n")
+    assert result.exit_code == 0 and json.loads(result.stdout)["words"] == 2
+    assert invoke(["import", "-", "-o", str(paths.tmp / "imp2")], input="2 2\nx 1 0\n").exit_code == 2  # needs --format

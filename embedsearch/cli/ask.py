@@ -207,12 +207,26 @@ def similarity(first: str, second: str | None, store_path: Path | None, as_json:
 @store_option
 @json_option
 def doesnt_match(words: tuple[str, ...], store_path: Path | None, as_json: bool) -> None:
-    """Which of three or more WORDS does not belong with the others.
+    """Which of three or more WORDS does not belong with the others; `-` reads one group a line from stdin.
 
     \b
-    Example:
+    Examples:
       embedsearch doesnt-match breakfast cereal dinner lunch
+      printf 'breakfast cereal dinner lunch\n' | embedsearch doesnt-match - --json
     """
+    def show(result: Any) -> None:
+        click.echo(result.odd_one_out)
+        print_subwords_note(result.oov)
+
+    if words == ("-",):
+        def batch_answer(store: Any, line: str) -> Any:
+            group = line.split()
+            if len(group) < 3:
+                from ..errors import UsageError
+                raise UsageError(f"doesnt-match needs at least 3 words, got {len(group)}")
+            return store.doesnt_match(group)
+        _run_batch(store_path, batch_answer, show, as_json)
+        return
     if len(words) < 3:
         raise click.UsageError(f"doesnt-match needs at least 3 words, got {len(words)}")
     with open_store_option(store_path) as store:
@@ -220,8 +234,7 @@ def doesnt_match(words: tuple[str, ...], store_path: Path | None, as_json: bool)
     if as_json:
         emit_json(result)
         return
-    click.echo(result.odd_one_out)
-    print_subwords_note(result.oov)
+    show(result)
 
 
 @main.command()
@@ -231,7 +244,7 @@ def doesnt_match(words: tuple[str, ...], store_path: Path | None, as_json: bool)
 @click.option("-n", "old_limit", type=click.IntRange(min=1), default=None, hidden=True)  # before -k; one release
 @json_option
 def examples(word: str, store_path: Path | None, limit: int | None, old_limit: int | None, as_json: bool) -> None:
-    """WORD in context: the sentences it occurs in, from the sample the store keeps.
+    """WORD in context: the sentences it occurs in, from the sample the store keeps (`-`: one word a line from stdin).
 
     The store keeps a seeded sample of each word's occurrences (16 by default, up to 8 words
     either side; `train --contexts`), so no corpus is needed. Words below the store's
@@ -242,18 +255,25 @@ def examples(word: str, store_path: Path | None, limit: int | None, old_limit: i
       embedsearch examples king -k 5
     """
     limit = limit if limit is not None else old_limit
+
+    def show(result: Any) -> None:
+        if not result.examples:
+            click.echo("  (no examples kept for this word)")
+            return
+        lefts = [" ".join(e.left) for e in result.examples]
+        width = max(display_width(text) for text in lefts)
+        for left, example in zip(lefts, result.examples):
+            click.echo(f"{rjust(left, width)}  [{example.word}]  {' '.join(example.right)}")
+
+    if word == "-":
+        _run_batch(store_path, lambda store, line: store.examples(line, limit=limit), show, as_json)
+        return
     with open_store_option(store_path) as store:
         result = store.examples(word, limit=limit)
     if as_json:
         emit_json(result)
         return
-    if not result.examples:
-        click.echo("  (no examples kept for this word)")
-        return
-    lefts = [" ".join(e.left) for e in result.examples]
-    width = max(display_width(text) for text in lefts)
-    for left, example in zip(lefts, result.examples):
-        click.echo(f"{rjust(left, width)}  [{example.word}]  {' '.join(example.right)}")
+    show(result)
 
 
 @main.command()

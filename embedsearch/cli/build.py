@@ -368,10 +368,10 @@ def quickstart(progress: ProgressPrinter, output: Path, workers: int | None, for
 def import_command(progress: ProgressPrinter, file: Path, output: Path, fmt: str | None, pipeline_spec: str | None,
                    strict: bool, index_kind: str, target_recall: float, hnsw_m: int | None, ef_construction: int | None,
                    nlist: int | None, pq_m: int | None, force: bool, as_json: bool) -> None:
-    """Make a store from a vector FILE (word2vec text or binary, fastText .vec or .bin, GloVe).
+    """Make a store from a vector FILE (word2vec text or binary, fastText .vec or .bin, GloVe; - for stdin).
 
     Text formats may be gzip/bz2/xz-compressed. A fastText .bin keeps its subword n-grams, so the
-    store answers for words outside the vocabulary too.
+    store answers for words outside the vocabulary too. Stdin (uncompressed) needs --format.
 
     \b
     Example:
