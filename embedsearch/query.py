@@ -551,7 +551,7 @@ class Store:
         described = self.meta.get("contexts")
         if not described:
             raise QueryError(f"{self.path} keeps no contexts (built with --contexts 0, or imported); "
-                             "`embedsearch rerank train STORE CORPUS_DIR` adds them")
+                             "`embedsearch rerank train -s STORE CORPUS_DIR` adds them")
         term, _, rows = self.resolve(word)
         if len(term.words) != 1 or not rows:
             raise QueryError(f"examples are kept for single vocabulary words; {word!r} is {term.words}")
