@@ -257,6 +257,9 @@ def test_ctrl_c_exits_130_with_one_line(paths: Paths):
     process = subprocess.Popen(
         [sys.executable, "-c", "from embedsearch.cli import main; main()", "similar", "-s", str(paths.store), "-", "-k", "1"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
+        # A shell without job control starts background jobs with SIGINT ignored, and exec keeps that:
+        # give the child the default, as a terminal's foreground process has.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert process.stdin and process.stdout
     process.stdin.write("government\n")
