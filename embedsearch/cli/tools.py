@@ -22,7 +22,6 @@ from .app import (
     open_store_option,
     read_stdin_lines,
     refuse_overwrite,
-    resolve_store_path,
     restrict_option,
     search_options,
     store_option,
