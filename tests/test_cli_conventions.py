@@ -231,6 +231,9 @@ def test_old_positional_store_still_works_with_a_warning(paths: Paths):
 def test_examples_takes_k_and_export_takes_restrict(paths: Paths):
     result = invoke(["examples", "-s", str(paths.store), "government", "-k", "2", "--json"])
     assert len(json.loads(result.stdout)["examples"]) == 2
+    old = invoke(["examples", "-s", str(paths.store), "government", "-n", "1", "--json"])  # hidden alias, one release
+    assert len(json.loads(old.stdout)["examples"]) == 1
+    assert "-n" not in invoke(["examples", "--help"]).output.replace("--", "")
     result = invoke(["export", "vectors", "-s", str(paths.store), "--restrict", "3"])
     assert result.stdout.splitlines()[0].split()[0] == "3"
 

@@ -242,7 +242,7 @@ def test_train_keeps_contexts_and_examples_show_them(lee_store: Path) -> None:
             assert example.word == "government" and len(example.left) <= 8 and len(example.right) <= 8
         with pytest.raises(QueryError):
             store.examples("government minister")
-    output = CliRunner().invoke(main, ["examples", "-s", str(lee_store), "government", "-n", "2"])
+    output = CliRunner().invoke(main, ["examples", "-s", str(lee_store), "government", "-k", "2"])
     assert output.exit_code == 0, output.output
     assert output.output.count("[government]") == 2
 
