@@ -117,9 +117,10 @@ class ProgressPrinter:
             amount = f"{event.done:,.1f} {event.unit}"
         line = f"{event.stage}: {amount}" + (f"  {event.message}" if event.message else "")
         if self.tty:
-            padding = " " * max(0, self.width - len(line))
+            shown = display_width(line)
+            padding = " " * max(0, self.width - shown)
             click.echo(f"\r{line}{padding}", err=True, nl=event.final)
-            self.width = 0 if event.final else len(line)
+            self.width = 0 if event.final else shown
         else:
             click.echo(line, err=True)
 
