@@ -174,14 +174,14 @@ def one_run(runner: Runner, corpus: Path, eval_dir: Path, store: Path, train_arg
                         "words": result["words"], "corpus_words": result["corpus_words"], "config": result["config"]}
     record: dict[str, Any] = {"train": train_record, "analogy": {}, "pairs": {}, "queen": {}}
     for method in ("3cosadd", "3cosmul"):
-        answer, _ = runner.run_json(["evaluate", "analogies", str(store), str(eval_dir / ANALOGIES), "--method", method,
+        answer, _ = runner.run_json(["evaluate", "analogies", "-s", str(store), str(eval_dir / ANALOGIES), "--method", method,
                                      "--restrict", str(restrict), "--json"], timed=False)
         record["analogy"][method] = {part: answer[part] for part in ("total", "semantic", "syntactic")}
-    answer, _ = runner.run_json(["evaluate", "pairs", str(store), *(str(eval_dir / f) for _, f in PAIRS), "--json"], timed=False)
+    answer, _ = runner.run_json(["evaluate", "pairs", "-s", str(store), *(str(eval_dir / f) for _, f in PAIRS), "--json"], timed=False)
     for (name, _), scores in zip(PAIRS, answer):
         record["pairs"][name] = scores
     if train_record["config"].get("model") == "fasttext":
-        answer, _ = runner.run_json(["evaluate", "pairs", str(store), str(eval_dir / PAIRS[-1][1]), "--subwords", "--json"], timed=False)
+        answer, _ = runner.run_json(["evaluate", "pairs", "-s", str(store), str(eval_dir / PAIRS[-1][1]), "--subwords", "--json"], timed=False)
         record["pairs"]["RW+subwords"] = answer[0]
     for method in ("3cosadd", "3cosmul"):
         answer, _ = runner.run_json(["analogy", "-s", str(store), "man", "king", "woman", "-k", str(QUEEN_POOL),

@@ -7,9 +7,12 @@ vocabulary, and output can be streamed as it is produced.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import os
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,10 +135,10 @@ def _hits(vocabulary: list[str], scores: np.ndarray, ids: np.ndarray, own: set[i
 
 def read_pairs(path: str | os.PathLike[str]) -> Iterator[tuple[str, str]]:
     """Word pairs from a file: two words a line, tab/comma/space separated; ``#`` comments and a
-    header line are skipped, extra columns (e.g. a gold score) ignored."""
+    header line are skipped, extra columns (e.g. a gold score) ignored. ``-`` reads stdin."""
     path = Path(path)
     try:
-        with open(path, encoding="utf-8-sig", errors="strict") as handle:
+        with _open_text(path) as handle:
             for number, line in enumerate(handle, 1):
                 line = line.strip()
                 if not line or line.startswith("#"):
@@ -151,6 +154,24 @@ def read_pairs(path: str | os.PathLike[str]) -> Iterator[tuple[str, str]]:
         raise SourceError(f"no such pairs file: {path}") from None
     except UnicodeDecodeError as exc:
         raise SourceError(f"{path}: not UTF-8 ({exc.reason})") from None
+
+
+@contextlib.contextmanager
+def _open_text(path: Path) -> Iterator[IO[str]]:
+    """A UTF-8 text file (strict), or stdin for ``-``."""
+    if str(path) != "-":
+        with open(path, encoding="utf-8-sig", errors="strict") as handle:
+            yield handle
+        return
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:
+        yield sys.stdin
+        return
+    handle = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict")
+    try:
+        yield handle
+    finally:
+        handle.detach()
 
 
 def pair_similarities(store: Store, pairs: Iterable[tuple[str, str]]) -> Iterator[PairSimilarity]:

@@ -8,6 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+# The name on PyPI (`embedsearch` there is an unrelated project); the import package and the
+# console script are both `embedsearch`.
+DISTRIBUTION = "embedsearch-words"
+
+
+def install_hint(extra: str) -> str:
+    """How to install an optional extra, from PyPI or from a checkout."""
+    return f"pip install '{DISTRIBUTION}[{extra}]' (in a checkout: pip install '.[{extra}]')"
+
 
 class EmbedsearchError(Exception):
     """Base class of every error embedsearch raises on purpose."""

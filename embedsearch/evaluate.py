@@ -71,7 +71,11 @@ class PairEvaluation:
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Numbered, stripped lines of an evaluation file; ``-`` is stdin."""
     try:
+        if str(path) == "-":
+            yield from _stdin_lines()
+            return
         with open(path, encoding="utf-8-sig", errors="strict", newline=None) as handle:
             for number, line in enumerate(handle, 1):
                 yield number, line.strip()
@@ -79,6 +83,20 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
         raise SourceError(f"no such evaluation file: {path}") from None
     except UnicodeDecodeError as exc:
         raise SourceError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+
+
+def _stdin_lines() -> Iterator[tuple[int, str]]:
+    import io
+    import sys
+
+    stream = getattr(sys.stdin, "buffer", None)
+    handle = sys.stdin if stream is None else io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline=None)
+    try:
+        for number, line in enumerate(handle, 1):
+            yield number, line.strip()
+    finally:
+        if stream is not None:
+            handle.detach()
 
 
 class _Vocabulary:

@@ -16,8 +16,8 @@ from typing import IO, Any
 
 import numpy as np
 
-from .fsutil import atomic_file
 from .errors import ConfigError, SourceError
+from .fsutil import atomic_file
 from .progress import Progress, ProgressCallback, ignore_progress
 from .query import Store
 from .sources import open_binary
@@ -200,7 +200,10 @@ def import_vectors(
     from .store.generations import store_writing
 
     path = Path(path)
-    if not path.is_file():
+    if str(path) == "-":  # stdin: a text or binary stream read once, so no format detection
+        if fmt not in ("word2vec", "word2vec-bin", "glove"):
+            raise ConfigError("reading vectors from stdin (-) needs --format word2vec, word2vec-bin or glove")
+    elif not path.is_file():
         raise SourceError(f"no such file: {path}")
     fmt = fmt or detect_format(path)
     if fmt not in IMPORT_FORMATS:
@@ -238,7 +241,8 @@ def _import_text(path: Path, output: Path, fmt: str, report: ImportReport, pipel
         words=rows.words,
         counts=[0] * len(rows.words),
         vectors=rows.vectors(),
-        model={"kind": "imported", "format": fmt, "source": str(path.absolute()), "counts_known": False},
+        model={"kind": "imported", "format": fmt, "source": "-" if str(path) == "-" else str(path.absolute()),
+               "counts_known": False},
         pipeline=pipeline.to_dict() if pipeline is not None else None,
         index=index,
         overwrite=overwrite,

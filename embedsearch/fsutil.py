@@ -16,6 +16,32 @@ from typing import IO
 from .errors import ConfigError, StoreExistsError
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where the system allows (Linux: /proc)."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: the classic read-by-setting (not thread-safe, but brief)
+    os.umask(mask)
+    return mask
+
+
+def apply_umask(path: Path) -> None:
+    """Give ``path`` the mode a plain ``open()``/``mkdir()`` would have: 0666/0777 less the umask.
+
+    ``tempfile.mkstemp``/``mkdtemp`` create 0600/0700 whatever the umask, and renaming them into
+    place would publish stores, corpora and exports that a colleague cannot read. Call this on a
+    temporary file or directory before it is renamed to its final name (not recursive: files made
+    inside a directory by ``open``/``mkdir`` already honour the umask).
+    """
+    base = 0o777 if Path(path).is_dir() else 0o666
+    os.chmod(path, base & ~current_umask())
+
+
 def fsync_path(path: Path) -> None:
     """Flush a file or directory to disk (directories matter for renames on Linux)."""
     flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) if path.is_dir() else os.O_RDONLY
@@ -107,13 +133,6 @@ def _held_temporary(target: Path, *, directory: bool) -> tuple[Path, int]:
     return path, fd
 
 
-def apply_umask(path: Path, *, directory: bool) -> None:
-    """Give ``path`` the mode a plain ``open``/``mkdir`` would have (tempfile makes 0600/0700)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, (0o777 if directory else 0o666) & ~mask)
-
-
 def refuse_output(output: Path, *, inputs: Iterable[str | os.PathLike[str]] = (), what: str = "output") -> None:
     """Refuse an output path inside a store (stores change only through their own publish) or equal
     to one of ``inputs`` (an output is never an input)."""
@@ -158,7 +177,7 @@ def atomic_file(path: str | os.PathLike[str], *, overwrite: bool = True,
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        apply_umask(tmp, directory=False)
+        apply_umask(tmp)
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -191,8 +210,8 @@ def atomic_directory(target: Path, *, overwrite: bool = False, what: str = "dire
     sweep_leftovers(target)
     tmp, fd = _held_temporary(target, directory=True)
     try:
+        apply_umask(tmp)
         yield tmp
-        apply_umask(tmp, directory=True)
         for child in tmp.iterdir():
             fsync_path(child)
         fsync_path(tmp)

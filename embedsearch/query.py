@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import spelling
 from .errors import ConfigError, QueryError, StoreError, UnknownWordError, UsageError
 from .expression import WeightedTerm, is_plain, parse_expression
 from .keyed import KeyedVectorsAPI
@@ -181,6 +182,7 @@ class Store(KeyedVectorsAPI):
         self._row_of: dict[str, int] | None = None
         self._searches = 0
         self._reranker: Reranker | None = None
+        self._alphabet: str | None = None
 
     # --- basics ------------------------------------------------------------------------------
 
@@ -314,13 +316,7 @@ class Store(KeyedVectorsAPI):
         if not word:
             return []
         db = self._files.db
-        letters = set(word) | set("abcdefghijklmnopqrstuvwxyz")
-        splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
-        edits = {a + b[1:] for a, b in splits if b}
-        edits |= {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
-        edits |= {a + ch + b[1:] for a, b in splits if b for ch in letters}
-        edits |= {a + ch + b for a, b in splits for ch in letters}
-        edits.discard(word)
+        edits = spelling.edits1(word, self._spelling_alphabet())
         found: list[tuple[int, int, str]] = []
         candidates = sorted(edits)
         for start in range(0, len(candidates), _SQL_BATCH):
@@ -340,6 +336,13 @@ class Store(KeyedVectorsAPI):
                 if close not in ranked and close != word:
                     ranked.append(close)
         return ranked[:limit]
+
+    def _spelling_alphabet(self) -> str:
+        """The vocabulary's own letters beyond ASCII (from its 5,000 most frequent words), for suggest."""
+        if self._alphabet is None:
+            rows = self._files.db.execute("SELECT word FROM words ORDER BY count DESC, id LIMIT 5000")
+            self._alphabet = spelling.alphabet(word for (word,) in rows)
+        return self._alphabet
 
     # --- resolving query words ---------------------------------------------------------------
 
@@ -594,7 +597,7 @@ class Store(KeyedVectorsAPI):
         described = self.meta.get("contexts")
         if not described:
             raise QueryError(f"{self.path} keeps no contexts (built with --contexts 0, or imported); "
-                             "`embedsearch rerank train STORE CORPUS_DIR` adds them")
+                             "`embedsearch rerank train -s STORE CORPUS_DIR` adds them")
         term, _, rows = self.resolve(word)
         if len(term.words) != 1 or not rows:
             raise QueryError(f"examples are kept for single vocabulary words; {word!r} is {term.words}")

@@ -101,18 +101,18 @@ def test_writers_formats(toy_store: Path):
 def test_cli_export_neighbors_and_similarities(toy_store: Path, tmp_path: Path):
     runner = CliRunner()
     out = tmp_path / "n.tsv"
-    result = runner.invoke(main, ["-q", "export", "neighbors", str(toy_store), "-k", "1", "-o", str(out)])
+    result = runner.invoke(main, ["-q", "export", "neighbors", "-s", str(toy_store), "-k", "1", "-o", str(out)])
     assert result.exit_code == 0 and "10 word(s) written" in result.stderr
     assert out.read_text(encoding="utf-8").splitlines()[1:3] == [f"king\t1\tman\t{1.1 / np.sqrt(2 * 1.01):.6f}", f"queen\t1\twoman\t{1.1 / np.sqrt(2 * 1.01):.6f}"]
     words = tmp_path / "w.txt"
     words.write_text("apple\n\nzzz\n", encoding="utf-8")
-    result = runner.invoke(main, ["export", "neighbors", str(toy_store), "--words", str(words), "--format", "jsonl"])
+    result = runner.invoke(main, ["export", "neighbors", "-s", str(toy_store), "--words", str(words), "--format", "jsonl"])
     assert [json.loads(line)["known"] for line in result.stdout.splitlines()] == [True, False]
-    both = runner.invoke(main, ["export", "neighbors", str(toy_store), "--words", str(words), "--all"])
+    both = runner.invoke(main, ["export", "neighbors", "-s", str(toy_store), "--words", str(words), "--all"])
     assert both.exit_code == 2
     pairs = tmp_path / "p.tsv"
     pairs.write_text("apple\tpear\nzzz\tapple\n", encoding="utf-8")
-    result = runner.invoke(main, ["export", "similarities", str(toy_store), str(pairs), "--format", "csv"])
+    result = runner.invoke(main, ["export", "similarities", "-s", str(toy_store), str(pairs), "--format", "csv"])
     lines = result.stdout.splitlines()
     assert result.exit_code == 0 and lines[1].startswith("apple,pear,0.99522") and lines[2] == "zzz,apple,,zzz"
 

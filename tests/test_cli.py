@@ -150,28 +150,28 @@ def test_evaluate_commands(run, toy_store: Path, tmp_path: Path):
     questions = tmp_path / "q.txt"
     questions.write_text(": royalty\nman king woman queen\n: gram1\napple pear car new\nzzz king woman queen\n",
                          encoding="utf-8")
-    result = run("evaluate", "analogies", str(toy_store), str(questions))
+    result = run("evaluate", "analogies", "-s", str(toy_store), str(questions))
     assert result.exit_code == 0
     total = result.stdout.strip().splitlines()[-1]
     assert total.split()[0] == "total" and "1/2" in total and "1 skipped" in total
-    data = json.loads(run("evaluate", "analogies", str(toy_store), str(questions), "--method", "3cosmul", "--json").stdout)
+    data = json.loads(run("evaluate", "analogies", "-s", str(toy_store), str(questions), "--method", "3cosmul", "--json").stdout)
     assert data["total"]["answered"] == 2 and data["semantic"]["correct"] == 1
     pairs = tmp_path / "p.tsv"
     pairs.write_text("apple\tpear\t9\napple\tcar\t2\nking\tqueen\t7\nking\tzebra\t1\n", encoding="utf-8")
-    result = run("evaluate", "pairs", str(toy_store), str(pairs), "--json")
+    result = run("evaluate", "pairs", "-s", str(toy_store), str(pairs), "--json")
     assert result.exit_code == 0 and json.loads(result.stdout)[0]["oov_pairs"] == 1
-    assert "spearman 0.5000" in run("evaluate", "pairs", str(toy_store), str(pairs)).stdout
-    missing = run("evaluate", "pairs", str(toy_store), str(tmp_path / "none.tsv"))
+    assert "spearman 0.5000" in run("evaluate", "pairs", "-s", str(toy_store), str(pairs)).stdout
+    missing = run("evaluate", "pairs", "-s", str(toy_store), str(tmp_path / "none.tsv"))
     assert missing.exit_code == 1 and "no such evaluation file" in missing.stderr
 
 
 def test_export_and_import_commands(run, toy_store: Path, tmp_path: Path):
     out = tmp_path / "v.txt"
-    assert run("-q", "export", "vectors", str(toy_store), "-o", str(out)).exit_code == 0
+    assert run("-q", "export", "vectors", "-s", str(toy_store), "-o", str(out)).exit_code == 0
     assert out.read_text(encoding="utf-8").splitlines()[0] == "10 4"
-    stdout = run("export", "vectors", str(toy_store), "--format", "glove", "--top", "2").stdout
+    stdout = run("export", "vectors", "-s", str(toy_store), "--format", "glove", "--restrict", "2").stdout
     assert [line.split()[0] for line in stdout.splitlines()] == ["king", "queen"]
-    assert run("export", "vectors", str(toy_store), "--format", "projector").exit_code == 2
+    assert run("export", "vectors", "-s", str(toy_store), "--format", "projector").exit_code == 2
     result = run("-q", "import", str(out), "-o", str(tmp_path / "imported"), "--pipeline", "lowercase,whitespace")
     assert result.exit_code == 0 and "10 words x 4 dims (word2vec)" in result.stdout
     similar = run("similar", "-s", str(tmp_path / "imported"), "KING", "-k", "1")  # the import pipeline lowercases

@@ -196,3 +196,19 @@ def test_vector_and_getitem_answer_unknown_words_from_subwords(ft_store: Path):
         np.testing.assert_allclose(store["governmentt"], store.vector("governmentt"), atol=0)
         query = store.similar("governmentt", k=3)
         assert [w for w, _ in store.most_similar(positive=["governmentt"], topn=3)] == [n.word for n in query.neighbors]
+
+
+def test_plain_output_marks_words_built_from_subwords(ft_store: Path):
+    from click.testing import CliRunner
+
+    from embedsearch.cli import main
+
+    result = CliRunner().invoke(main, ["similar", "-s", str(ft_store), "governmentt", "-k", "2"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == "  (governmentt: not in the vocabulary, built from subwords)"
+    assert len(result.stdout.splitlines()) == 3
+    known = CliRunner().invoke(main, ["similar", "-s", str(ft_store), "government", "-k", "2"])
+    assert "subwords" not in known.stdout and len(known.stdout.splitlines()) == 2
+    pair = CliRunner().invoke(main, ["similarity", "-s", str(ft_store), "governmentt", "police"])
+    assert pair.exit_code == 0 and "governmentt: not in the vocabulary, built from subwords" in pair.stdout
+    float(pair.stdout.splitlines()[0])  # the score stays alone on the first line

@@ -244,7 +244,7 @@ def test_train_keeps_contexts_and_examples_show_them(lee_store: Path) -> None:
             assert example.word == "government" and len(example.left) <= 8 and len(example.right) <= 8
         with pytest.raises(QueryError):
             store.examples("government minister")
-    output = CliRunner().invoke(main, ["examples", "-s", str(lee_store), "government", "-n", "2"])
+    output = CliRunner().invoke(main, ["examples", "-s", str(lee_store), "government", "-k", "2"])
     assert output.exit_code == 0, output.output
     assert output.output.count("[government]") == 2
 
@@ -345,7 +345,7 @@ def test_rerank_train_cli_adds_contexts_to_stores_without_them(tmp_path: Path, l
     store = tmp_path / "store"
     embedsearch.train(lee_corpus, store, config=embedsearch.TrainConfig(dim=8, epochs=1, min_count=3, workers=1),
                       contexts=0)
-    output = CliRunner().invoke(main, ["rerank", "train", str(store), str(lee_corpus.path), "--hidden", "8",
+    output = CliRunner().invoke(main, ["rerank", "train", "-s", str(store), str(lee_corpus.path), "--hidden", "8",
                                        "--tokens", "2000", "--json"])
     assert output.exit_code == 0, output.output
     assert json.loads(output.stdout)["contexts_added"] is True

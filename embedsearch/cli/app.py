@@ -8,6 +8,7 @@ are imported inside the commands, so ``embedsearch similar`` never loads the tra
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -35,12 +36,36 @@ class Failure(click.ClickException):
         self.exit_code = exit_code
 
 
+def _set_quiet(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value and isinstance(ctx.obj, ProgressPrinter):
+        ctx.obj.quiet = True
+
+
+class Command(click.Command):
+    """A command that also accepts ``-q/--quiet`` after its name (``embedsearch similar x -q``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.append(click.Option(["-q", "--quiet"], is_flag=True, expose_value=False, callback=_set_quiet,
+                                        help="No progress output on stderr (also accepted before the command name)."))
+
+
 class Group(click.Group):
     """Turns library errors into clean messages and exit codes for every command."""
+
+    command_class = Command
+    group_class = type  # subgroups (evaluate, export, rerank) are Groups too
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt:
+            # Ctrl-C: the shell convention is 128 + SIGINT = 130, with one line saying so.
+            printer = ctx.find_root().obj
+            if isinstance(printer, ProgressPrinter):
+                printer._clear()
+            click.echo("\ninterrupted" if sys.stderr.isatty() else "interrupted", err=True)
+            ctx.exit(130)
         except EmbedsearchError as exc:
             raise Failure(str(exc), exc.exit_code) from exc
         except BrokenPipeError:
@@ -133,17 +158,39 @@ class ProgressPrinter:
             self.bar.clear()
 
 
+def display_width(text: str) -> int:
+    """Terminal columns of ``text``: Hangul and CJK take two, combining marks none (wcwidth)."""
+    from wcwidth import wcswidth, wcwidth
+
+    width = wcswidth(text)
+    return width if width >= 0 else sum(max(0, wcwidth(ch)) for ch in text)
+
+
+def ljust(text: str, width: int) -> str:
+    return text + " " * max(0, width - display_width(text))
+
+
+def rjust(text: str, width: int) -> str:
+    return " " * max(0, width - display_width(text)) + text
+
+
 def print_neighbors(neighbors: list[Neighbor]) -> None:
     if not neighbors:
         click.echo("  (no results)")
         return
-    width = max(len(n.word) for n in neighbors)
+    width = max(display_width(n.word) for n in neighbors)
     reranked = hasattr(neighbors[0], "fit")
     if reranked:
-        click.echo(f"     {'word':<{width}}   final  cosine     fit")
+        click.echo(f"     {ljust('word', width)}   final  cosine     fit")
     for rank, n in enumerate(neighbors, 1):
         extra = f"  {n.cosine:.4f}  {n.fit:6.3f}" if reranked else ""  # type: ignore[attr-defined]
-        click.echo(f"{rank:3d}. {n.word:<{width}}  {n.score:.4f}{extra}")
+        click.echo(f"{rank:3d}. {ljust(n.word, width)}  {n.score:.4f}{extra}")
+
+
+def print_subwords_note(oov: list[str]) -> None:
+    """Plain output marks query words that are not in the vocabulary and were built from subwords."""
+    if oov:
+        click.echo(f"  ({', '.join(dict.fromkeys(oov))}: not in the vocabulary, built from subwords)")
 
 
 # --- shared options ----------------------------------------------------------------------------
@@ -160,6 +207,62 @@ def store_option(function: Callable[..., Any]) -> Callable[..., Any]:
     )(function)
 
 
+def resolve_store_path(store_path: Path | None) -> Path:
+    """The store a command works on: -s/--store, else $EMBEDSEARCH_STORE, else the quickstart store."""
+    if store_path is None:
+        if not DEFAULT_STORE.is_dir():
+            raise click.UsageError(f"no store given: pass -s/--store PATH, set ${STORE_ENV}, or run `embedsearch quickstart` first")
+        store_path = DEFAULT_STORE
+    return store_path
+
+
+def is_store_dir(path: str | Path) -> bool:
+    return Path(path).is_dir() and (Path(path) / "meta.sqlite").is_file()
+
+
+def legacy_store(arguments: tuple[str, ...], store_path: Path | None, needed: int) -> tuple[tuple[str, ...], Path | None]:
+    """Accept the old positional STORE (before -s/--store existed here) for one release.
+
+    Only when it is unambiguous: there is one positional argument more than the command needs and
+    the first one is a store directory (an evaluation file, pairs file or corpus never is one).
+    """
+    if len(arguments) > needed and arguments and is_store_dir(arguments[0]):
+        click.echo(f"warning: a positional STORE is deprecated and will go in the next release; "
+                   f"use -s {arguments[0]} (or ${STORE_ENV})", err=True)
+        return arguments[1:], Path(arguments[0])
+    return arguments, store_path
+
+
+def refuse_overwrite(paths: list[Path], force: bool) -> None:
+    """Outputs are replaced only with --force, like `train` and `ingest`."""
+    if force:
+        return
+    for path in paths:
+        if path.exists():
+            raise Failure(f"{path} already exists; pass --force to replace it", 1)
+
+
+def read_stdin_lines() -> list[str]:
+    """Non-empty lines of stdin, as UTF-8 (bad bytes replaced), read before any output is written."""
+    return [line.strip() for line in iter_stdin_lines() if line.strip()]
+
+
+def iter_stdin_lines() -> Any:
+    """Lines of stdin as UTF-8 (with a BOM skipped, bad bytes replaced), one at a time."""
+    import io
+
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # already text (some embedding hosts)
+        yield from sys.stdin
+        return
+    wrapper = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline=None)
+    try:
+        yield from wrapper
+    finally:
+        with contextlib.suppress(ValueError):  # already closed (at exit after Ctrl-C)
+            wrapper.detach()
+
+
 def json_option(function: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")(function)
 
@@ -168,6 +271,14 @@ def k_option(function: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True, help="Number of results.")(
         function
     )
+
+
+def restrict_option(default: int | None, help: str = "Only the N most frequent words.") -> Callable[..., Any]:
+    """--restrict N, the one name for "only the N most frequent words" (gensim's restrict_vocab)."""
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        return click.option("--restrict", type=click.IntRange(min=1), default=default, show_default=default is not None,
+                            metavar="N", help=help)(function)
+    return decorate
 
 
 def index_options(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -220,11 +331,7 @@ def rerank_options(function: Callable[..., Any]) -> Callable[..., Any]:
 def open_store_option(store_path: Path | None) -> Store:
     from ..query import open_store
 
-    if store_path is None:
-        if not DEFAULT_STORE.is_dir():
-            raise click.UsageError(f"no store given: pass --store PATH, set ${STORE_ENV}, or run `embedsearch quickstart` first")
-        store_path = DEFAULT_STORE
-    return open_store(store_path)
+    return open_store(resolve_store_path(store_path))
 
 
 # --- the commands ------------------------------------------------------------------------------

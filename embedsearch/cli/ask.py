@@ -1,22 +1,69 @@
 """Commands that ask a store: similar, analogy, similarity, doesnt-match, info."""
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
+from ..errors import EmbedsearchError, UnknownWordError
 from .app import (
     describe_index,
+    display_width,
     emit_json,
+    iter_stdin_lines,
     json_option,
     k_option,
     main,
     open_store_option,
     print_neighbors,
+    print_subwords_note,
     rerank_options,
+    rjust,
     search_options,
     store_option,
 )
+
+
+def _run_batch(store_path: Path | None, answer: Callable[[Any, str], Any], show: Callable[[Any], None],
+               as_json: bool) -> None:
+    """Batch mode (`-` for stdin): one query a line, the store opened once, answers as they come.
+
+    With --json each answer is one JSON line (the result, or ``{"query", "error", ...}`` for a
+    query that fails); the batch goes on after an unknown word, and exits 1 at the end if any
+    query failed. Output is flushed after each answer, so a script can talk to it line by line.
+    """
+    import dataclasses
+
+    failed = 0
+    with open_store_option(store_path) as store:
+        for line in iter_stdin_lines():
+            query = line.strip()
+            if not query or query.startswith("#"):
+                continue
+            try:
+                result = answer(store, query)
+            except EmbedsearchError as exc:
+                failed += 1
+                if as_json:
+                    error: dict[str, Any] = {"query": query, "error": str(exc), "exit_code": exc.exit_code}
+                    if isinstance(exc, UnknownWordError):
+                        error |= {"unknown_word": exc.word, "suggestions": exc.suggestions}
+                    click.echo(json.dumps(error, ensure_ascii=False))
+                else:
+                    click.echo(f"Error: {query}: {exc}", err=True)
+            else:
+                if as_json:
+                    click.echo(json.dumps(dataclasses.asdict(result), ensure_ascii=False, default=str))
+                else:
+                    click.echo(query)
+                    show(result)
+            sys.stdout.flush()
+    if failed:
+        raise click.exceptions.Exit(1)
 
 
 @main.command()
@@ -28,11 +75,13 @@ from .app import (
 @json_option
 def similar(query: tuple[str, ...], store_path: Path | None, k: int, ef_search: int | None, nprobe: int | None,
             rerank: bool, rerank_k: int, rerank_weight: float | None, as_json: bool) -> None:
-    """Nearest words to a word, a phrase, or an expression.
+    """Nearest words to a word, a phrase, or an expression; `-` reads one query a line from stdin.
 
     A phrase averages its words; an expression adds and subtracts them, with optional weights.
     Operators need a space before them (`e-mail` is one word). --rerank reorders the top
     --rerank-k by how well each fits where the query word is used (after `embedsearch rerank train`).
+    With `-`, the store is opened once for all the queries; --json then prints one JSON line per
+    query (an error object for a query that fails, and the batch goes on).
 
     \b
     Examples:
@@ -41,20 +90,34 @@ def similar(query: tuple[str, ...], store_path: Path | None, k: int, ef_search: 
       embedsearch similar "king - man + woman"
       embedsearch similar "0.5*paris + rome"
       embedsearch similar coffee --rerank
+      printf 'king\nqueen\n' | embedsearch similar - --json
     """
+    def answer(store: Any, text: str) -> Any:
+        return store.similar(text, k=k, rerank=rerank, rerank_k=rerank_k, rerank_weight=rerank_weight)
+
+    def show(result: Any) -> None:
+        print_subwords_note([w for term in result.terms for w in term.oov])
+        print_neighbors(result.neighbors)
+
+    if query == ("-",):
+        def batch_answer(store: Any, text: str) -> Any:
+            store.set_search(ef_search=ef_search, nprobe=nprobe)
+            return answer(store, text)
+        _run_batch(store_path, batch_answer, show, as_json)
+        return
     with open_store_option(store_path) as store:
         store.set_search(ef_search=ef_search, nprobe=nprobe)
-        result = store.similar(" ".join(query), k=k, rerank=rerank, rerank_k=rerank_k, rerank_weight=rerank_weight)
+        result = answer(store, " ".join(query))
     if as_json:
         emit_json(result)
         return
-    print_neighbors(result.neighbors)
+    show(result)
 
 
 @main.command()
 @click.argument("a")
-@click.argument("b")
-@click.argument("c")
+@click.argument("b", required=False)
+@click.argument("c", required=False)
 @store_option
 @k_option
 @click.option("--method", type=click.Choice(["3cosadd", "3cosmul"]), default="3cosadd", show_default=True,
@@ -62,9 +125,9 @@ def similar(query: tuple[str, ...], store_path: Path | None, k: int, ef_search: 
 @search_options
 @rerank_options
 @json_option
-def analogy(a: str, b: str, c: str, store_path: Path | None, k: int, method: str, ef_search: int | None,
+def analogy(a: str, b: str | None, c: str | None, store_path: Path | None, k: int, method: str, ef_search: int | None,
             nprobe: int | None, rerank: bool, rerank_k: int, rerank_weight: float | None, as_json: bool) -> None:
-    """A is to B as C is to ?
+    """A is to B as C is to ?  `-` reads one question a line from stdin (`a b c`).
 
     --rerank reorders the top --rerank-k by how well each fits where B is used.
 
@@ -72,34 +135,71 @@ def analogy(a: str, b: str, c: str, store_path: Path | None, k: int, method: str
     Examples:
       embedsearch analogy man king woman       # queen
       embedsearch analogy man king woman --rerank
+      printf 'man king woman\nparis france rome\n' | embedsearch analogy - --json
     """
-    with open_store_option(store_path) as store:
+    def answer(store: Any, a: str, b: str, c: str) -> Any:
         store.set_search(ef_search=ef_search, nprobe=nprobe)
-        result = store.analogy(a, b, c, k=k, method=method, rerank=rerank, rerank_k=rerank_k, rerank_weight=rerank_weight)
+        return store.analogy(a, b, c, k=k, method=method, rerank=rerank, rerank_k=rerank_k, rerank_weight=rerank_weight)
+
+    def show(result: Any) -> None:
+        print_subwords_note(result.oov)
+        print_neighbors(result.neighbors)
+
+    if a == "-" and b is None and c is None:
+        def batch_answer(store: Any, line: str) -> Any:
+            words = line.split()
+            if len(words) != 3:
+                from ..errors import UsageError
+                raise UsageError(f"an analogy line needs three words (a b c), got {len(words)}")
+            return answer(store, *words)
+        _run_batch(store_path, batch_answer, show, as_json)
+        return
+    if b is None or c is None:
+        raise click.UsageError("analogy needs three words A B C (or - to read them from stdin)")
+    with open_store_option(store_path) as store:
+        result = answer(store, a, b, c)
     if as_json:
         emit_json(result)
         return
-    print_neighbors(result.neighbors)
+    show(result)
 
 
 @main.command()
 @click.argument("first")
-@click.argument("second")
+@click.argument("second", required=False)
 @store_option
 @json_option
-def similarity(first: str, second: str, store_path: Path | None, as_json: bool) -> None:
-    """Cosine similarity of two words (or quoted phrases).
+def similarity(first: str, second: str | None, store_path: Path | None, as_json: bool) -> None:
+    """Cosine similarity of two words (or quoted phrases); `-` reads one pair a line from stdin.
+
+    A stdin line holds two words separated by a tab or a space (phrases: tab-separated).
 
     \b
-    Example:
+    Examples:
       embedsearch similarity coffee tea
+      printf 'coffee\ttea\ncar\tbicycle\n' | embedsearch similarity - --json
     """
+    def show(result: Any) -> None:
+        click.echo(f"{result.score:.4f}")
+        print_subwords_note([*result.first.oov, *result.second.oov])
+
+    if first == "-" and second is None:
+        def batch_answer(store: Any, line: str) -> Any:
+            parts = line.split("\t") if "\t" in line else line.split()
+            if len(parts) < 2:
+                from ..errors import UsageError
+                raise UsageError("a similarity line needs two words (tab- or space-separated)")
+            return store.similarity(parts[0].strip(), parts[1].strip())
+        _run_batch(store_path, batch_answer, show, as_json)
+        return
+    if second is None:
+        raise click.UsageError("similarity needs two words (or - to read pairs from stdin)")
     with open_store_option(store_path) as store:
         result = store.similarity(first, second)
     if as_json:
         emit_json(result)
         return
-    click.echo(f"{result.score:.4f}")
+    show(result)
 
 
 @main.command("doesnt-match")
@@ -107,12 +207,26 @@ def similarity(first: str, second: str, store_path: Path | None, as_json: bool) 
 @store_option
 @json_option
 def doesnt_match(words: tuple[str, ...], store_path: Path | None, as_json: bool) -> None:
-    """Which of three or more WORDS does not belong with the others.
+    """Which of three or more WORDS does not belong with the others; `-` reads one group a line from stdin.
 
     \b
-    Example:
+    Examples:
       embedsearch doesnt-match breakfast cereal dinner lunch
+      printf 'breakfast cereal dinner lunch\n' | embedsearch doesnt-match - --json
     """
+    def show(result: Any) -> None:
+        click.echo(result.odd_one_out)
+        print_subwords_note(result.oov)
+
+    if words == ("-",):
+        def batch_answer(store: Any, line: str) -> Any:
+            group = line.split()
+            if len(group) < 3:
+                from ..errors import UsageError
+                raise UsageError(f"doesnt-match needs at least 3 words, got {len(group)}")
+            return store.doesnt_match(group)
+        _run_batch(store_path, batch_answer, show, as_json)
+        return
     if len(words) < 3:
         raise click.UsageError(f"doesnt-match needs at least 3 words, got {len(words)}")
     with open_store_option(store_path) as store:
@@ -120,16 +234,17 @@ def doesnt_match(words: tuple[str, ...], store_path: Path | None, as_json: bool)
     if as_json:
         emit_json(result)
         return
-    click.echo(result.odd_one_out)
+    show(result)
 
 
 @main.command()
 @click.argument("word")
 @store_option
-@click.option("-n", "limit", type=click.IntRange(min=1), default=None, help="Show at most this many (default: all kept).")
+@click.option("-k", "limit", type=click.IntRange(min=1), default=None, help="Show at most this many (default: all kept).")
+@click.option("-n", "old_limit", type=click.IntRange(min=1), default=None, hidden=True)  # before -k; one release
 @json_option
-def examples(word: str, store_path: Path | None, limit: int | None, as_json: bool) -> None:
-    """WORD in context: the sentences it occurs in, from the sample the store keeps.
+def examples(word: str, store_path: Path | None, limit: int | None, old_limit: int | None, as_json: bool) -> None:
+    """WORD in context: the sentences it occurs in, from the sample the store keeps (`-`: one word a line from stdin).
 
     The store keeps a seeded sample of each word's occurrences (16 by default, up to 8 words
     either side; `train --contexts`), so no corpus is needed. Words below the store's
@@ -137,20 +252,28 @@ def examples(word: str, store_path: Path | None, limit: int | None, as_json: boo
 
     \b
     Example:
-      embedsearch examples king -n 5
+      embedsearch examples king -k 5
     """
+    limit = limit if limit is not None else old_limit
+
+    def show(result: Any) -> None:
+        if not result.examples:
+            click.echo("  (no examples kept for this word)")
+            return
+        lefts = [" ".join(e.left) for e in result.examples]
+        width = max(display_width(text) for text in lefts)
+        for left, example in zip(lefts, result.examples):
+            click.echo(f"{rjust(left, width)}  [{example.word}]  {' '.join(example.right)}")
+
+    if word == "-":
+        _run_batch(store_path, lambda store, line: store.examples(line, limit=limit), show, as_json)
+        return
     with open_store_option(store_path) as store:
         result = store.examples(word, limit=limit)
     if as_json:
         emit_json(result)
         return
-    if not result.examples:
-        click.echo("  (no examples kept for this word)")
-        return
-    lefts = [" ".join(e.left) for e in result.examples]
-    width = max(len(text) for text in lefts)
-    for left, example in zip(lefts, result.examples):
-        click.echo(f"{left:>{width}}  [{example.word}]  {' '.join(example.right)}")
+    show(result)
 
 
 @main.command()

