@@ -25,6 +25,7 @@ from _common import machine, machine_line, markdown_table, median, write_json
 
 import embedsearch
 from embedsearch.batch import DEFAULT_BATCH, neighbors_of
+from embedsearch.store.generations import is_published
 from embedsearch.store.index import exact_top_k
 
 
@@ -65,7 +66,7 @@ def main() -> None:
     parser.add_argument("-k", type=int, default=10)
     parser.add_argument("--json-out", default=None)
     args = parser.parse_args()
-    if not (args.store / "meta.sqlite").is_file():
+    if not is_published(args.store):
         raise SystemExit(f"error: no store at {args.store}; build one with benchmarks/train_speed.py or embedsearch train")
     info = machine()
     store = embedsearch.open_store(args.store)

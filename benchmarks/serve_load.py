@@ -36,6 +36,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO, locked, machine, machine_line  # noqa: E402
 
+from embedsearch.store.generations import is_published  # noqa: E402
+
 GENSIM_APP = textwrap.dedent('''
     """Servers (b) and (c): gensim KeyedVectors.most_similar behind Starlette/uvicorn or Flask."""
     import json, os, sys
@@ -198,17 +200,14 @@ def rss_mb(pid: int) -> float:
 
 
 def republish(store: Path, times: int, seconds: float) -> int:
-    """Publish ``store`` again ``times`` times over ``seconds``, as a store build does: a complete copy
-    in a sibling directory, then two renames (the old directory aside, the new one in place)."""
+    """Publish ``store`` again ``times`` times over ``seconds``, through the store's own publish (a new
+    generation and the atomic switch of its CURRENT pointer), as `reindex` and `rerank train` do."""
+    from embedsearch.store.index import IndexOptions
+    from embedsearch.store.reindex import reindex
+
     done = 0
-    for i in range(times):
-        fresh = store.parent / f".{store.name}.tmp-{i}"
-        aside = store.parent / f".{store.name}.old-{i}"
-        shutil.copytree(store, fresh)
-        os.utime(fresh / "meta.sqlite")
-        os.rename(store, aside)
-        os.rename(fresh, store)
-        shutil.rmtree(aside)
+    for _ in range(times):
+        reindex(store, IndexOptions("flat"))
         done += 1
         time.sleep(seconds / times)
     return done
@@ -252,7 +251,7 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("error: wrk not found (Debian: apt-get install wrk)")
-    if not (args.store / "meta.sqlite").is_file():
+    if not is_published(args.store):
         raise SystemExit(f"error: {args.store} is not a store")
     sys.path.insert(0, str(REPO))
     import embedsearch

@@ -120,6 +120,9 @@ def process_pool(workers: int, *, initializer: Callable[..., Any] | None = None,
 
 
 def _start_worker(owner: int, initializer: Callable[..., Any] | None, initargs: tuple[Any, ...]) -> None:
+    # Ctrl-C reaches the whole process group: the parent alone answers it (one line, exit 130) and
+    # ends the pool; a worker that raised KeyboardInterrupt too would print a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     bind_to_parent(owner)
     limit_blas_threads(1)
     if initializer is not None:

@@ -12,6 +12,9 @@ import embedsearch
 from embedsearch.errors import ConfigError, EmptyCorpusError, QueryError, SourceError, UnknownWordError
 from embedsearch.formats import detect_format, import_vectors
 from embedsearch.store.subwords import char_ngrams, fasttext_hash
+from embedsearch.store.writer import seal_meta
+
+from .conftest import store_file
 
 fasttext = pytest.importorskip("fasttext")
 
@@ -141,7 +144,7 @@ def test_store_keeps_only_touched_rows_and_stays_exact(ft_big_bucket_file: Path,
         sub = store.subwords
         assert sub is not None and sub.rows is not None and sub.init_threads == 2
         assert sub.matrix.shape[0] < full.shape[0] // 5  # ~28k of 203k rows
-        stored = (tmp_path / "store" / "subwords.npy").stat().st_size
+        stored = store_file(tmp_path / "store", "subwords.npy").stat().st_size
         assert stored < full.nbytes // 5
         for word in OOV_WORDS + ["government", "police"]:
             np.testing.assert_allclose(store.raw_vector(word), model.get_word_vector(word), atol=1e-7, rtol=0, err_msg=word)
@@ -180,10 +183,11 @@ def test_damaged_row_table_is_a_clear_error(ft_store: Path, tmp_path: Path):
 
     copy = tmp_path / "copy"
     shutil.copytree(ft_store, copy)
-    with sqlite3.connect(copy / "meta.sqlite") as db:
+    with sqlite3.connect(store_file(copy, "meta.sqlite")) as db:
         meta = json.loads(db.execute("SELECT value FROM meta WHERE key='subwords'").fetchone()[0])
         meta["init"]["rows"] += 1
         db.execute("UPDATE meta SET value=? WHERE key='subwords'", (json.dumps(meta),))
+        seal_meta(db)  # recomputed checksums: the subword model's own check must catch it
     with embedsearch.open_store(copy) as store:
         with pytest.raises(embedsearch.StoreError, match="init rows"):
             store.similar("governmentt")

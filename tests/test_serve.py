@@ -416,15 +416,13 @@ def test_a_store_that_fails_to_reopen_leaves_the_old_one_answering(serve, tmp_pa
     write_store(path, words=TOY_WORDS, counts=list(range(100, 90, -1)), vectors=toy_vectors(), model={"kind": "handmade"},
                 pipeline=english_words().to_dict())
     client = serve({"s": path}, reload_seconds=0.02)
-    # A damaged store published over it (as a directory rename, the way stores are published).
-    import os
-    import shutil
+    # A damaged generation published over it (through the store's own publish, with its sizes and
+    # checksums recorded, so only opening it can tell).
+    from embedsearch.store.update import updating_store
 
-    broken = tmp_path / "broken"
-    shutil.copytree(path, broken)
-    (broken / "vectors.npy").write_bytes(b"broken")
-    os.rename(path, tmp_path / "old")
-    os.rename(broken, path)
+    with updating_store(path) as update:
+        update.new_file("vectors.npy").write_bytes(b"broken")
+        update.record_file("vectors.npy")
     time.sleep(0.3)
     response = client.get("/v1/similar", params={"q": "king", "k": 1})
     assert response.status_code == 200 and response.json()["neighbors"][0]["word"] == "man"

@@ -34,8 +34,8 @@ def _commands(store: Path, corpus: Path, vectors_file: Path) -> dict[str, list[s
              *[part for key, value in LEE_TRAIN.items() for part in (f"--{key.replace('_', '-')}", str(value))]]
     return {
         "train": train,
-        "reindex": ["reindex", str(store), "--index", "hnsw", "--target-recall", "0.9"],
-        "rerank": ["rerank", "train", str(store), str(corpus), "--hidden", "8", "--tokens", "3000", "--seed", "1"],
+        "reindex": ["reindex", "-s", str(store), "--index", "hnsw", "--target-recall", "0.9"],
+        "rerank": ["rerank", "train", "-s", str(store), str(corpus), "--hidden", "8", "--tokens", "3000", "--seed", "1"],
         "import": ["import", str(vectors_file), "-o", str(store), "--force"],
     }
 

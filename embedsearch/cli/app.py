@@ -217,7 +217,10 @@ def resolve_store_path(store_path: Path | None) -> Path:
 
 
 def is_store_dir(path: str | Path) -> bool:
-    return Path(path).is_dir() and (Path(path) / "meta.sqlite").is_file()
+    """Whether ``path`` is a store (its marker, or a layout-1 store's metadata): cheap, no database opened."""
+    from ..store.generations import has_marker
+
+    return Path(path).is_dir() and (has_marker(path) or (Path(path) / "meta.sqlite").is_file())
 
 
 def legacy_store(arguments: tuple[str, ...], store_path: Path | None, needed: int) -> tuple[tuple[str, ...], Path | None]:

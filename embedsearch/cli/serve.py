@@ -39,8 +39,10 @@ def parse_stores(values: tuple[str, ...]) -> dict[str, Path]:
             raise click.BadParameter(f"store name {name!r}: use letters, digits, '.', '_' or '-'", param_hint="--store")
         if name in stores:
             raise click.BadParameter(f"two stores are named {name!r}; name them: -s NAME=PATH", param_hint="--store")
-        if not (path / "meta.sqlite").is_file():
-            raise click.BadParameter(f"{path} is not a store (no meta.sqlite)", param_hint="--store")
+        from ..store.generations import is_published
+
+        if not is_published(path):
+            raise click.BadParameter(f"{path} is not a store", param_hint="--store")
         stores[name] = path.absolute()
     return stores
 

@@ -54,7 +54,7 @@ class Reranker:
         """The reranker saved in a store by ``embedsearch rerank train`` (checked: format, shapes)."""
         manifest = files.meta.get(MANIFEST_KEY)
         if not manifest:
-            raise StoreError(f"{files.path} has no reranker; train one with `embedsearch rerank train {files.path} CORPUS_DIR`")
+            raise StoreError(f"{files.path} has no reranker; train one with `embedsearch rerank train -s {files.path} CORPUS_DIR`")
         if manifest.get("format") != MANIFEST_FORMAT or manifest.get("file") != WEIGHTS_FILE:
             raise StoreError(f"{files.path}: reranker format {manifest.get('format')!r} is not supported by this embedsearch")
         if "contexts" not in files.meta:

@@ -22,22 +22,20 @@ from typing import Any
 
 from ..errors import EmbedsearchError
 from ..query import Store, open_store
+from ..errors import StoreError
+from ..store.generations import current_generation
 from .engine import Vocabulary
 
 log = logging.getLogger("embedsearch.serve")
 
 
 def _store_token(path: Path) -> Any:
-    """A cheap value that changes whenever the store at ``path`` is republished; ``None`` while the
-    store is briefly absent (between the two renames of a publish).
-
-    Swap in ``embedsearch.store.current_generation(path)`` here once the store layer has it.
-    """
+    """A cheap value that changes whenever the store at ``path`` is republished (the generation its
+    CURRENT names: one small file read); ``None`` while it cannot be read."""
     try:
-        stat = os.stat(path / "meta.sqlite")
-    except OSError:
+        return current_generation(path)
+    except (StoreError, OSError):
         return None
-    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
 
 class _SharedExclusive:

@@ -12,6 +12,7 @@ reaches ``predict``, which fails under numpy 2 in fasttext 0.9.3.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -47,4 +48,10 @@ def main(mode: str, job_path: str, out: str) -> None:
 
 
 if __name__ == "__main__":
+    import signal
+
+    from embedsearch.workers import bind_to_parent
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent answers Ctrl-C and ends this process
+    bind_to_parent(os.getppid())  # and a killed parent takes this process with it
     main(*sys.argv[1:4])
