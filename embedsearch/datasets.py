@@ -1,7 +1,7 @@
 """The evaluation sets and sample corpora that ship inside the package (``embedsearch/corpora/``).
 
 They are package data, so they are there after ``pip install`` as well as in a checkout, and
-``evaluate_pairs(store, "ws353")`` or ``embedsearch evaluate analogies STORE google`` find them by
+``evaluate_pairs(store, "ws353")`` or ``embedsearch evaluate analogies -s STORE google`` find them by
 name. Sources and licences: ``embedsearch/corpora/README.md`` (only sets that may be
 redistributed are shipped; the README says where to get the others).
 """
@@ -119,8 +119,8 @@ def resolve_dataset(path_or_name: str | os.PathLike[str], kind: str | None = Non
 
     ``kind`` (pairs, analogies) refuses a shipped set of the other kind with a clear message."""
     path = Path(path_or_name)
-    if path.exists() or os.sep in str(path_or_name) or "/" in str(path_or_name):
-        return path
+    if str(path_or_name) == "-" or path.exists() or os.sep in str(path_or_name) or "/" in str(path_or_name):
+        return path  # "-" is stdin
     key = ALIASES.get(str(path_or_name).lower(), str(path_or_name).lower())
     found = DATASETS.get(key)
     if found is None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import ConfigError, UsageError
+from .errors import ConfigError, UsageError, install_hint
 
 if TYPE_CHECKING:
     from .query import Store
@@ -157,7 +157,7 @@ def save_plot(plot: WordPlot, path: str | os.PathLike[str], *, title: str | None
     if hangul and font_path is None:
         from .errors import QueryError
 
-        raise QueryError("the labels are in Hangul and no Korean font was found: pip install 'embedsearch[plot]' "
+        raise QueryError(f"the labels are in Hangul and no Korean font was found: {install_hint('plot')} "
                          "(koreanize-matplotlib ships NanumGothic) or install one (Debian: fonts-nanum)")
     font = font_manager.FontProperties(fname=str(font_path)) if font_path is not None else font_manager.FontProperties()
     colours = plt.get_cmap("tab10")
@@ -185,20 +185,23 @@ def save_plot(plot: WordPlot, path: str | os.PathLike[str], *, title: str | None
         axes.set_title(title or "Neighbours of " + ", ".join(plot.queries), fontproperties=font)
         axes.grid(alpha=0.2)
         figure.tight_layout()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if suffix == ".html":
-            import io
-            from html import escape
+        from .fsutil import atomic_file
 
-            buffer = io.StringIO()
-            figure.savefig(buffer, format="svg")
-            svg = buffer.getvalue()
-            svg = svg[svg.index("<svg"):]
-            page = (f"<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{escape(axes.get_title())}</title></head>\n"
-                    f"<body>\n{svg}\n</body></html>\n")
-            target.write_text(page, encoding="utf-8")
-        else:
-            figure.savefig(target, format=suffix[1:])
+        # Written aside and renamed into place (never half a picture; never inside a store).
+        with atomic_file(target) as handle:
+            if suffix == ".html":
+                import io
+                from html import escape
+
+                buffer = io.StringIO()
+                figure.savefig(buffer, format="svg")
+                svg = buffer.getvalue()
+                svg = svg[svg.index("<svg"):]
+                page = (f"<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{escape(axes.get_title())}</title></head>\n"
+                        f"<body>\n{svg}\n</body></html>\n")
+                handle.write(page.encode("utf-8"))
+            else:
+                figure.savefig(handle, format=suffix[1:])
     finally:
         plt.close(figure)
     return target

@@ -89,7 +89,13 @@ CASES: dict[str, Callable[[Paths], list[str]]] = {
                                       str(p.file("pairs.tsv", "government minister\n")), "-o", str(p.tmp / "s.tsv")],
     "rerank train": lambda p: ["rerank", "train", "-s", str(p.store_copy()), str(p.corpus), "--hidden", "4",
                                "--tokens", "300"],
+    "datasets": lambda p: ["datasets"],
+    "verify": lambda p: ["verify", "-s", str(p.store)],
+    "plot": lambda p: ["plot", "-s", str(p.store), "government", "-k", "3", "-o", str(p.tmp / "map.png")],
 }
+# Commands that output no result to print: `serve` answers over HTTP until stopped (its own tests
+# cover it); it still takes --help and -q like every command.
+NO_RESULT = {"serve"}
 
 
 PAIRS = "man\twoman\t1\ngovernment\tminister\t2\ncricket\tgovernment\t0\n"
@@ -105,7 +111,7 @@ def invoke(args: list[str], input: str | None = None, env: dict[str, str] | None
 
 
 def test_the_table_names_every_command():
-    assert sorted(CASES) == sorted(name for name, _ in leaf_commands())
+    assert sorted([*CASES, *NO_RESULT]) == sorted(name for name, _ in leaf_commands())
 
 
 @pytest.mark.parametrize("name", sorted(name for name, _ in leaf_commands()))
@@ -126,8 +132,9 @@ def test_json(name: str, paths: Paths):
 def test_quiet_after_the_command_name(name: str, paths: Paths):
     result = invoke([*CASES[name](paths), "-q"])
     assert result.exit_code == 0, result.output
-    # Progress goes to stderr; -q silences it (an export's one-line summary of what it wrote stays).
-    assert result.stderr == "" or (name.startswith("export") and len(result.stderr.splitlines()) == 1), result.stderr
+    # Progress goes to stderr; -q silences it (an export's or a plot's one-line summary of what it wrote stays).
+    writes_a_file = name.startswith("export") or name == "plot"
+    assert result.stderr == "" or (writes_a_file and len(result.stderr.splitlines()) == 1), result.stderr
 
 
 def test_quiet_after_the_name_silences_progress(paths: Paths):
@@ -210,7 +217,7 @@ def test_export_words_and_pairs_dash(paths: Paths):
 
 def test_every_store_command_takes_the_environment_variable(paths: Paths):
     env = {"EMBEDSEARCH_STORE": str(paths.store)}
-    for args in (["info"], ["evaluate", "pairs", str(paths.file("p.tsv", PAIRS))],
+    for args in (["info"], ["verify"], ["evaluate", "pairs", str(paths.file("p.tsv", PAIRS))],
                  ["export", "vectors", "--restrict", "2"], ["export", "neighbors", "--words", "-", "-k", "1"],
                  ["tokenize", "New  York"]):
         result = invoke(args, input="man\n", env=env)

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import click
 
-from .app import main, open_store_option, store_option
+from ..errors import install_hint
+from .app import emit_json, json_option, main, open_store_option, refuse_overwrite, store_option
 
 
 @main.command()
@@ -19,11 +20,13 @@ from .app import main, open_store_option, store_option
               help="Projection to 2-D: PCA (deterministic) or t-SNE (needs scikit-learn).")
 @click.option("--title", default=None, help="Title of the picture. Default: the words.")
 @click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True, help="t-SNE's random seed.")
+@click.option("--force", is_flag=True, help="Replace the output file if it exists.")
+@json_option
 def plot(words: tuple[str, ...], store_path: Path | None, k: int, output: Path, method: str, title: str | None,
-         seed: int) -> None:
+         seed: int, force: bool, as_json: bool) -> None:
     """WORDS and their nearest neighbours projected to 2-D, labelled and coloured by word.
 
-    Hangul labels render with NanumGothic (the plot extra: pip install 'embedsearch[plot]').
+    Hangul labels render with NanumGothic (the `plot` extra).
 
     \b
     Examples:
@@ -36,10 +39,15 @@ def plot(words: tuple[str, ...], store_path: Path | None, k: int, output: Path, 
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise click.ClickException("plots need matplotlib: pip install 'embedsearch[plot]'") from None
+        raise click.ClickException(f"plots need matplotlib: {install_hint('plot')}") from None
     from ..plot import save_plot, word_plot
 
+    refuse_overwrite([output], force)
     with open_store_option(store_path) as store:
         picture = word_plot(store, list(words), k=k, method=method, seed=seed)
     save_plot(picture, output, title=title)
+    if as_json:
+        emit_json({"output": str(output), "words": len(picture.points), "queries": picture.queries,
+                   "method": picture.method})
+        return
     click.echo(f"wrote {output} ({len(picture.points)} words)", err=True)

@@ -105,7 +105,9 @@ def serve(store_specs: tuple[str, ...], host: str, port: int, workers: int, toke
     try:
         import uvicorn
     except ImportError:
-        raise click.ClickException("serving needs the serve extra: pip install 'embedsearch[serve]'") from None
+        from ..errors import install_hint
+
+        raise click.ClickException(f"serving needs the serve extra: {install_hint('serve')}") from None
     stores = parse_stores(store_specs)
     if host not in LOCAL_HOSTS and not token:
         raise click.UsageError(f"binding {host} makes the API reachable from other machines: pass --token "

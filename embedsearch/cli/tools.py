@@ -115,8 +115,8 @@ def datasets_command(kind: str | None, as_json: bool) -> None:
 
     \b
     Give a name where a file is expected:
-      embedsearch evaluate pairs STORE ws353 simlex men
-      embedsearch evaluate analogies STORE google
+      embedsearch evaluate pairs -s STORE ws353 simlex men
+      embedsearch evaluate analogies -s STORE google
       embedsearch ingest "$(embedsearch datasets --kind corpus --json | jq -r '.[0].path')" -o corpus
     Sources and licences: embedsearch/corpora/README.md.
     """
@@ -129,7 +129,7 @@ def datasets_command(kind: str | None, as_json: bool) -> None:
     width = max(len(d.name) for d in found)
     for d in found:
         click.echo(f"{d.name:<{width}}  {d.kind:<9}  {d.lang}  {d.size:<26}  {d.description}")
-    click.echo(f"\nsources and licences: {ROOT / 'README.md'}", err=True)
+    click.echo(f"\nsources and licences: {ROOT / 'README.md'}")
 
 
 @main.group()

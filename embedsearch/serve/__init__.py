@@ -3,7 +3,8 @@
     >>> from embedsearch.serve import ServeConfig, create_app
     >>> app = create_app(ServeConfig(stores={"text8": Path("text8_store")}))
 
-Needs the ``serve`` extra (Starlette and uvicorn): ``pip install 'embedsearch[serve]'``.
+Needs the ``serve`` extra (Starlette and uvicorn): ``pip install 'embedsearch-words[serve]'``, or
+``pip install '.[serve]'`` in a checkout.
 """
 from __future__ import annotations
 
