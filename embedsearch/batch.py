@@ -64,6 +64,8 @@ def neighbors_of(
         raise ConfigError(f"k must be a positive integer, got {k}")
     if batch_size < 1:
         raise ConfigError(f"batch size must be positive, got {batch_size}")
+    if min_score is not None and not (isinstance(min_score, (int, float)) and -1.0 <= min_score <= 1.0):
+        raise ConfigError(f"min score is a cosine: give a number from -1 to 1, got {min_score!r}")
     if words is None:
         yield from _whole_vocabulary(store, k, min_score, batch_size, progress)
         return

@@ -41,6 +41,10 @@ class TrainingError(EmbedsearchError):
     """The training backend failed."""
 
 
+class ResourceError(EmbedsearchError):
+    """Not enough memory or disk for the job (estimated before starting), or the disk filled or is read-only."""
+
+
 class StoreError(EmbedsearchError):
     """A store that is missing, incomplete, corrupt or from an unsupported version."""
 
@@ -59,7 +63,8 @@ class UnknownWordError(QueryError):
     def __init__(self, word: str, suggestions: Sequence[str] = ()) -> None:
         self.word = word
         self.suggestions = list(suggestions)
-        message = f"unknown word {word!r}: not in the vocabulary"
+        shown = word if len(word) <= 80 else f"{word[:60]}... ({len(word):,} characters)"
+        message = f"unknown word {shown!r}: not in the vocabulary"
         if self.suggestions:
             message += "; close spellings: " + ", ".join(self.suggestions)
         super().__init__(message)

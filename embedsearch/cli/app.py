@@ -9,10 +9,14 @@ are imported inside the commands, so ``embedsearch similar`` never loads the tra
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
+import lzma
 import os
+import sqlite3
 import sys
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,8 +53,55 @@ class Group(click.Group):
             os.dup2(devnull, sys.stdout.fileno())
             ctx.exit(0)
         except OSError as exc:
-            target = f" ({exc.filename})" if exc.filename else ""
-            raise Failure(f"{exc.strerror or exc}{target}", 1) from exc
+            raise Failure(describe_os_error(exc), 1) from exc
+        except MemoryError as exc:
+            raise Failure(f"out of memory{f' ({exc})' if str(exc) else ''}: lower the sizes asked for "
+                          "(--dim, --bucket, --hidden, --batch, -k) or free memory", 1) from exc
+        except sqlite3.Error as exc:
+            raise Failure(describe_sqlite_error(exc), 1) from exc
+        except (EOFError, zlib.error, lzma.LZMAError) as exc:
+            raise Failure(f"cannot read the input: {exc or type(exc).__name__} (a truncated or corrupt file)", 1) from exc
+        except RuntimeError as exc:
+            if "faiss" not in str(exc).lower():
+                raise
+            raise Failure(describe_faiss_error(exc), 1) from exc
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for an OS error: the problem in plain words, then the file it happened to."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    text = str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT) or ("requested and" in text and "written" in text):
+        # numpy's tofile/save report a short write as "N requested and M written", with no errno.
+        return f"no space left on device{where}: free some space or write elsewhere"
+    if exc.errno == errno.EROFS:
+        return f"read-only file system{where}: write somewhere writable"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"permission denied{where}"
+    if exc.errno == errno.EISDIR:
+        return f"is a directory, not a file{where}"
+    if exc.errno == errno.ENOTDIR:
+        return f"not a directory{where}"
+    if exc.errno == errno.ENOENT:
+        return f"no such file or directory{where}"
+    return f"{exc.strerror or text}{where}"
+
+
+def describe_sqlite_error(exc: sqlite3.Error) -> str:
+    text = str(exc)
+    if "disk is full" in text or "disk I/O error" in text:
+        return f"no space left on device (SQLite: {text}): free some space or write elsewhere"
+    if "readonly" in text or "read-only" in text:
+        return f"read-only file system (SQLite: {text}): write somewhere writable"
+    if "not a database" in text or "malformed" in text:
+        return f"a database file is corrupt (SQLite: {text}); check the store with `embedsearch verify`"
+    return f"SQLite error: {text}"
+
+
+def describe_faiss_error(exc: RuntimeError) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    detail = next((line for line in reversed(lines) if "Error in" not in line), lines[-1] if lines else "")
+    return f"FAISS error: {detail}"
 
 
 # --- output helpers ----------------------------------------------------------------------------
