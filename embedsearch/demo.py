@@ -8,6 +8,7 @@ two cores. The questions asked are fixed; the answers are computed each time.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,9 +66,15 @@ def quickstart(
     started = time.perf_counter()
     rebuilt = overwrite or not (store_dir / "meta.sqlite").is_file()
     if rebuilt:
-        corpus = ingest([sample_corpus_path()], corpus_dir, workers=workers, overwrite=True, progress=progress)
-        config = TrainConfig(**DEMO_CONFIG, **({"workers": workers} if workers else {}))
-        train(corpus, store_dir, config=config, overwrite=True, progress=progress)
+        created = not directory.exists()
+        try:
+            corpus = ingest([sample_corpus_path()], corpus_dir, workers=workers, overwrite=True, progress=progress)
+            config = TrainConfig(**DEMO_CONFIG, **({"workers": workers} if workers else {}))
+            train(corpus, store_dir, config=config, overwrite=True, progress=progress)
+        except BaseException:
+            if created:  # made by this run only: a failed first build (full disk...) leaves nothing behind
+                shutil.rmtree(directory, ignore_errors=True)
+            raise
     with open_store(store_dir) as store:
         similar = [store.similar(word, k=5) for word in DEMO_SIMILAR if word in store]
         analogies = []

@@ -130,8 +130,19 @@ class _Rows:
 
     def _allocate(self, rows: int) -> np.ndarray:
         self.generation += 1
-        return np.lib.format.open_memmap(self.directory / f"rows{self.generation}.npy", mode="w+",
-                                         dtype=np.float32, shape=(rows, self.dim))
+        path = self.directory / f"rows{self.generation}.npy"
+        array = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(rows, self.dim))
+        # The file is sparse: without reserving its blocks now, a full disk surfaces later as SIGBUS
+        # (a bus error killing the process) on the first write into a page it cannot back.
+        fd = os.open(path, os.O_RDWR)
+        try:
+            os.posix_fallocate(fd, 0, os.fstat(fd).st_size)
+        except OSError as exc:
+            del array
+            raise OSError(exc.errno, exc.strerror, str(self.directory)) from None
+        finally:
+            os.close(fd)
+        return array
 
     def add(self, word: str, vector: np.ndarray) -> bool:
         if word in self.seen:
@@ -274,7 +285,7 @@ def import_vectors(
                               path)
             for word, vector in parsed:
                 if rows is None:
-                    rows = _Rows(Path(scratch), len(vector), 65536)
+                    rows = _Rows(Path(scratch), len(vector), 1024)
                 if not word or any(ch.isspace() for ch in word):
                     _bad(report, strict, f"{path}, entry {report.lines_read}", f"unusable word {word!r}")
                     continue
@@ -407,8 +418,10 @@ class _atomic:
         return self.handle
 
     def __exit__(self, kind: object, value: object, traceback: object) -> None:
-        self.handle.close()
-        if kind is None:
-            os.replace(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
+        try:
+            self.handle.close()  # flushes: on a full disk this is where ENOSPC shows
+            if kind is None:
+                os.replace(self.tmp, self.path)
+        finally:
+            if kind is not None or self.tmp.exists():
+                self.tmp.unlink(missing_ok=True)

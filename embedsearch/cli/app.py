@@ -39,8 +39,28 @@ class Failure(click.ClickException):
         self.exit_code = exit_code
 
 
+_TARGET_PARAMS = ("output", "store_path", "store")
+
+
+class Command(click.Command):
+    """Notes on an OS or SQLite error which file the command was writing (its ``-o`` or store), so the
+    message can name it: the OS names a temporary sibling, or nothing at all for a full disk."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (OSError, sqlite3.Error) as exc:
+            target = next((ctx.params[name] for name in _TARGET_PARAMS if ctx.params.get(name) is not None), None)
+            if target is not None and not hasattr(exc, "embedsearch_target"):
+                exc.embedsearch_target = target  # type: ignore[union-attr]
+            raise
+
+
 class Group(click.Group):
     """Turns library errors into clean messages and exit codes for every command."""
+
+    command_class = Command
+    group_class = type  # subgroups (evaluate, export, rerank) are Groups too
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -58,7 +78,7 @@ class Group(click.Group):
             raise Failure(f"out of memory{f' ({exc})' if str(exc) else ''}: lower the sizes asked for "
                           "(--dim, --bucket, --hidden, --batch, -k) or free memory", 1) from exc
         except sqlite3.Error as exc:
-            raise Failure(describe_sqlite_error(exc), 1) from exc
+            raise Failure(describe_sqlite_error(exc, getattr(exc, "embedsearch_target", None)), 1) from exc
         except (EOFError, zlib.error, lzma.LZMAError) as exc:
             raise Failure(f"cannot read the input: {exc or type(exc).__name__} (a truncated or corrupt file)", 1) from exc
         except RuntimeError as exc:
@@ -70,11 +90,14 @@ class Group(click.Group):
 def describe_os_error(exc: OSError) -> str:
     """One line for an OS error: the problem in plain words, then the file it happened to."""
     where = f" ({exc.filename})" if exc.filename else ""
+    target = getattr(exc, "embedsearch_target", None)
     text = str(exc)
     if exc.errno in (errno.ENOSPC, errno.EDQUOT) or ("requested and" in text and "written" in text):
         # numpy's tofile/save report a short write as "N requested and M written", with no errno.
+        where = f" ({target})" if target is not None else where
         return f"no space left on device{where}: free some space or write elsewhere"
     if exc.errno == errno.EROFS:
+        where = f" ({target})" if target is not None else where
         return f"read-only file system{where}: write somewhere writable"
     if exc.errno in (errno.EACCES, errno.EPERM):
         return f"permission denied{where}"
@@ -87,12 +110,13 @@ def describe_os_error(exc: OSError) -> str:
     return f"{exc.strerror or text}{where}"
 
 
-def describe_sqlite_error(exc: sqlite3.Error) -> str:
+def describe_sqlite_error(exc: sqlite3.Error, target: Any = None) -> str:
     text = str(exc)
+    where = f" ({target})" if target is not None else ""
     if "disk is full" in text or "disk I/O error" in text:
-        return f"no space left on device (SQLite: {text}): free some space or write elsewhere"
+        return f"no space left on device{where} (SQLite: {text}): free some space or write elsewhere"
     if "readonly" in text or "read-only" in text:
-        return f"read-only file system (SQLite: {text}): write somewhere writable"
+        return f"read-only file system{where} (SQLite: {text}): write somewhere writable"
     if "not a database" in text or "malformed" in text:
         return f"a database file is corrupt (SQLite: {text}); check the store with `embedsearch verify`"
     return f"SQLite error: {text}"
