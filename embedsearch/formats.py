@@ -182,6 +182,13 @@ def _bad(report: ImportReport, strict: bool, where: str, why: str) -> None:
         raise SourceError(f"{where}: {why} (drop --strict to skip bad lines and count them)")
 
 
+def _scaled(vector: np.ndarray) -> np.ndarray:
+    """Rows are stored unit-length, so only a row's direction matters: scale rows with huge values
+    down first, or their float32 norm overflows to infinity and the row silently becomes zero."""
+    peak = float(np.abs(vector).max()) if len(vector) else 0.0
+    return vector / np.float32(peak) if peak > 1e18 else vector
+
+
 def _check_dim(dim: int, path: Path) -> int:
     if not 1 <= dim <= MAX_DIM:
         raise SourceError(f"{path}: {dim:,} dimensions per vector is out of range (1 to {MAX_DIM:,}); not a vector file?")
@@ -215,6 +222,7 @@ def _text_rows(handle: IO[bytes], path: Path, fmt: str, report: ImportReport, st
         if not np.isfinite(vector).all():
             _bad(report, strict, f"{path}, line {number}", "NaN or infinite value")
             continue
+        vector = _scaled(vector)
         yield _decode(fields[0], report, strict, f"{path}, line {number}"), vector
 
 
@@ -244,6 +252,7 @@ def _binary_rows(handle: IO[bytes], path: Path, report: ImportReport, strict: bo
         if not np.isfinite(vector).all():
             _bad(report, strict, f"{path}, record {number}", "NaN or infinite value")
             continue
+        vector = _scaled(vector)
         yield _decode(bytes(word), report, strict, f"{path}, record {number}"), vector
 
 
