@@ -17,7 +17,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from .errors import ConfigError, EmbedsearchError, SourceError
+from .errors import ConfigError, EmbedsearchError, QueryError, SourceError
 from .progress import Progress, ProgressCallback, ignore_progress
 from .query import Neighbor, Store
 
@@ -108,7 +108,7 @@ def _word_batch(store: Store, batch: list[str], k: int, min_score: float | None)
     for position, word in enumerate(batch):
         try:
             _, vector, ids = store.resolve(word)
-        except EmbedsearchError:
+        except QueryError:  # unknown words are reported as known=False; a damaged store is an error
             continue  # reported below as known=False
         norm = float(np.linalg.norm(vector))
         if norm > 0.0:
@@ -160,7 +160,7 @@ def pair_similarities(store: Store, pairs: Iterable[tuple[str, str]]) -> Iterato
     for first, second in pairs:
         try:
             result = store.similarity(first, second)
-        except EmbedsearchError:
+        except QueryError:  # a word the store cannot place; a damaged store (StoreError) is not "unknown"
             yield PairSimilarity(first, second, None, [w for w in (first, second) if not _placeable(store, w)])
             continue
         yield PairSimilarity(first, second, result.score, result.first.oov + result.second.oov)
