@@ -338,7 +338,7 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("export-vectors-top-text", ["export", "vectors", S, "--top", "all", "-o", O], 2, "--top"),
     ("export-vectors-format", ["export", "vectors", S, "--format", "hdf5", "-o", O], 2, "--format"),
     ("export-vectors-projector-stdout", ["export", "vectors", S, "--format", "projector"], 2, "-o PREFIX"),
-    ("export-vectors-output-folder", ["export", "vectors", S, "-o", f"{F}/folder"], 1, "folder"),
+    ("export-vectors-output-folder", ["export", "vectors", S, "-o", f"{F}/folder"], 2, "folder is a directory"),
     ("export-vectors-output-under-file", ["export", "vectors", S, "-o", f"{F}/a_file/x.txt"], 1, "a_file"),
     ("export-neighbors-k-0", ["export", "neighbors", S, "-k", "0", "-o", O], 2, "-k"),
     ("export-neighbors-words-missing", ["export", "neighbors", S, "--words", f"{F}/nope.txt", "-o", O], 2, "nope.txt"),

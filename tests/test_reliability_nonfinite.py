@@ -1,12 +1,14 @@
 """No result ever holds NaN or infinity: tampered store files, degenerate data, diverged training.
 
-Stores here are opened with ``verify=False`` (no whole-file checksum), as a store whose checksums
-were recomputed by whoever tampered with it would be: the query path itself must then refuse
-non-finite numbers, naming the file and pointing at ``embedsearch verify``.
+Tampered files are resealed (their recorded sizes and checksums recomputed, the metadata re-sealed),
+as a deliberate tamperer would: the query path itself must then refuse non-finite numbers, naming
+the file and pointing at ``embedsearch verify``.
 """
 from __future__ import annotations
 
+import json
 import shutil
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +20,10 @@ from embedsearch.errors import ConfigError, QueryError, ResourceError, SourceErr
 from embedsearch.evaluate import evaluate_analogies, evaluate_pairs
 from embedsearch.formats import export_vectors
 from embedsearch.query import open_store
+from embedsearch.fsutil import crc32_file
 from embedsearch.store import write_store
+from embedsearch.store.writer import seal_meta
+from embedsearch.store.generations import live_directory
 from embedsearch.store.subwords import HASH_SCHEME, SUBWORDS_FILE
 from embedsearch.text.pipeline import english_words
 
@@ -27,10 +32,26 @@ from .test_reliability_inputs import tiny  # noqa: F401  (session fixture: tiny 
 
 
 def poison(path: Path, name: str, rows: slice | int, value: float = np.nan) -> None:
-    array = np.load(path / name, mmap_mode="r+")
+    """Write ``value`` into rows of a store array, then reseal the store (record the file's new size
+    and CRC-32, re-seal the metadata), as a deliberate tamperer would."""
+    target = live_directory(path) / name
+    array = np.array(np.load(target))
     array[rows] = value
-    array.flush()
-    del array
+    target.unlink()  # a new file: a generation's files may be hard links shared with the previous one
+    np.save(target, array)
+    reseal(path, name)
+
+
+def reseal(path: Path, name: str) -> None:
+    target = live_directory(path) / name
+    db = sqlite3.connect(live_directory(path) / "meta.sqlite")
+    (raw,) = db.execute("SELECT value FROM meta WHERE key = 'files'").fetchone()
+    files = json.loads(raw)
+    files[name] = {"bytes": target.stat().st_size, "crc32": crc32_file(target)}
+    db.execute("UPDATE meta SET value = ? WHERE key = 'files'", (json.dumps(files),))
+    seal_meta(db)
+    db.commit()
+    db.close()
 
 
 @pytest.fixture()
@@ -77,19 +98,22 @@ def test_nan_rows_in_batch_paths(nan_store: Path, tmp_path: Path) -> None:
             evaluate_analogies(store, questions)
 
 
-def test_checksums_still_catch_it_on_a_default_open(nan_store: Path) -> None:
-    with pytest.raises(StoreError, match=r"vectors\.npy"):
-        open_store(nan_store)
+def test_a_default_open_refuses_it_too(nan_store: Path) -> None:
+    with open_store(nan_store) as store, pytest.raises(StoreError, match=r"vectors\.npy"):
+        store.similar("apple")
 
 
 def test_nan_in_reranker_weights(tiny, tmp_path: Path) -> None:  # noqa: F811
     # Failed before: loaded as is, and every fit (so every reranked score) was NaN.
     store = tmp_path / "rerank"
     shutil.copytree(tiny["rerank"], store)
-    with np.load(store / "reranker.npz") as arrays:
+    npz = live_directory(store) / "reranker.npz"
+    with np.load(npz) as arrays:
         weights = {name: np.array(arrays[name]) for name in arrays.files}
     weights["projection"][0, 0] = np.nan
-    np.savez(store / "reranker.npz", **weights)
+    npz.unlink()  # a new file (a generation's files may be hard links shared with the previous one)
+    np.savez(npz, **weights)
+    reseal(store, "reranker.npz")
     with open_store(store, verify=False) as opened:
         with pytest.raises(StoreError, match=r"reranker\.npz: projection holds NaN"):
             opened.similar("king", rerank=True)
