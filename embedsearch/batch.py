@@ -20,6 +20,7 @@ import numpy as np
 from .errors import ConfigError, EmbedsearchError, QueryError, SourceError
 from .progress import Progress, ProgressCallback, ignore_progress
 from .query import Neighbor, Store
+from .sources import read_error
 
 NEIGHBOR_FORMATS = ("tsv", "csv", "jsonl")
 # Queries per search call: FAISS's exact k-NN tiles 4096 x 1024 scores, and 1,024 queries a call was
@@ -153,6 +154,8 @@ def read_pairs(path: str | os.PathLike[str]) -> Iterator[tuple[str, str]]:
         raise SourceError(f"no such pairs file: {path}") from None
     except UnicodeDecodeError as exc:
         raise SourceError(f"{path}: not UTF-8 ({exc.reason})") from None
+    except OSError as exc:  # a directory, no permission, an I/O error: name the file
+        raise read_error(path, exc) from None
 
 
 def pair_similarities(store: Store, pairs: Iterable[tuple[str, str]]) -> Iterator[PairSimilarity]:

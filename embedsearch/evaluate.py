@@ -17,6 +17,7 @@ import numpy as np
 
 from .errors import ConfigError, QueryError, SourceError, StoreError
 from .query import ANALOGY_METHODS, COSMUL_EPSILON, Store
+from .sources import read_error
 
 _BATCH = 256
 
@@ -78,6 +79,8 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
         raise SourceError(f"no such evaluation file: {path}") from None
     except UnicodeDecodeError as exc:
         raise SourceError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:  # a directory, no permission, an I/O error: name the file
+        raise read_error(path, exc) from None
 
 
 class _Vocabulary:

@@ -312,7 +312,7 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("info-store-is-file", ["info", "-s", f"{F}/garbage.bin"], 1, "garbage.bin"),
     # --- evaluate ---------------------------------------------------------------------------
     ("eval-analogies-missing", ["evaluate", "analogies", S, f"{F}/nope.txt"], 1, "nope.txt"),
-    ("eval-analogies-folder", ["evaluate", "analogies", S, f"{F}/folder"], 1, "folder"),
+    ("eval-analogies-folder", ["evaluate", "analogies", S, f"{F}/folder"], 1, "folder is a directory"),
     ("eval-analogies-binary", ["evaluate", "analogies", S, f"{F}/garbage.bin"], 1, "garbage.bin"),
     ("eval-analogies-latin1", ["evaluate", "analogies", S, f"{F}/latin1.txt"], 1, "latin1.txt.*UTF-8"),
     ("eval-analogies-empty", ["evaluate", "analogies", S, f"{F}/empty.txt"], 1, "no (analogy )?questions"),
@@ -326,7 +326,7 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("eval-pairs-oov", ["evaluate", "pairs", S, f"{F}/oov_pairs.tsv"], 1, "out of vocabulary"),
     ("eval-pairs-malformed", ["evaluate", "pairs", S, f"{F}/pairs_bad.tsv"], 1, "pair"),
     ("eval-pairs-missing", ["evaluate", "pairs", S, f"{F}/nope.tsv"], 1, "nope.tsv"),
-    ("eval-pairs-folder", ["evaluate", "pairs", S, f"{F}/folder"], 1, "folder"),
+    ("eval-pairs-folder", ["evaluate", "pairs", S, f"{F}/folder"], 1, "folder is a directory"),
     ("eval-pairs-binary", ["evaluate", "pairs", S, f"{F}/garbage.bin"], 1, "garbage.bin"),
     ("eval-pairs-empty", ["evaluate", "pairs", S, f"{F}/empty.txt"], 1, "empty.txt"),
     ("eval-pairs-restrict-0", ["evaluate", "pairs", S, f"{F}/constant.tsv", "--restrict", "0"], 2, "--restrict"),
@@ -354,7 +354,7 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("export-neighbors-ef-search-flat", ["export", "neighbors", S, "--ef-search", "5", "-o", O], 2, "hnsw"),
     ("export-neighbors-format", ["export", "neighbors", S, "--format", "xml", "-o", O], 2, "--format"),
     ("export-similarities-missing", ["export", "similarities", S, f"{F}/nope.tsv", "-o", O], 1, "nope.tsv"),
-    ("export-similarities-folder", ["export", "similarities", S, f"{F}/folder", "-o", O], 1, "folder"),
+    ("export-similarities-folder", ["export", "similarities", S, f"{F}/folder", "-o", O], 1, "folder is a directory"),
     ("export-similarities-binary", ["export", "similarities", S, f"{F}/garbage.bin", "-o", O], 1, "garbage.bin"),
     ("export-similarities-format", ["export", "similarities", S, f"{F}/constant.tsv", "--format", "x"], 2, "--format"),
     # --- import -----------------------------------------------------------------------------
