@@ -20,9 +20,10 @@ from typing import IO, Any
 
 import numpy as np
 
-from .errors import ConfigError, EmbedsearchError, SourceError
+from .errors import ConfigError, EmbedsearchError, QueryError, SourceError
 from .progress import Progress, ProgressCallback, ignore_progress
 from .query import Neighbor, Store
+from .sources import read_error
 
 NEIGHBOR_FORMATS = ("tsv", "csv", "jsonl")
 # Queries per search call: FAISS's exact k-NN tiles 4096 x 1024 scores, and 1,024 queries a call was
@@ -67,6 +68,8 @@ def neighbors_of(
         raise ConfigError(f"k must be a positive integer, got {k}")
     if batch_size < 1:
         raise ConfigError(f"batch size must be positive, got {batch_size}")
+    if min_score is not None and not (isinstance(min_score, (int, float)) and -1.0 <= min_score <= 1.0):
+        raise ConfigError(f"min score is a cosine: give a number from -1 to 1, got {min_score!r}")
     if words is None:
         yield from _whole_vocabulary(store, k, min_score, batch_size, progress)
         return
@@ -109,7 +112,7 @@ def _word_batch(store: Store, batch: list[str], k: int, min_score: float | None)
     for position, word in enumerate(batch):
         try:
             _, vector, ids = store.resolve(word)
-        except EmbedsearchError:
+        except QueryError:  # unknown words are reported as known=False; a damaged store is an error
             continue  # reported below as known=False
         norm = float(np.linalg.norm(vector))
         if norm > 0.0:
@@ -154,6 +157,8 @@ def read_pairs(path: str | os.PathLike[str]) -> Iterator[tuple[str, str]]:
         raise SourceError(f"no such pairs file: {path}") from None
     except UnicodeDecodeError as exc:
         raise SourceError(f"{path}: not UTF-8 ({exc.reason})") from None
+    except OSError as exc:  # a directory, no permission, an I/O error: name the file
+        raise read_error(path, exc) from None
 
 
 @contextlib.contextmanager
@@ -179,7 +184,7 @@ def pair_similarities(store: Store, pairs: Iterable[tuple[str, str]]) -> Iterato
     for first, second in pairs:
         try:
             result = store.similarity(first, second)
-        except EmbedsearchError:
+        except QueryError:  # a word the store cannot place; a damaged store (StoreError) is not "unknown"
             yield PairSimilarity(first, second, None, [w for w in (first, second) if not _placeable(store, w)])
             continue
         yield PairSimilarity(first, second, result.score, result.first.oov + result.second.oov)

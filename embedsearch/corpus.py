@@ -350,6 +350,7 @@ def ingest(
         raise ConfigError(f"encoding_errors must be one of {', '.join(ENCODING_ERRORS)}, got {encoding_errors!r}")
     if max_sentence_tokens < 1:
         raise ConfigError(f"max_sentence_tokens must be at least 1, got {max_sentence_tokens}")
+    pipeline.check()
     known = dict(artifacts or {})
     for step in pipeline.steps:  # a pipeline fitted elsewhere must come with its models
         if step.artifact is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,16 +81,22 @@ def quickstart(
     started = time.perf_counter()
     rebuilt = overwrite or not is_published(store_dir) or _store_lang(store_dir) != lang
     if rebuilt:
-        if lang == "ko":
-            from .datasets import dataset_path
-            from .text.presets import PipelineOptions, build_pipeline
+        created = not directory.exists()
+        try:
+            if lang == "ko":
+                from .datasets import dataset_path
+                from .text.presets import PipelineOptions, build_pipeline
 
-            corpus = ingest([dataset_path("ko-sample")], corpus_dir, pipeline=build_pipeline(PipelineOptions(lang="ko")),
-                            workers=workers, overwrite=True, progress=progress)
-        else:
-            corpus = ingest([sample_corpus_path()], corpus_dir, workers=workers, overwrite=True, progress=progress)
-        config = TrainConfig(**(KO_CONFIG if lang == "ko" else DEMO_CONFIG), **({"workers": workers} if workers else {}))
-        train(corpus, store_dir, config=config, overwrite=True, progress=progress)
+                corpus = ingest([dataset_path("ko-sample")], corpus_dir, pipeline=build_pipeline(PipelineOptions(lang="ko")),
+                                workers=workers, overwrite=True, progress=progress)
+            else:
+                corpus = ingest([sample_corpus_path()], corpus_dir, workers=workers, overwrite=True, progress=progress)
+            config = TrainConfig(**(KO_CONFIG if lang == "ko" else DEMO_CONFIG), **({"workers": workers} if workers else {}))
+            train(corpus, store_dir, config=config, overwrite=True, progress=progress)
+        except BaseException:
+            if created:  # made by this run only: a failed first build (full disk...) leaves nothing behind
+                shutil.rmtree(directory, ignore_errors=True)
+            raise
     questions, analogy_questions = (KO_SIMILAR, KO_ANALOGIES) if lang == "ko" else (DEMO_SIMILAR, DEMO_ANALOGIES)
     with open_store(store_dir) as store:
         similar = [store.similar(word, k=5) for word in questions if word in store]

@@ -50,7 +50,11 @@ class TrainingError(EmbedsearchError):
     """The training backend failed."""
 
 
-class MemoryLimitError(TrainingError):
+class ResourceError(EmbedsearchError):
+    """Not enough memory or disk for the job (estimated before starting), or the disk filled or is read-only."""
+
+
+class MemoryLimitError(ResourceError):
     """The work would need more memory than allowed (``TrainConfig.max_memory`` or the memory available);
     raised before allocating, with the estimate."""
 
@@ -77,7 +81,8 @@ class UnknownWordError(QueryError):
     def __init__(self, word: str, suggestions: Sequence[str] = ()) -> None:
         self.word = word
         self.suggestions = list(suggestions)
-        message = f"unknown word {word!r}: not in the vocabulary"
+        shown = word if len(word) <= 80 else f"{word[:60]}... ({len(word):,} characters)"
+        message = f"unknown word {shown!r}: not in the vocabulary"
         if self.suggestions:
             message += "; close spellings: " + ", ".join(self.suggestions)
         super().__init__(message)

@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from .datasets import resolve_dataset
-from .errors import ConfigError, SourceError
+from .errors import ConfigError, QueryError, SourceError, StoreError
 from .query import ANALOGY_METHODS, COSMUL_EPSILON, Store
+from .sources import read_error
 
 _BATCH = 256
 
@@ -83,6 +84,8 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
         raise SourceError(f"no such evaluation file: {path}") from None
     except UnicodeDecodeError as exc:
         raise SourceError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:  # a directory, no permission, an I/O error: name the file
+        raise read_error(path, exc) from None
 
 
 def _stdin_lines() -> Iterator[tuple[int, str]]:
@@ -176,7 +179,13 @@ def evaluate_analogies(
         else:
             questions[section].append(tuple(rows))  # type: ignore[arg-type]
 
+    if not names or not any(questions[name] or skipped[name] for name in names):
+        raise SourceError(f"{path}: no analogy questions found ({invalid} malformed line(s)); lines must be "
+                          "'a b c d', with ': section' or '# section' headers")
     candidates = np.asarray(store.vectors[:limit], dtype=np.float32)
+    if not np.isfinite(candidates).all():
+        raise StoreError(f"{store.path / 'vectors.npy'}: holds NaN or infinite values; the store is damaged "
+                         f"(check it with `embedsearch verify {store.path}`, then rebuild or re-import it)")
     scores: list[SectionScore] = []
     for name in names:
         asked = np.array(questions[name], dtype=np.int64).reshape(-1, 4)
@@ -284,6 +293,18 @@ def evaluate_pairs(
     if len(gold) < 3:
         raise SourceError(f"{path}: only {len(gold)} pair(s) with both words in the vocabulary ({oov} out of vocabulary); "
                           "cannot compute a correlation")
+    if not np.isfinite(model).all():
+        raise StoreError(f"{store.path / 'vectors.npy'}: holds NaN or infinite values; the store is damaged "
+                         f"(check it with `embedsearch verify {store.path}`, then rebuild or re-import it)")
+    # A correlation with a constant is undefined (scipy returns NaN with a warning): say so instead.
+    if min(gold) == max(gold):
+        raise SourceError(f"{path}: every human score is {gold[0]:g}, so no correlation is defined; "
+                          "a word-pair file needs differing scores")
+    if max(model) - min(model) < 1e-6:  # equal up to float rounding: any ranking of them is noise
+        raise QueryError(f"{path}: the store gives all {len(model)} scored pairs the same cosine ({model[0]:.4f}), "
+                         "so no correlation is defined")
     spearman = float(stats.spearmanr(gold, model).correlation)
     pearson = float(stats.pearsonr(gold, model)[0])
+    if not (math.isfinite(spearman) and math.isfinite(pearson)):
+        raise QueryError(f"{path}: the correlation is undefined for these {len(gold)} pairs")
     return PairEvaluation(str(path), len(gold), oov, invalid, spearman, pearson)

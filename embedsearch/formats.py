@@ -16,11 +16,11 @@ from typing import IO, Any
 
 import numpy as np
 
-from .errors import ConfigError, SourceError
+from .errors import ConfigError, SourceError, StoreError
 from .fsutil import atomic_file
 from .progress import Progress, ProgressCallback, ignore_progress
 from .query import Store
-from .sources import open_binary
+from .sources import open_binary, read_error
 
 IMPORT_FORMATS = ("word2vec", "word2vec-bin", "fasttext-vec", "fasttext-bin", "glove")
 FASTTEXT_MAGIC = (793712314).to_bytes(4, "little")  # FASTTEXT_FILEFORMAT_MAGIC_INT32
@@ -28,6 +28,7 @@ EXPORT_FORMATS = ("word2vec", "word2vec-bin", "glove", "projector")
 _HEADER = re.compile(rb"^\s*(\d+)\s+(\d+)\s*$")
 _EXPORT_BLOCK = 4096
 _MAX_WORD_BYTES = 4096
+MAX_DIM = 100_000  # more dimensions than any published embedding has, by far
 
 
 @dataclass
@@ -47,8 +48,11 @@ class ImportReport:
 
 def detect_format(path: str | os.PathLike[str]) -> str:
     """Guess the format from the first bytes: a ``V D`` header then text or binary rows, or GloVe."""
-    with open_binary(str(path)) as handle:
-        head = handle.read(4096)
+    try:
+        with open_binary(str(path)) as handle:
+            head = handle.read(4096)
+    except (OSError, EOFError, ValueError) as exc:
+        raise read_error(path, exc) from exc
     if head.startswith(FASTTEXT_MAGIC):
         return "fasttext-bin"
     first, _, rest = head.partition(b"\n")
@@ -68,6 +72,50 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     raise SourceError(f"{path}: cannot tell the vector format; pass --format ({', '.join(IMPORT_FORMATS)})")
 
 
+def _guarded(rows: Iterator[tuple[str, np.ndarray]], path: Path) -> Iterator[tuple[str, np.ndarray]]:
+    """``rows``, with a failure to *read* the file (truncated or corrupt compression, I/O error)
+    turned into a :class:`SourceError` naming it; errors of writing the rows are not touched."""
+    while True:
+        try:
+            item = next(rows)
+        except StopIteration:
+            return
+        except (OSError, EOFError, ValueError) as exc:
+            raise read_error(path, exc) from exc
+        yield item
+
+
+def check_fasttext_header(path: Path) -> None:
+    """Check a fastText ``.bin``'s header before fastText's loader allocates what it says: the
+    dimension and bucket count must be sane and the input matrix they imply must fit in the file."""
+    import struct
+
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4 * 14 + 8 + 4 * 3)
+        size = path.stat().st_size
+    except OSError as exc:
+        raise read_error(path, exc) from exc
+    if len(head) < 4 * 14 + 8 + 12:
+        raise SourceError(f"{path}: a fastText .bin header is {4 * 14 + 8 + 12} bytes; the file is truncated")
+    version, dim, _ws, _epoch, _min_count, _neg, _ngrams, _loss, _model, bucket, minn, maxn = struct.unpack_from("<12i", head, 4)
+    words, nwords, _labels = struct.unpack_from("<3i", head, 4 * 14 + 8)
+    if version not in (11, 12):
+        raise SourceError(f"{path}: fastText format version {version} is not supported (11 or 12 are)")
+    problems = [f"{name} {value}" for name, value, low, high in (
+        ("dim", dim, 1, 10_000), ("bucket", bucket, 0, 2**31 - 1), ("minn", minn, 0, 100), ("maxn", maxn, 0, 100),
+        ("words", words, 1, 2**31 - 1), ("nwords", nwords, 0, words)) if not low <= value <= high]
+    if problems:
+        raise SourceError(f"{path}: not a valid fastText model (header has {', '.join(problems)})")
+    matrix = (words + bucket) * dim * 4
+    if matrix > size:
+        raise SourceError(f"{path}: the header announces a {words:,} x {dim} matrix plus {bucket:,} buckets "
+                          f"({matrix:,} bytes) but the file has {size:,} bytes (truncated or not a fastText model)")
+    from .resources import check_memory
+
+    check_memory(2.2 * matrix, f"reading {path.name} ({words:,} words + {bucket:,} buckets x {dim} dims)")
+
+
 class _Rows:
     """Rows parsed so far, in a memory-mapped scratch file that grows by doubling."""
 
@@ -82,8 +130,19 @@ class _Rows:
 
     def _allocate(self, rows: int) -> np.ndarray:
         self.generation += 1
-        return np.lib.format.open_memmap(self.directory / f"rows{self.generation}.npy", mode="w+",
-                                         dtype=np.float32, shape=(rows, self.dim))
+        path = self.directory / f"rows{self.generation}.npy"
+        array = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(rows, self.dim))
+        # The file is sparse: without reserving its blocks now, a full disk surfaces later as SIGBUS
+        # (a bus error killing the process) on the first write into a page it cannot back.
+        fd = os.open(path, os.O_RDWR)
+        try:
+            os.posix_fallocate(fd, 0, os.fstat(fd).st_size)
+        except OSError as exc:
+            del array
+            raise OSError(exc.errno, exc.strerror, str(self.directory)) from None
+        finally:
+            os.close(fd)
+        return array
 
     def add(self, word: str, vector: np.ndarray) -> bool:
         if word in self.seen:
@@ -104,10 +163,13 @@ class _Rows:
         return self.array[: len(self.words)]
 
 
-def _decode(raw: bytes, report: ImportReport) -> str:
+def _decode(raw: bytes, report: ImportReport, strict: bool = False, where: str = "") -> str:
     try:
         return raw.decode("utf-8")
-    except UnicodeDecodeError:
+    except UnicodeDecodeError as exc:
+        if strict:
+            raise SourceError(f"{where}: the word is not UTF-8 ({exc.reason}); drop --strict to replace bad bytes "
+                              "and count them") from None
         report.bad_encoding += 1
         return raw.decode("utf-8", errors="replace")
 
@@ -120,6 +182,19 @@ def _bad(report: ImportReport, strict: bool, where: str, why: str) -> None:
         raise SourceError(f"{where}: {why} (drop --strict to skip bad lines and count them)")
 
 
+def _scaled(vector: np.ndarray) -> np.ndarray:
+    """Rows are stored unit-length, so only a row's direction matters: scale rows with huge values
+    down first, or their float32 norm overflows to infinity and the row silently becomes zero."""
+    peak = float(np.abs(vector).max()) if len(vector) else 0.0
+    return vector / np.float32(peak) if peak > 1e18 else vector
+
+
+def _check_dim(dim: int, path: Path) -> int:
+    if not 1 <= dim <= MAX_DIM:
+        raise SourceError(f"{path}: {dim:,} dimensions per vector is out of range (1 to {MAX_DIM:,}); not a vector file?")
+    return dim
+
+
 def _text_rows(handle: IO[bytes], path: Path, fmt: str, report: ImportReport, strict: bool) -> Iterator[tuple[str, np.ndarray]]:
     dim = 0
     for number, raw in enumerate(handle, 1):
@@ -127,7 +202,7 @@ def _text_rows(handle: IO[bytes], path: Path, fmt: str, report: ImportReport, st
             header = _HEADER.match(raw)
             if not header:
                 raise SourceError(f"{path}: line 1 should be the '<words> <dims>' header of the {fmt} format")
-            dim = int(header.group(2))
+            dim = _check_dim(int(header.group(2)), path)
             continue
         report.lines_read += 1
         fields = raw.rstrip(b"\r\n").rstrip(b" ").split(b" ")
@@ -135,6 +210,7 @@ def _text_rows(handle: IO[bytes], path: Path, fmt: str, report: ImportReport, st
             dim = len(fields) - 1
             if dim < 1:
                 raise SourceError(f"{path}: line {number} has no vector values")
+            _check_dim(dim, path)
         if len(fields) != dim + 1:
             _bad(report, strict, f"{path}, line {number}", f"{len(fields) - 1} values, expected {dim}")
             continue
@@ -146,14 +222,15 @@ def _text_rows(handle: IO[bytes], path: Path, fmt: str, report: ImportReport, st
         if not np.isfinite(vector).all():
             _bad(report, strict, f"{path}, line {number}", "NaN or infinite value")
             continue
-        yield _decode(fields[0], report), vector
+        vector = _scaled(vector)
+        yield _decode(fields[0], report, strict, f"{path}, line {number}"), vector
 
 
 def _binary_rows(handle: IO[bytes], path: Path, report: ImportReport, strict: bool) -> Iterator[tuple[str, np.ndarray]]:
     header = _HEADER.match(handle.readline())
     if not header:
         raise SourceError(f"{path}: the first line should be the '<words> <dims>' header of the word2vec binary format")
-    count, dim = int(header.group(1)), int(header.group(2))
+    count, dim = int(header.group(1)), _check_dim(int(header.group(2)), path)
     width = 4 * dim
     for number in range(1, count + 1):
         word = bytearray()
@@ -175,7 +252,8 @@ def _binary_rows(handle: IO[bytes], path: Path, report: ImportReport, strict: bo
         if not np.isfinite(vector).all():
             _bad(report, strict, f"{path}, record {number}", "NaN or infinite value")
             continue
-        yield _decode(bytes(word), report), vector
+        vector = _scaled(vector)
+        yield _decode(bytes(word), report, strict, f"{path}, record {number}"), vector
 
 
 def import_vectors(
@@ -221,11 +299,11 @@ def _import_text(path: Path, output: Path, fmt: str, report: ImportReport, pipel
 
     rows: _Rows | None = None
     with open_binary(str(path)) as handle:
-        parsed = (_binary_rows(handle, path, report, strict) if fmt == "word2vec-bin"
-                  else _text_rows(handle, path, "glove" if fmt == "glove" else "word2vec", report, strict))
+        parsed = _guarded(_binary_rows(handle, path, report, strict) if fmt == "word2vec-bin"
+                          else _text_rows(handle, path, "glove" if fmt == "glove" else "word2vec", report, strict), path)
         for word, vector in parsed:
             if rows is None:
-                rows = _Rows(Path(scratch), len(vector), 65536)
+                rows = _Rows(Path(scratch), len(vector), 1024)
             if not word or any(ch.isspace() for ch in word):
                 _bad(report, strict, f"{path}, entry {report.lines_read}", f"unusable word {word!r}")
                 continue
@@ -257,6 +335,7 @@ def _import_fasttext_bin(path: Path, output: Path, report: ImportReport, pipelin
     from .store import write_store
     from .training.fasttext import load_fasttext_bin
 
+    check_fasttext_header(path)
     loaded = load_fasttext_bin(path, Path(scratch), progress)
     report.words, report.dim = len(loaded.words), int(loaded.vectors.shape[1])
     report.lines_read = report.words
@@ -335,5 +414,9 @@ def _format_rows(block: np.ndarray, separator: str) -> bytes:
 def _blocks(store: Store, count: int, progress: ProgressCallback) -> Iterator[tuple[Sequence[str], np.ndarray]]:
     for start in range(0, count, _EXPORT_BLOCK):
         stop = min(start + _EXPORT_BLOCK, count)
-        yield store.words_of(range(start, stop)), np.asarray(store.vectors[start:stop])
+        block = np.asarray(store.vectors[start:stop])
+        if not np.isfinite(block).all():
+            raise StoreError(f"{store.path / 'vectors.npy'}: rows {start}-{stop - 1} hold NaN or infinite values; the store "
+                             f"is damaged (check it with `embedsearch verify {store.path}`, then rebuild or re-import it)")
+        yield store.words_of(range(start, stop)), block
         progress(Progress("export", stop, count, "words", final=stop == count))

@@ -30,9 +30,18 @@ ANALOGY_METHODS = ("3cosadd", "3cosmul")
 # gensim's most_similar_cosmul adds this to the denominator; we use the same so results agree.
 COSMUL_EPSILON = 1e-6
 _SQL_BATCH = 500
+VECTORS_FILE = "vectors.npy"
 # Candidates an approximate index supplies for composed queries (expressions, analogies), rescored exactly.
 _POOL = 200
 _WARM_MAX_WORDS = 250_000
+# Spelling suggestions: edit-distance candidates only for words up to this long (a word of n
+# characters has ~54n of them), difflib's slower comparison up to the second bound.
+_SUGGEST_EDIT_CHARS = 40
+_SUGGEST_MAX_CHARS = 100
+# Search breadth overrides beyond this cost memory (FAISS allocates per unit) and gain nothing.
+MAX_SEARCH_PARAM = 1_000_000
+# |rerank weight| above this makes cosine irrelevant: use it as a bound on a user's number.
+MAX_RERANK_WEIGHT = 1_000.0
 
 
 @dataclass(frozen=True)
@@ -313,10 +322,11 @@ class Store(KeyedVectorsAPI):
 
     def suggest(self, word: str, limit: int = 5) -> list[str]:
         """Vocabulary words spelled close to ``word``, most frequent first among equals."""
-        if not word:
+        if not word or len(word) > _SUGGEST_MAX_CHARS:
             return []
         db = self._files.db
-        edits = spelling.edits1(word, self._spelling_alphabet())
+        # Edits of a long word are many and none is a word: not worth the time (a 100 KB "word" hung).
+        edits = spelling.edits1(word, self._spelling_alphabet()) if len(word) <= _SUGGEST_EDIT_CHARS else set()
         found: list[tuple[int, int, str]] = []
         candidates = sorted(edits)
         for start in range(0, len(candidates), _SQL_BATCH):
@@ -359,10 +369,15 @@ class Store(KeyedVectorsAPI):
         oov: list[str] = []
         for token in tokens:
             if token in ids:
-                units.append(np.asarray(self.vectors[ids[token]], dtype=np.float32))
+                unit = np.asarray(self.vectors[ids[token]], dtype=np.float32)
+                if not np.isfinite(unit).all():
+                    raise self._damaged(VECTORS_FILE, f"the row of {token!r}")
+                units.append(unit)
                 continue
             vector = self.subwords.vector(token) if self.subwords is not None else None
             norm = float(np.linalg.norm(vector)) if vector is not None else 0.0
+            if vector is not None and not np.isfinite(norm):
+                raise self._damaged(str(self.meta["subwords"].get("file", "subwords.npy")), f"the n-grams of {token!r}")
             if vector is None or norm == 0.0:
                 raise self._unknown(token)
             units.append(vector / norm)
@@ -370,6 +385,11 @@ class Store(KeyedVectorsAPI):
         rows = [ids[t] for t in tokens if t in ids]
         vector = units[0] if len(units) == 1 else np.mean(units, axis=0)
         return QueryTerm(text, tokens, weight, oov), vector, rows
+
+    def _damaged(self, name: str, what: str) -> StoreError:
+        """The error for non-finite numbers read from a store file: the file is damaged or tampered with."""
+        return StoreError(f"{self.path / name}: {what} holds NaN or infinite values; the store is damaged "
+                          f"(check it with `embedsearch verify {self.path}`, then rebuild or re-import it)")
 
     @staticmethod
     def _check_k(k: int) -> None:
@@ -390,8 +410,8 @@ class Store(KeyedVectorsAPI):
                 continue
             if kind not in kinds:
                 raise ConfigError(f"{name} applies to {' and '.join(kinds)} indexes; this store's index is {kind}")
-            if value < 1:
-                raise ConfigError(f"{name} must be at least 1, got {value}")
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= MAX_SEARCH_PARAM:
+                raise ConfigError(f"{name} must be an integer from 1 to {MAX_SEARCH_PARAM:,}, got {value!r}")
             self._search_param = value
         if ef_search is None and nprobe is None:
             self._search_param = None
@@ -404,11 +424,20 @@ class Store(KeyedVectorsAPI):
         return SearchInfo(str(meta.get("kind")), exact, recall)
 
     def search_vectors(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` rows for each unit query row (scores exact cosines); the batch primitive of exports."""
-        return self._files.searcher.search(queries, k, self._search_param)
+        """Top-``k`` rows for each unit query row (scores exact cosines); the batch primitive of exports.
+
+        Raises :class:`StoreError` if a score is not finite: rows of ``vectors.npy`` hold NaN or
+        infinity (a damaged or tampered store), which no result may carry. Checked here, on the
+        top-``k`` only, so opening a store never scans the whole file."""
+        scores, ids = self._files.searcher.search(queries, k, self._search_param)
+        if not np.isfinite(scores).all():
+            raise self._damaged(VECTORS_FILE, "a row")
+        return scores, ids
 
     def _unit(self, query: np.ndarray) -> np.ndarray:
         norm = float(np.linalg.norm(query))
+        if not np.isfinite(norm):
+            raise QueryError("the query vector is not finite (weights too large?); nothing can be compared with it")
         if norm < 1e-6:
             raise QueryError("the query vector is zero (the terms cancel out); nothing is similar to it")
         return (query / norm).astype(np.float32, copy=False)
@@ -461,6 +490,8 @@ class Store(KeyedVectorsAPI):
         wanted = min(k + len(exclude), len(scores))
         top = np.argpartition(-scores, wanted - 1)[:wanted] if wanted < len(scores) else np.arange(len(scores))
         top = top[np.argsort(-scores[top], kind="stable")]
+        if not np.isfinite(scores[top]).all():
+            raise self._damaged(VECTORS_FILE, "a row")
         hits = [(int(rows[i]), float(scores[i])) for i in top if int(rows[i]) not in exclude][:k]
         words = self.words_of(row for row, _ in hits)
         return [Neighbor(word, score) for word, (_, score) in zip(words, hits)]
@@ -480,7 +511,7 @@ class Store(KeyedVectorsAPI):
                 weight: float | None) -> tuple[list[Neighbor], RerankInfo]:
         """Reorder ``candidates`` by cosine + weight * fit in the contexts of ``context_words``; keep ``k``."""
         reranker = self.reranker
-        weight = reranker.blend_weight if weight is None else float(weight)
+        weight = reranker.blend_weight if weight is None else check_rerank_weight(weight)
         rows = self.rows_for(context_words)
         context_rows = [rows[w] for w in context_words if w in rows]
         candidate_rows = self.rows_for([n.word for n in candidates])
@@ -488,6 +519,8 @@ class Store(KeyedVectorsAPI):
         if fit.contexts == 0:
             raise QueryError(f"no stored contexts for {', '.join(context_words) or 'the query'}: nothing to rerank with "
                              "(the word may be too rare, or the store was built with --contexts 0)")
+        if not np.isfinite(fit.scores).all():
+            raise self._damaged("reranker.npz", "the language model")
         scored = [RerankedNeighbor(n.word, n.score + weight * float(f), cosine=n.score, fit=float(f))
                   for n, f in zip(candidates, fit.scores)]
         scored.sort(key=lambda n: -n.score)
@@ -505,6 +538,8 @@ class Store(KeyedVectorsAPI):
         ``among``: answers only from these words (others of the list not in the vocabulary are ignored).
         """
         self._check_k(k)
+        if rerank_weight is not None:
+            check_rerank_weight(rerank_weight)
         terms: list[QueryTerm] = []
         combined = np.zeros(self.dim, dtype=np.float32)
         exclude: set[int] = set()
@@ -542,6 +577,8 @@ class Store(KeyedVectorsAPI):
         self._check_k(k)
         if rerank:
             self._check_k(rerank_k)
+        if rerank_weight is not None:
+            check_rerank_weight(rerank_weight)
         wanted = max(k, rerank_k) if rerank else k
         if method not in ANALOGY_METHODS:
             raise ConfigError(f"method must be one of {', '.join(ANALOGY_METHODS)}, got {method!r}")
@@ -572,6 +609,8 @@ class Store(KeyedVectorsAPI):
         term2, v2, _ = self.resolve(second)
         denominator = float(np.linalg.norm(v1) * np.linalg.norm(v2))
         score = float(v1 @ v2) / denominator if denominator > 0 else 0.0
+        if not np.isfinite(score):
+            raise self._damaged(VECTORS_FILE, "a row")
         return SimilarityResult(term1, term2, score)
 
     def doesnt_match(self, words: Sequence[str]) -> DoesntMatchResult:
@@ -584,6 +623,8 @@ class Store(KeyedVectorsAPI):
         mean = units.mean(axis=0)
         mean /= max(float(np.linalg.norm(mean)), 1e-12)
         scores = units @ mean
+        if not np.isfinite(scores).all():
+            raise self._damaged(VECTORS_FILE, "a row")
         order = np.argsort(scores, kind="stable")
         ranked = [Neighbor(" ".join(resolved[i][0].words), float(scores[i])) for i in order]
         return DoesntMatchResult(ranked[0].word, ranked, [w for term, _, _ in resolved for w in term.oov])
@@ -634,6 +675,18 @@ class Store(KeyedVectorsAPI):
             contexts=meta.get("contexts"),
             reranker=meta.get("reranker"),
         )
+
+
+def check_rerank_weight(weight: float) -> float:
+    """A user's rerank weight as a float: finite and of magnitude at most :data:`MAX_RERANK_WEIGHT`."""
+    try:
+        value = float(weight)
+    except (TypeError, ValueError):
+        raise ConfigError(f"rerank weight must be a number, got {weight!r}") from None
+    if not np.isfinite(value) or abs(value) > MAX_RERANK_WEIGHT:
+        raise ConfigError(f"rerank weight must be a finite number from -{MAX_RERANK_WEIGHT:g} to {MAX_RERANK_WEIGHT:g}, "
+                          f"got {weight!r}")
+    return value
 
 
 def open_store(path: str | os.PathLike[str], *, verify: bool = True) -> Store:

@@ -106,6 +106,28 @@ def expand_sources(sources: Sequence[str | os.PathLike[str]]) -> list[str]:
     return found
 
 
+def read_error(source: str | os.PathLike[str], exc: BaseException) -> SourceError:
+    """One clear line for a failure to read ``source``: truncated or corrupt compressed data, a
+    directory, no permission, or the OS's reason; always naming the file."""
+    import zlib
+
+    text = str(exc)
+    if isinstance(exc, EOFError) or "end-of-stream" in text or "ended before" in text:
+        return SourceError(f"{source}: the compressed file is truncated (its data ends early); download or copy it again")
+    if isinstance(exc, (gzip.BadGzipFile, zlib.error, lzma.LZMAError)) or "Invalid data stream" in text \
+            or "compression method" in text or "CRC check failed" in text or "Not a gzipped file" in text:
+        return SourceError(f"{source}: the compressed file is corrupt ({text})")
+    if isinstance(exc, IsADirectoryError):
+        return SourceError(f"{source} is a directory, not a file")
+    if isinstance(exc, PermissionError):
+        return SourceError(f"cannot read {source}: permission denied")
+    if isinstance(exc, FileNotFoundError):
+        return SourceError(f"no such file: {source}")
+    if isinstance(exc, OSError):
+        return SourceError(f"cannot read {source}: {exc.strerror or exc}")
+    return SourceError(f"cannot read {source}: {exc}")
+
+
 def open_binary(source: str) -> IO[bytes]:
     """A binary stream of ``source`` (``-``: stdin), decompressed by its magic bytes."""
     if source == "-":
@@ -121,7 +143,7 @@ def open_binary(source: str) -> IO[bytes]:
             return lzma.open(source, "rb")
         return open(source, "rb")
     except OSError as exc:
-        raise SourceError(f"cannot read {source}: {exc.strerror or exc}") from exc
+        raise read_error(source, exc) from exc
 
 
 @dataclass(frozen=True)
@@ -284,7 +306,7 @@ class Reader:
                         self.bytes_read += chunk.size()
                     yield chunk
             except (OSError, EOFError, lzma.LZMAError) as exc:
-                raise SourceError(f"cannot read {source}: {exc}") from exc
+                raise read_error(source, exc) from exc
             finally:
                 if stream is not sys.stdin.buffer:
                     stream.close()
@@ -377,7 +399,7 @@ def chunk_documents(chunk: Chunk, errors: str) -> tuple[list[str], int, int, int
                 handle.seek(start)
                 data = handle.read(length)
         except OSError as exc:
-            raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from exc
+            raise read_error(path, exc) from exc
         if len(data) != length:
             raise SourceError(f"{path} changed while it was being read")
     text, replaced = decode(data, errors, chunk.source, chunk.first_line)

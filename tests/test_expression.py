@@ -27,7 +27,8 @@ def terms(expression):
         ("e-mail state-of-the-art", [("e-mail", 1.0), ("state-of-the-art", 1.0)]),
         ("1984", [("1984", 1.0)]),
         ("route 66", [("route", 1.0), ("66", 1.0)]),
-        ("- - king", [("king", 1.0)]),
+        ("- king", [("king", -1.0)]),
+        ("1e6*a", [("a", 1e6)]),
     ],
 )
 def test_parses(expression, expected):
@@ -39,11 +40,24 @@ def test_parses(expression, expected):
     [
         ("", "empty query"),
         ("   ", "empty query"),
-        ("king -", "expected a word at the end"),
-        ("0.5*", "expected a word at the end"),
-        ("*x", "expected a word, found '\\*'"),
-        ("a * b", "'a' before '\\*' is not a number"),
+        ("king -", "at column 7: expected a word after '-' at column 6, found the end"),
+        ("0.5*", "at column 5: expected a word after '\\*' at column 4, found the end"),
+        ("*x", "at column 1: '\\*' needs a number"),
+        ("a * b", "at column 1: 'a' before '\\*' is not a number"),
         ("__import__('os') * x", "is not a number"),
+        # Failed before: two operators in a row were read as a double negation ("king - - man" = king + man).
+        ("king - - man", "at column 8: expected a word after '-' at column 6, found another operator '-'"),
+        ("- - king", "at column 3: expected a word"),
+        ("king + + man", "at column 8"),
+        ("king + * man", "at column 8: '\\*' needs a number"),
+        ("0.5 * * king", "at column 7"),
+        # Failed before: 1e400 parsed as inf and every score came out NaN.
+        ("1e400*king", "at column 1: weight 1e400 is out of range"),
+        ("2e6*king", "out of range"),
+        ("nan*king", "'nan' before '\\*' is not a number"),
+        ("inf*king", "'inf' before '\\*' is not a number"),
+        ("x" * 10_001, "query too long"),
+        (" + ".join(["w"] * 1001), "too many terms"),
     ],
 )
 def test_errors(expression, message):

@@ -16,8 +16,16 @@ from .conftest import LEE_TRAIN
     ("options", "message"),
     [
         ({"arch": "glove"}, "arch must be one of"),
-        ({"dim": 0}, "dim must be at least 1"),
-        ({"epochs": 0}, "epochs must be at least 1"),
+        ({"dim": 0}, "dim must be from 1 to"),
+        ({"epochs": 0}, "epochs must be from 1 to"),
+        # Failed before: accepted, then a 82 GiB MemoryError traceback, or a segfault inside gensim (alpha).
+        ({"dim": 1_000_000_000}, "dim must be from 1 to 10,000"),
+        ({"alpha": 1e30}, "alpha .* must be in"),
+        ({"alpha": float("nan")}, "alpha must be a finite number"),
+        ({"sample": float("nan")}, "sample must be a finite number"),
+        ({"window": 10**8}, "window must be from 1"),
+        ({"bucket": 10**12}, "bucket must be at most"),
+        ({"dim": 8.5}, "dim must be an integer"),
         ({"negative": 0}, "negative must be at least 1"),
         ({"sample": 1.5}, "sample must be in"),
         ({"alpha": 0.01, "min_alpha": 0.1}, "min_alpha <= alpha"),

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import json
+import lzma
 import os
+import sqlite3
 import sys
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,13 +45,27 @@ def _set_quiet(ctx: click.Context, param: click.Parameter, value: bool) -> None:
         ctx.obj.quiet = True
 
 
+_TARGET_PARAMS = ("output", "store_path", "store")
+
+
 class Command(click.Command):
-    """A command that also accepts ``-q/--quiet`` after its name (``embedsearch similar x -q``)."""
+    """A command that also accepts ``-q/--quiet`` after its name (``embedsearch similar x -q``), and
+    notes on an OS or SQLite error which file it was writing (its ``-o`` or store), so the message can
+    name it: the OS names a temporary sibling, or nothing at all for a full disk."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.params.append(click.Option(["-q", "--quiet"], is_flag=True, expose_value=False, callback=_set_quiet,
                                         help="No progress output on stderr (also accepted before the command name)."))
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (OSError, sqlite3.Error) as exc:
+            target = next((ctx.params[name] for name in _TARGET_PARAMS if ctx.params.get(name) is not None), None)
+            if target is not None and not hasattr(exc, "embedsearch_target"):
+                exc.embedsearch_target = target  # type: ignore[union-attr]
+            raise
 
 
 class Group(click.Group):
@@ -74,8 +92,59 @@ class Group(click.Group):
             os.dup2(devnull, sys.stdout.fileno())
             ctx.exit(0)
         except OSError as exc:
-            target = f" ({exc.filename})" if exc.filename else ""
-            raise Failure(f"{exc.strerror or exc}{target}", 1) from exc
+            raise Failure(describe_os_error(exc), 1) from exc
+        except MemoryError as exc:
+            raise Failure(f"out of memory{f' ({exc})' if str(exc) else ''}: lower the sizes asked for "
+                          "(--dim, --bucket, --hidden, --batch, -k) or free memory", 1) from exc
+        except sqlite3.Error as exc:
+            raise Failure(describe_sqlite_error(exc, getattr(exc, "embedsearch_target", None)), 1) from exc
+        except (EOFError, zlib.error, lzma.LZMAError) as exc:
+            raise Failure(f"cannot read the input: {exc or type(exc).__name__} (a truncated or corrupt file)", 1) from exc
+        except RuntimeError as exc:
+            if "faiss" not in str(exc).lower():
+                raise
+            raise Failure(describe_faiss_error(exc), 1) from exc
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for an OS error: the problem in plain words, then the file it happened to."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    target = getattr(exc, "embedsearch_target", None)
+    text = str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT) or ("requested and" in text and "written" in text):
+        # numpy's tofile/save report a short write as "N requested and M written", with no errno.
+        where = f" ({target})" if target is not None else where
+        return f"no space left on device{where}: free some space or write elsewhere"
+    if exc.errno == errno.EROFS:
+        where = f" ({target})" if target is not None else where
+        return f"read-only file system{where}: write somewhere writable"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"permission denied{where}"
+    if exc.errno == errno.EISDIR:
+        return f"is a directory, not a file{where}"
+    if exc.errno == errno.ENOTDIR:
+        return f"not a directory{where}"
+    if exc.errno == errno.ENOENT:
+        return f"no such file or directory{where}"
+    return f"{exc.strerror or text}{where}"
+
+
+def describe_sqlite_error(exc: sqlite3.Error, target: Any = None) -> str:
+    text = str(exc)
+    where = f" ({target})" if target is not None else ""
+    if "disk is full" in text or "disk I/O error" in text:
+        return f"no space left on device{where} (SQLite: {text}): free some space or write elsewhere"
+    if "readonly" in text or "read-only" in text:
+        return f"read-only file system{where} (SQLite: {text}): write somewhere writable"
+    if "not a database" in text or "malformed" in text:
+        return f"a database file is corrupt (SQLite: {text}); check the store with `embedsearch verify`"
+    return f"SQLite error: {text}"
+
+
+def describe_faiss_error(exc: RuntimeError) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    detail = next((line for line in reversed(lines) if "Error in" not in line), lines[-1] if lines else "")
+    return f"FAISS error: {detail}"
 
 
 # --- output helpers ----------------------------------------------------------------------------

@@ -72,8 +72,15 @@ class Reranker:
         for name, shape in expected.items():
             if getattr(weights, name).shape != shape:
                 raise StoreError(f"{path}: {name} has shape {getattr(weights, name).shape}, expected {shape}")
+            # The arrays are small (a few MB): checking them on load keeps NaN out of every score.
+            if not np.isfinite(getattr(weights, name)).all():
+                raise StoreError(f"{path}: {name} holds NaN or infinite values; the reranker is damaged "
+                                 f"(train it again with `embedsearch rerank train`)")
         window = int(files.meta["contexts"].get("window", manifest["window"]))
-        return cls(weights, files.vectors, files, window, float(manifest.get("blend_weight", 0.0)))
+        blend = manifest.get("blend_weight", 0.0)
+        if isinstance(blend, bool) or not isinstance(blend, (int, float)) or not np.isfinite(blend):
+            raise StoreError(f"{files.path}: the reranker's blend weight {blend!r} in the metadata is not a finite number")
+        return cls(weights, files.vectors, files, window, float(blend))
 
     def slots(self, rows: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """Slot vectors of the stored contexts of ``rows`` (pooled; empty if none are stored) and

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import ConfigError, TrainingError
 from ..progress import Progress, ProgressCallback, ignore_progress
+from ..resources import check_memory
 from .corpus_ids import IdBlock
 from .model import PAD, LMWeights, WindowBatch, lm_init, lm_loss, lm_loss_and_gradients
 from .optim import Adam, clip_global_norm
@@ -38,6 +39,10 @@ MANIFEST_FORMAT = 1
 # one and after two epochs on text8 (benchmarks/rerank_quality.py).
 DEFAULT_BLEND_WEIGHT = 0.2
 _VALIDATION_WINDOWS = 2000
+# Upper bounds of the settings, far above useful values (the defaults are 128 units, 8 words, 64
+# windows): a typo becomes an error at once instead of an allocation of terabytes.
+LIMITS: dict[str, float] = {"hidden": 4096, "window": 256, "batch": 65_536, "negatives": 100_000, "contexts": 100_000,
+                            "learning_rate": 1.0, "clip": 1e6, "epochs": 1_000, "minutes": 1e6}
 
 
 @dataclass(frozen=True)
@@ -64,11 +69,22 @@ class RerankConfig:
     workers: int | None = None
 
     def __post_init__(self) -> None:
+        for name in ("hidden", "window", "batch", "negatives", "contexts", "seed", "tokens"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ConfigError(f"{name} must be an integer, got {value!r}")
+        for name in ("learning_rate", "clip", "sample", "epochs", "minutes"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not math.isfinite(value)):
+                raise ConfigError(f"{name} must be a finite number, got {value!r}")
         for name in ("hidden", "window", "batch", "negatives", "contexts"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.learning_rate <= 0 or self.clip <= 0:
-            raise ConfigError("learning_rate and clip must be positive")
+            if not 1 <= getattr(self, name) <= LIMITS[name]:
+                raise ConfigError(f"{name} must be from 1 to {LIMITS[name]:,}, got {getattr(self, name):,}")
+        for name in ("learning_rate", "clip", "epochs", "minutes"):
+            value = getattr(self, name)
+            if value is not None and not 0 < value <= LIMITS[name]:
+                raise ConfigError(f"{name} must be positive and at most {LIMITS[name]:g}, got {value}")
         if not 0 <= self.sample < 1:
             raise ConfigError(f"sample must be in [0, 1), got {self.sample}")
         if self.epochs <= 0:
@@ -131,6 +147,16 @@ class NegativeSampler:
         return np.minimum(rows, len(self.cdf) - 1).astype(np.int32)
 
 
+def estimate_rerank_bytes(words: int, dim: int, config: RerankConfig) -> int:
+    """Memory a reranker training run needs, roughly: the store's vectors read whole, the weights
+    with their gradients and Adam's two moments, and one batch's activations kept for backpropagation."""
+    hidden, length = config.hidden, 2 * config.window + 1
+    parameters = 2 * (dim + hidden + 1) * 4 * hidden + (2 * hidden + 1) * dim
+    activations = config.batch * length * (2 * 8 * hidden + 2 * dim) + config.batch * length * config.negatives
+    per_window = length * 4 * 2  # the corpus windows stay memory-mapped; a held-out copy is read
+    return 4 * (words * dim + 4 * parameters + 3 * activations + _VALIDATION_WINDOWS * per_window)
+
+
 def corpus_windows(blocks: Iterable[IdBlock], length: int, scratch: Path) -> np.ndarray:
     """Cut lines of store rows into windows of ``length`` (the last of a line PAD-filled), kept in a
     memory-mapped scratch file so corpora larger than memory train the same way."""
@@ -186,6 +212,9 @@ def _train_locked(store_path: Path, source: Corpus, config: RerankConfig, writin
         counts = opened.counts()
         vectors = np.array(opened.vectors, dtype=np.float32)  # read in full once: every step gathers rows
         has_contexts = "contexts" in meta
+    check_memory(estimate_rerank_bytes(len(words), vectors.shape[1], config),
+                 f"the reranker ({config.hidden:,} units, windows of {2 * config.window + 1} words, batches of "
+                 f"{config.batch:,})", "lower --hidden, --window or --batch")
     row_of = {word: row for row, word in enumerate(words)}
     rng = np.random.default_rng(config.seed)
     length = 2 * config.window + 1

@@ -312,7 +312,12 @@ def store_writing(path: str | os.PathLike[str], *, create: bool = False, overwri
                 raise StoreExistsError(f"{path} appeared while preparing it; refusing to replace it") from None
             made = True
         if not has_marker(path):
-            _write_marker(path)
+            try:
+                _write_marker(path)
+            except BaseException:  # e.g. a full or read-only disk: leave no empty directory behind
+                if made:
+                    shutil.rmtree(path, ignore_errors=True)
+                raise
     elif not is_store(path):
         if not path.exists():
             raise StoreError(f"no store at {path}")

@@ -64,10 +64,11 @@ class IndexOptions:
             raise ConfigError(f"unknown index kind {self.kind!r}; choose one of {', '.join(INDEX_KINDS)}")
         if not 0 < self.target_recall <= 1:
             raise ConfigError(f"target recall must be in (0, 1], got {self.target_recall}")
-        for name in ("m", "ef_construction", "nlist", "pq_m"):
+        # Upper bounds far above useful values: FAISS allocates per unit (m=1e9 is std::bad_alloc).
+        for name, high in (("m", 1024), ("ef_construction", 1_000_000), ("nlist", 1 << 24), ("pq_m", 1024)):
             value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ConfigError(f"{name} must be at least 1, got {value}")
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high):
+                raise ConfigError(f"{name} must be an integer from 1 to {high:,}, got {value!r}")
 
 
 def _available_memory() -> int:

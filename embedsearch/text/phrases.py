@@ -37,6 +37,10 @@ def _options(options: Mapping[str, Any]) -> dict[str, Any]:
         opts["threshold"] = float(opts["threshold"])
     except (TypeError, ValueError):
         raise ConfigError(f"step 'phrases': threshold must be a number, got {opts['threshold']!r}") from None
+    low, high = (-1.0, 1.0) if opts["scoring"] == "npmi" else (0.0, 1e12)
+    if not low < opts["threshold"] <= high:  # also false for NaN
+        raise ConfigError(f"step 'phrases': threshold must be a finite number in ({low:g}, {high:g}] for "
+                          f"{opts['scoring']} scoring, got {opts['threshold']}")
     return opts
 
 

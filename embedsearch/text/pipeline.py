@@ -166,6 +166,14 @@ class Pipeline:
         steps[index] = replace(step, artifact=reference)
         return Pipeline(tuple(steps))
 
+    def check(self) -> None:
+        """Validate every step's options in this process (raises :class:`ConfigError`), before
+        worker processes build the steps, where an error could only end the pool. Tokenizers and
+        fitted steps are left to their build: they may load large models (Kiwi, SentencePiece)."""
+        for step in self.steps:
+            if not step.definition.fitted and step.definition.kind != TOKENIZE:
+                step.definition.build(step.options)
+
     def compile(self, artifacts: Mapping[str, bytes] | None = None) -> CompiledPipeline:
         """Build the step functions. A fitted step needs its artifact's bytes in ``artifacts``."""
         return CompiledPipeline(self, artifacts or {})

@@ -23,7 +23,7 @@ def _options(options: Mapping[str, Any]) -> dict[str, Any]:
     opts = check_options("subword", options, _DEFAULTS)
     if opts["model"] not in ("unigram", "bpe"):
         raise ConfigError(f"step 'subword': model must be unigram or bpe, got {opts['model']!r}")
-    int_option("subword", "vocab_size", opts["vocab_size"], 16)
+    int_option("subword", "vocab_size", opts["vocab_size"], 16, 10_000_000)
     int_option("subword", "seed", opts["seed"], 0)
     int_option("subword", "sample_sentences", opts["sample_sentences"], 1)
     coverage = opts["character_coverage"]

@@ -6,9 +6,12 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ..corpus import Corpus, open_corpus
-from ..errors import ConfigError
+from ..errors import ConfigError, TrainingError
 from ..progress import ProgressCallback, ignore_progress
+from ..resources import check_disk, check_memory
 from ..store import write_store
 from ..store.generations import store_writing
 from ..store.index import IndexOptions
@@ -57,11 +60,40 @@ def train(
     # scratch space is inside the store, on the
     # store's file system, removed after (or swept by the next writer if this one is killed).
     with store_writing(output, create=True, overwrite=overwrite) as writing, writing.scratch() as scratch:
+        check_training_resources(corpus, config, output)
         started = time.perf_counter()
         trained = _train_backend(corpus, config, progress, scratch)
+        if not np.isfinite(trained.vectors).all():
+            raise TrainingError(f"training diverged: the vectors hold NaN or infinite values (alpha={config.alpha}); "
+                                "lower --alpha (word2vec uses 0.025 to 0.05)")
         seconds = time.perf_counter() - started
         _publish(trained, corpus, config, output, seconds, index, overwrite, contexts, progress)
     return TrainResult(output, len(trained.words), config.dim, trained.corpus_words, round(seconds, 3), trained.epochs, config)
+
+
+def estimate_training_bytes(corpus: Corpus, config: TrainConfig) -> tuple[int, int]:
+    """(memory, disk) bytes a training run needs, at most: from the corpus's distinct words and its
+    token count (no more than ``tokens / min_count`` words can reach ``min_count``)."""
+    stats = corpus.stats
+    words = max(1, min(stats.vocabulary or stats.tokens, stats.tokens // max(config.min_count, 1) + 1))
+    row = 4 * config.dim
+    subword_rows = config.bucket if config.model == "fasttext" and config.maxn > 0 else 0
+    # Input and output matrices (plus gensim's locks and vocabulary, and the unit copy at publish).
+    memory = 3 * words * row + 2 * subword_rows * row + 200 * words
+    # vectors.npy (+ subwords.npy), and fastText's own output files in the scratch directory.
+    disk = words * row + (2 * (words + subword_rows) * row if config.model == "fasttext" else 0)
+    return memory, disk
+
+
+def check_training_resources(corpus: Corpus, config: TrainConfig, output: Path) -> None:
+    """Fail before training when its matrices cannot fit in memory or its store on the disk."""
+    memory, disk = estimate_training_bytes(corpus, config)
+    shape = f"up to {corpus.stats.vocabulary:,} words x {config.dim:,} dims"
+    if config.model == "fasttext" and config.maxn > 0:
+        shape += f" + {config.bucket:,} n-gram buckets"
+    hint = "lower --dim" + (" or --bucket" if config.model == "fasttext" else "") + ", or raise --min-count"
+    check_memory(memory, f"training ({shape})", hint)
+    check_disk(output.absolute().parent, disk, f"the store ({shape})", hint)
 
 
 def _train_backend(corpus: Corpus, config: TrainConfig, progress: ProgressCallback, scratch: Path) -> TrainedVectors:

@@ -36,6 +36,13 @@ _UNUSED: dict[str, tuple[str, ...]] = {
     "ppmi-svd": ("arch", "minn", "maxn", "bucket", "sample", "epochs", "alpha", "min_alpha", "compute_loss", "x_max",
                  "weighting_alpha"),
 }
+# Upper bounds of the settings: far above any useful value, low enough that a typo (an extra
+# zero or three) is an error at once rather than an hour of training, a crash inside the trainer
+# (gensim's C loop segfaults on alpha=1e30) or an allocation of terabytes.
+LIMITS: dict[str, float] = {
+    "dim": 10_000, "window": 1_000, "min_count": 2**31 - 1, "negative": 1_000, "epochs": 10_000, "workers": 1_024,
+    "alpha": 1.0, "minn": 100, "maxn": 100, "bucket": 2**31 - 1,
+}
 
 
 @dataclass(frozen=True)
@@ -102,14 +109,28 @@ class TrainConfig:
         for name, value in defaults.items():
             if getattr(self, name) is None:
                 object.__setattr__(self, name, value)
+        for name in ("dim", "window", "min_count", "epochs", "workers", "negative", "minn", "maxn", "bucket", "seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(f"{name} must be an integer, got {value!r}")
+        for name in ("sample", "alpha", "min_alpha", "x_max", "weighting_alpha", "cds", "eig"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or abs(value) == float("inf"):
+                raise ConfigError(f"{name} must be a finite number, got {value!r}")
         for name in ("dim", "window", "min_count", "epochs", "workers"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+            if not 1 <= getattr(self, name) <= LIMITS[name]:
+                raise ConfigError(f"{name} must be from 1 to {LIMITS[name]:,}, got {getattr(self, name):,}")
+        for name in ("negative", "minn", "maxn", "bucket"):
+            if getattr(self, name) > LIMITS[name]:
+                raise ConfigError(f"{name} must be at most {LIMITS[name]:,}, got {getattr(self, name):,}")
         if self.negative < 1:
             raise ConfigError(f"negative must be at least 1 (negative sampling is the only objective), got {self.negative}")
         if not 0 <= self.sample < 1:
             raise ConfigError(f"sample must be in [0, 1), got {self.sample}")
-        if not 0 < self.alpha or not 0 <= self.min_alpha <= self.alpha:
+        if not 0 < self.alpha <= LIMITS["alpha"]:
+            raise ConfigError(f"alpha (the learning rate) must be in (0, {LIMITS['alpha']:g}], got {self.alpha}; "
+                              "word2vec uses 0.025 to 0.05")
+        if not 0 <= self.min_alpha <= self.alpha:
             raise ConfigError(f"need 0 <= min_alpha <= alpha and alpha > 0, got alpha={self.alpha}, min_alpha={self.min_alpha}")
         if self.model == "fasttext" and self.maxn > 0 and not 1 <= self.minn <= self.maxn:
             raise ConfigError(f"need 1 <= minn <= maxn for subwords (or maxn=0 for none), got minn={self.minn}, maxn={self.maxn}")
