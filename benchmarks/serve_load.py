@@ -128,15 +128,17 @@ def wait_up(url: str, process: subprocess.Popen[bytes], timeout: float = 120.0) 
     raise SystemExit(f"error: {url} did not answer within {timeout:.0f} s")
 
 
-def start_server(kind: str, store: Path, workers: int, tmp: Path) -> tuple[subprocess.Popen[bytes], str, float]:
+def start_server(kind: str, store: Path, workers: int, tmp: Path, reload_seconds: float = 0) -> tuple[subprocess.Popen[bytes], str, float]:
     port = free_port()
     env = {**os.environ, "EMBEDSEARCH_REPO": str(REPO), "BENCH_STORE": str(store), "BENCH_PORT": str(port),
            "PYTHONPATH": str(REPO), "BENCH_KIND": kind.rstrip("1")}
     if kind.endswith("1"):  # (b) with one BLAS thread per worker, as embedsearch serve runs by default
         env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    if kind == "embedsearch":
+    if kind.startswith("embedsearch"):
         command = [sys.executable, str(REPO / "cli.py"), "serve", "-s", f"s={store}", "--port", str(port),
-                   "--workers", str(workers), "--reload-seconds", "0"]
+                   "--workers", str(workers), "--reload-seconds", str(reload_seconds)]
+        if kind == "embedsearch-search":
+            command.append("--no-neighbour-table")
         probe = f"http://127.0.0.1:{port}/ready"
     else:
         app = tmp / "gensim_app.py"
@@ -149,6 +151,13 @@ def start_server(kind: str, store: Path, workers: int, tmp: Path) -> tuple[subpr
         probe = f"http://127.0.0.1:{port}/v1/similar?q=the&k=1"
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=more_files)
     ready = wait_up(probe, process)
+    if kind == "embedsearch":  # measured once its neighbour table is built (it answers without one before)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/stores") as response:
+                if json.load(response)["stores"][0].get("neighbour_table") in ("ready", None):
+                    break
+            time.sleep(0.5)
     return process, f"http://127.0.0.1:{port}", ready
 
 
@@ -238,8 +247,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0, help="Seconds of load per measurement (after 1 s of warm-up).")
     parser.add_argument("--connections", default="1,16,64")
     parser.add_argument("--workers", type=int, default=1, help="Worker processes for (a) and (b) (embedsearch serve's default: 1).")
-    parser.add_argument("--servers", default="embedsearch,asgi,asgi1,flask",
-                        help="asgi1 is (b) with OPENBLAS_NUM_THREADS=1, the BLAS setting (a) runs with.")
+    parser.add_argument("--servers", default="embedsearch,embedsearch-search,asgi,asgi1,flask",
+                        help="embedsearch-search is (a) without its neighbour table (every query searched, micro-batched); "
+                             "asgi1 is (b) with OPENBLAS_NUM_THREADS=1, the BLAS setting (a) runs with.")
     parser.add_argument("--hold-connections", type=int, default=1000, help="(a) only: connections held open ... (0: skip)")
     parser.add_argument("--hold-seconds", type=float, default=60.0, help="... for this long, counting failures and memory.")
     parser.add_argument("--republishes", type=int, default=20,
@@ -262,7 +272,8 @@ def main() -> None:
     words = [w for w in vocabulary[100:1100] if w.isalpha() and w.isascii()][:500]
     batch = json.dumps({"queries": words[:100], "k": 10})
     levels = [int(c) for c in args.connections.split(",")]
-    names = {"embedsearch": "(a) embedsearch serve", "asgi": "(b) Starlette/uvicorn + gensim",
+    names = {"embedsearch": "(a) embedsearch serve", "embedsearch-search": "(a') the same, no neighbour table",
+             "asgi": "(b) Starlette/uvicorn + gensim",
              "asgi1": "(b') the same, 1 BLAS thread", "flask": "(c) Flask threaded + gensim"}
     results: dict[str, Any] = {"machine": machine(), "store": str(args.store), "words": len(vocabulary),
                                "seconds": args.seconds, "workers": args.workers, "servers": {}}
@@ -292,7 +303,7 @@ def main() -> None:
         if "embedsearch" in args.servers.split(",") and args.republishes:
             copy = tmp / "republished" / "store"
             shutil.copytree(args.store, copy)
-            process, url, _ = start_server("embedsearch", copy, args.workers, tmp)
+            process, url, _ = start_server("embedsearch", copy, args.workers, tmp, reload_seconds=0.25)
             try:
                 seconds = max(args.seconds, args.republishes * 0.5)
                 import threading

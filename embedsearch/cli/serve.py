@@ -54,7 +54,7 @@ def app_from_env():  # type: ignore[no-untyped-def]
     data = json.loads(os.environ[CONFIG_ENV])
     return create_app(ServeConfig(stores={k: Path(v) for k, v in data["stores"].items()}, token=data["token"],
                                   cors_origins=tuple(data["cors"]), limits=Limits(**data["limits"]),
-                                  reload_seconds=data["reload_seconds"]))
+                                  reload_seconds=data["reload_seconds"], neighbour_tables=data["neighbour_tables"]))
 
 
 @main.command()
@@ -85,10 +85,13 @@ def app_from_env():  # type: ignore[no-untyped-def]
 @click.option("--blas-threads", type=click.IntRange(min=1), default=None,
               help="Threads each worker's BLAS (numpy, FAISS) may use. Default: 1 (or $OPENBLAS_NUM_THREADS), "
                    "which leaves the other cores to HTTP and other workers; measured faster under load.")
+@click.option("--neighbour-table/--no-neighbour-table", default=True, show_default=True,
+              help="After start, precompute the 50 nearest words of every word of flat stores up to 200,000 words "
+                   "(in the background, at low priority), so one-word queries are look-ups.")
 @click.option("--access-log", is_flag=True, help="Log every request on stderr.")
 def serve(store_specs: tuple[str, ...], host: str, port: int, workers: int, token: str | None, cors: tuple[str, ...],
           max_k: int, max_batch: int, max_body: int, max_query_chars: int, timeout: float, reload_seconds: float,
-          blas_threads: int | None, access_log: bool) -> None:
+          blas_threads: int | None, neighbour_table: bool, access_log: bool) -> None:
     """Serve stores over HTTP: a JSON API (/v1/...), its OpenAPI schema (/openapi.json, /docs) and a web page (/).
 
     Read-only. Binds 127.0.0.1 unless told otherwise; a server reachable from other machines
@@ -118,7 +121,7 @@ def serve(store_specs: tuple[str, ...], host: str, port: int, workers: int, toke
     config = {"stores": {k: str(v) for k, v in stores.items()}, "token": token, "cors": list(cors),
               "limits": {"max_k": max_k, "max_batch": max_batch, "max_body_bytes": max_body,
                          "max_query_chars": max_query_chars, "timeout_seconds": timeout},
-              "reload_seconds": reload_seconds}
+              "reload_seconds": reload_seconds, "neighbour_tables": neighbour_table}
     os.environ[CONFIG_ENV] = json.dumps(config)
     # Read when numpy and FAISS load, which is after this point (in this process and in --workers ones).
     threads = str(blas_threads) if blas_threads else os.environ.get("OPENBLAS_NUM_THREADS", "1")

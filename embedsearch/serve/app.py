@@ -56,6 +56,7 @@ class ServeConfig:
     limits: Limits = field(default_factory=Limits)
     reload_seconds: float = 2.0  # how often to look for a republished store; 0: never
     max_batch: int = 256  # concurrent similar queries searched together
+    neighbour_tables: bool = True  # precompute one-word answers of flat stores (see engine.NeighbourTable)
 
 
 # --- JSON in and out ---------------------------------------------------------------------------
@@ -169,7 +170,8 @@ class Api:
     def __init__(self, config: ServeConfig) -> None:
         self.config = config
         self.limits = config.limits
-        self.stores = Stores(config.stores, grace_seconds=max(60.0, 2 * config.limits.timeout_seconds))
+        self.stores = Stores(config.stores, grace_seconds=max(60.0, 2 * config.limits.timeout_seconds),
+                             tables=config.neighbour_tables)
         self.batcher = MicroBatcher(config.max_batch)
         self.started = time.time()
         self.ready_at: float | None = None
@@ -201,7 +203,9 @@ class Api:
         else:
             # Composing is a few dictionary look-ups on a warm store: done here, it spares a thread hop.
             item = engine.compose(served.store, q)
-            result = await self.batcher.similar(served, item, k)
+            result = served.table.answer(item, k) if served.table is not None else None
+            if result is None:
+                result = await self.batcher.similar(served, item, k)
         data = as_data(result)
         if p["map"]:
             data["map"] = as_data(await run_in_threadpool(engine.word_map, served.store, result))
@@ -215,7 +219,10 @@ class Api:
                     items.append(engine.compose(store, query))
                 except EmbedsearchError as exc:
                     items.append(exc)
-            good = [i for i, item in enumerate(items) if not isinstance(item, BaseException)]
+            for i, item in enumerate(items):
+                if served.table is not None and not isinstance(item, BaseException):
+                    items[i] = served.table.answer(item, p["k"]) or item
+            good = [i for i, item in enumerate(items) if isinstance(item, engine.Composed)]
             answers = engine.similar_many(store, [items[i] for i in good], [p["k"]] * len(good))
             for i, answer in zip(good, answers):
                 items[i] = answer
@@ -266,7 +273,8 @@ class Api:
                 meta = served.store.meta
                 entry.update(words=len(served.store), dim=served.store.dim, model=(meta.get("model") or {}).get("kind"),
                              reranker=bool(meta.get("reranker")), contexts=bool(meta.get("contexts")),
-                             subwords=bool(meta.get("subwords")), opened_at=served.opened_at)
+                             subwords=bool(meta.get("subwords")), opened_at=served.opened_at,
+                             neighbour_table=None if served.table is None else ("ready" if served.table.ready else "building"))
             listed.append(entry)
         return JSON({"stores": listed})
 

@@ -20,11 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import EmbedsearchError
+from ..errors import EmbedsearchError, StoreError
 from ..query import Store, open_store
-from ..errors import StoreError
 from ..store.generations import current_generation
-from .engine import Vocabulary
+from .engine import NeighbourTable, Vocabulary
 
 log = logging.getLogger("embedsearch.serve")
 
@@ -86,6 +85,7 @@ class Served:
     opened_at: float
     vocabulary: Vocabulary
     lock: _SharedExclusive
+    table: NeighbourTable | None = None
 
     @contextmanager
     def search_params(self, ef_search: int | None, nprobe: int | None) -> Iterator[Store]:
@@ -102,8 +102,14 @@ class Served:
                 self.store.set_search()
 
 
-def open_served(name: str, path: Path) -> Served:
-    """Open and warm a store: after this, a query costs no first-use reads (vocabulary, pipeline)."""
+# Stores up to this many words get a neighbour table (NeighbourTable), built after they are ready.
+TABLE_MAX_WORDS = 200_000
+
+
+def open_served(name: str, path: Path, *, table: bool = True) -> Served:
+    """Open and warm a store: after this, a query costs no first-use reads (vocabulary, pipeline).
+    With ``table``, a flat store of up to ``TABLE_MAX_WORDS`` words starts building its neighbour
+    table in the background (it serves without one meanwhile)."""
     token = _store_token(path)
     store = open_store(path)
     try:
@@ -117,7 +123,21 @@ def open_served(name: str, path: Path) -> Served:
     except BaseException:
         store.close()
         raise
-    return Served(name, path, store, token, time.time(), Vocabulary(store), _SharedExclusive())
+    served = Served(name, path, store, token, time.time(), Vocabulary(store), _SharedExclusive())
+    info = store.search_info
+    if table and info.exact and info.index == "flat" and 0 < len(store) <= TABLE_MAX_WORDS:
+        served.table = NeighbourTable(store)
+        threading.Thread(target=_build_quietly, args=(served,), name=f"embedsearch-table-{name}", daemon=True).start()
+    return served
+
+
+def _build_quietly(served: Served) -> None:
+    try:
+        assert served.table is not None
+        served.table.build()
+        log.info("store %s: neighbour table of %d words built in %.1f s", served.name, len(served.store), served.table.seconds or 0)
+    except Exception:  # noqa: BLE001 - without a table the store still answers, by search
+        log.exception("store %s: the neighbour table could not be built", served.name)
 
 
 class NotReady(Exception):
@@ -127,7 +147,7 @@ class NotReady(Exception):
 class Stores:
     """Named stores: ``get`` the current one; ``open_all`` at start; ``check`` for republished ones."""
 
-    def __init__(self, paths: dict[str, Path], *, grace_seconds: float = 60.0) -> None:
+    def __init__(self, paths: dict[str, Path], *, grace_seconds: float = 60.0, tables: bool = True) -> None:
         if not paths:
             raise ValueError("at least one store is needed")
         self.paths = dict(paths)
@@ -138,6 +158,7 @@ class Stores:
         self._lock = threading.Lock()
         self._retired: list[tuple[float, Served]] = []
         self.reloads = 0
+        self.tables = tables
 
     @property
     def ready(self) -> bool:
@@ -162,7 +183,7 @@ class Stores:
 
     def _open(self, name: str, path: Path) -> bool:
         try:
-            served = open_served(name, path)
+            served = open_served(name, path, table=self.tables)
         except (EmbedsearchError, OSError) as exc:  # OSError: caught mid-publish, a file vanished under the open
             message = str(exc) if isinstance(exc, EmbedsearchError) else f"{exc.strerror or exc}"
             if self._errors.get(name) != message:  # once per distinct failure, not at every poll
@@ -200,6 +221,8 @@ class Stores:
             due = [s for t, s in self._retired if force or t <= now]
             self._retired = [(t, s) for t, s in self._retired if not (force or t <= now)]
         for served in due:
+            if served.table is not None:
+                served.table.cancel()
             served.store.close()
 
     def close(self) -> None:
@@ -207,4 +230,6 @@ class Stores:
         with self._lock:
             current, self._current = list(self._current.values()), {}
         for served in current:
+            if served.table is not None:
+                served.table.cancel()
             served.store.close()
