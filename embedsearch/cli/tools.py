@@ -131,16 +131,20 @@ def export_vectors_command(progress: ProgressPrinter, store_path: Path, output: 
 @click.option("--format", "fmt", type=click.Choice(["tsv", "csv", "jsonl"]), default="tsv", show_default=True)
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="File to write. Default: stdout.")
 @search_options
+@click.option("--cluster", metavar="ADDRESS", envvar="EMBEDSEARCH_CLUSTER", default=None,
+              help="Search the batches on a Dask cluster (env EMBEDSEARCH_CLUSTER); its workers open STORE from "
+                   "the same path (a shared filesystem). Same output.")
 @click.pass_obj
 def export_neighbors_command(progress: ProgressPrinter, store_path: Path, words_file: Path | None, all_words: bool,
                              k: int, min_score: float | None, fmt: str, output: Path | None, ef_search: int | None,
-                             nprobe: int | None) -> None:
+                             nprobe: int | None, cluster: str | None) -> None:
     """Top-K neighbours of every word (or of --words FILE), streamed as TSV, CSV or JSON lines.
 
     \b
     Examples:
       embedsearch export neighbors my_store -k 10 -o neighbors.tsv
       embedsearch export neighbors my_store --words terms.txt --format jsonl --min-score 0.5
+      embedsearch export neighbors /shared/my_store -o neighbors.tsv --cluster tcp://scheduler:8786
     """
     from ..batch import neighbors_of, write_neighbors
 
@@ -149,7 +153,7 @@ def export_neighbors_command(progress: ProgressPrinter, store_path: Path, words_
     with open_store_option(store_path) as store:
         store.set_search(ef_search=ef_search, nprobe=nprobe)
         words = _lines_of(words_file) if words_file is not None else None
-        rows = neighbors_of(store, words, k=k, min_score=min_score, progress=progress)
+        rows = neighbors_of(store, words, k=k, min_score=min_score, progress=progress, cluster=cluster or None)
         count = _write_text_output(output, lambda handle: write_neighbors(rows, handle, fmt))
     click.echo(f"neighbours of {count:,} word(s) written" + (f" to {output}" if output else ""), err=True)
 
