@@ -186,6 +186,12 @@ def _run_chunk(key: str, settings: Any, chunk: Chunk) -> Any:
             raise _on_worker(exc) from None
 
 
+def _forget(key: str) -> None:
+    """Worker side, at the end of a pass: drop its compiled pipeline and the words it reported."""
+    with _state_lock:
+        _states.pop(key, None)
+
+
 def _where(chunk: Chunk) -> str:
     if chunk.kind == "range":
         return f"{chunk.source}, bytes {chunk.payload[1]:,}-{chunk.payload[1] + chunk.payload[2]:,}"
@@ -264,7 +270,12 @@ class ChunkExecutor:
             if cancel_futures:
                 future.cancel()
         self._pending = []
+        key = self._settings.key
         self._settings.release()
+        try:
+            self._client.run(_forget, key, wait=False)
+        except Exception:  # noqa: BLE001, S110 - best effort: a lost cluster has nothing left to forget
+            pass
 
 
 def chunk_executor(cluster: Any, settings: Any) -> ChunkExecutor:
