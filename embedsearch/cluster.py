@@ -161,9 +161,9 @@ def _settings(settings: Any) -> Any:
     return settings
 
 
-def _run_chunk(key: str, settings: Any, chunk: Chunk) -> Any:
+def _run_chunks(key: str, settings: Any, chunks: list[Chunk]) -> list[Any]:
     """Worker side: compile the pass's pipeline once per worker (corpus._init_worker), then run
-    exactly the local worker code on the chunk."""
+    exactly the local worker code on each chunk of the group, in order."""
     from . import corpus
 
     with _state_lock:
@@ -181,7 +181,7 @@ def _run_chunk(key: str, settings: Any, chunk: Chunk) -> Any:
         else:
             corpus._worker_pipeline, corpus._worker_settings, corpus._worker_fast, corpus._worker_seen = state
         try:
-            return corpus._process_chunk(chunk)
+            return [corpus._process_chunk(chunk) for chunk in chunks]
         except EmbedsearchError as exc:
             raise _on_worker(exc) from None
 
@@ -198,42 +198,76 @@ def _where(chunk: Chunk) -> str:
     return f"{chunk.source}, line {chunk.first_line}" if chunk.first_line else chunk.source
 
 
-class _ChunkFuture:
-    """A Dask future whose failures read as embedsearch errors naming the chunk."""
+class _Group:
+    """Consecutive chunks sent as one task; its results are gathered once and handed out in order."""
 
-    def __init__(self, future: Any, chunk: Chunk) -> None:
-        self._future = future
-        self._where = _where(chunk)
+    def __init__(self) -> None:
+        self.chunks: list[Chunk] = []
+        self.bytes = 0
+        self.future: Any = None
+        self.results: list[Any] | None = None
+        self.where = ""
+
+
+class _ChunkFuture:
+    """One chunk's result (what ``_run_pass`` waits on); failures read as embedsearch errors."""
+
+    def __init__(self, executor: ChunkExecutor, group: _Group, index: int) -> None:
+        self._executor = executor
+        self._group = group
+        self._index = index
 
     def result(self) -> Any:
         from distributed import KilledWorker
 
-        try:
-            return self._future.result()
-        except KilledWorker as exc:
-            raise EmbedsearchError(f"ingest stopped: the Dask workers running the chunk at {self._where} died "
-                                   f"(too many times: {exc}); no corpus was written") from None
-        except EmbedsearchError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a lost scheduler, a cancelled task: name them plainly
-            if type(exc).__name__ in ("CancelledError", "FutureCancelledError", "CommClosedError"):
-                raise EmbedsearchError(f"ingest stopped: lost the Dask cluster while running the chunk at {self._where} "
-                                       f"({type(exc).__name__}: {exc}); no corpus was written") from None
-            raise
+        group = self._group
+        if group.future is None:  # not sent yet (the input's last chunks): send it now
+            self._executor._flush()
+        if group.results is None:
+            try:
+                group.results = group.future.result()
+            except KilledWorker as exc:
+                raise EmbedsearchError(f"ingest stopped: the Dask workers running the chunks from {group.where} died "
+                                       f"(too many times: {exc}); no corpus was written") from None
+            except EmbedsearchError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a lost scheduler, a cancelled task: name them plainly
+                if type(exc).__name__ in ("CancelledError", "FutureCancelledError", "CommClosedError"):
+                    raise EmbedsearchError(f"ingest stopped: lost the Dask cluster while running the chunks from "
+                                           f"{group.where} ({type(exc).__name__}: {exc}); no corpus was written") from None
+                raise
+            group.future.release()
+        assert group.results is not None  # noqa: S101 - set just above
+        done, group.results[self._index] = group.results[self._index], None  # handed out once: free it
+        return done
 
-    def cancel(self) -> None:
-        self._future.cancel()
+
+# A task carries consecutive chunks up to this many bytes (and at most _GROUP_CHUNKS of them): a
+# task costs the client and scheduler a few milliseconds, which would be a large share of a 300 KB
+# English chunk's ~20 ms of work; but no fewer than 4 tasks per worker, so that none idles long at
+# the end. The chunks themselves, and so the corpus, are those of a local run.
+_GROUP_BYTES = 4 << 20
+_GROUP_CHUNKS = 8
 
 
 class ChunkExecutor:
     """What corpus._run_pass needs of an executor (``submit``, ``shutdown``), on a Dask cluster."""
 
-    def __init__(self, cluster: Any, settings: Any) -> None:
+    def __init__(self, cluster: Any, settings: Any, files: Iterable[str] = ()) -> None:
         self._options = options(cluster)
         self._client = client_for(self._options)
+        workers = cluster_workers(self._options)
         # a task, not scattered data: recomputed if every worker holding it dies
         self._settings = self._client.submit(_settings, settings, pure=False)
-        self._pending: list[_ChunkFuture] = []
+        try:
+            total = sum(os.path.getsize(f) for f in files if f != "-")
+        except OSError:
+            total = 0
+        self._group_bytes = max(1, min(_GROUP_BYTES, total // (4 * workers))) if total else _GROUP_BYTES
+        #: chunks in flight (read by corpus._run_pass): as many groups as a local pool has chunks
+        self.window = (2 * workers + 2) * _GROUP_CHUNKS
+        self._group = _Group()
+        self._sent: list[_Group] = []
 
     def _ship(self, chunk: Chunk) -> Chunk:
         from .sources import Chunk
@@ -258,28 +292,41 @@ class ChunkExecutor:
 
         if fn is not corpus._process_chunk:
             raise TypeError("the cluster executor runs ingest chunks only")
-        future = self._client.submit(_run_chunk, self._settings.key, self._settings, self._ship(chunk), pure=False)
-        wrapped = _ChunkFuture(future, chunk)
-        self._pending.append(wrapped)
-        if len(self._pending) > 256:
-            self._pending = [f for f in self._pending if not f._future.done()]
+        group = self._group
+        if not group.chunks:
+            group.where = _where(chunk)
+        group.chunks.append(self._ship(chunk))
+        group.bytes += chunk.size()
+        wrapped = _ChunkFuture(self, group, len(group.chunks) - 1)
+        if group.bytes >= self._group_bytes or len(group.chunks) >= _GROUP_CHUNKS:
+            self._flush()
         return wrapped
 
+    def _flush(self) -> None:
+        group = self._group
+        if not group.chunks:
+            return
+        group.future = self._client.submit(_run_chunks, self._settings.key, self._settings, group.chunks, pure=False)
+        group.chunks = []
+        self._group = _Group()
+        self._sent = [g for g in self._sent if g.results is None]
+        self._sent.append(group)
+
     def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
-        for future in self._pending:
-            if cancel_futures:
-                future.cancel()
-        self._pending = []
+        for group in self._sent:
+            if cancel_futures and group.results is None:
+                group.future.cancel()
+        self._sent = []
         key = self._settings.key
         self._settings.release()
         try:
-            self._client.run(_forget, key, wait=False)
+            self._client.run(_forget, key)
         except Exception:  # noqa: BLE001, S110 - best effort: a lost cluster has nothing left to forget
             pass
 
 
-def chunk_executor(cluster: Any, settings: Any) -> ChunkExecutor:
-    return ChunkExecutor(cluster, settings)
+def chunk_executor(cluster: Any, settings: Any, files: Iterable[str] = ()) -> ChunkExecutor:
+    return ChunkExecutor(cluster, settings, files)
 
 
 # --- batch export ----------------------------------------------------------------------------

@@ -257,7 +257,7 @@ def _run_pass(files: Sequence[str], settings: _WorkerSettings, out: IO[bytes], *
     if cluster is not None:  # a Dask cluster runs _process_chunk on its workers (cluster.py)
         from .cluster import chunk_executor
 
-        executor = chunk_executor(cluster, settings)
+        executor = chunk_executor(cluster, settings, files)
     elif workers == 1 or threaded:
         _init_worker(replace(settings, threads=workers) if threaded else settings)
         executor: Any = _InlineExecutor()
@@ -283,7 +283,7 @@ def _run_pass(files: Sequence[str], settings: _WorkerSettings, out: IO[bytes], *
 
         for chunk in reader.chunks():
             pending.append(executor.submit(_process_chunk, chunk))
-            if len(pending) >= 2 * workers + 2:
+            if len(pending) >= getattr(executor, "window", 2 * workers + 2):
                 drain_one()
         while pending:
             drain_one()

@@ -26,7 +26,7 @@ distributed = pytest.importorskip("distributed", reason="Dask distributed is not
 
 @pytest.fixture(scope="module")
 def client():
-    cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None,
+    cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0",
                                        worker_dashboard_address=None)
     with distributed.Client(cluster) as connected:
         yield connected
@@ -46,14 +46,19 @@ def corpus_files(path: Path) -> dict[str, bytes]:
     return found
 
 
-def big_text(path: Path, lee_text: Path, copies: int = 6) -> Path:
-    """~2 MB of real English (the Lee corpus, each copy numbered): 32 chunks, more than are in flight."""
+def big_texts(folder: Path, lee_text: Path, files: int = 3, copies: int = 6) -> list[Path]:
+    """Files of ~2 MB of real English each (the Lee corpus, each copy numbered), 32 chunks a file:
+    more chunks than a 2-worker cluster has in flight (6 tasks of up to 8 chunks)."""
     lines = lee_text.read_text(encoding="utf-8").splitlines()
-    with open(path, "w", encoding="utf-8") as out:
-        for copy in range(copies):
-            for line in lines:
-                out.write(f"{line} copy{copy}\n")
-    return path
+    paths = []
+    for number in range(files):
+        path = folder / f"part{number}.txt"
+        with open(path, "w", encoding="utf-8") as out:
+            for copy in range(copies):
+                for line in lines:
+                    out.write(f"{line} file{number}copy{copy}\n")
+        paths.append(path)
+    return paths
 
 
 @pytest.mark.parametrize("inputs", ["bytes", "shared"])
@@ -110,8 +115,8 @@ def test_cli_ingest_and_export_with_cluster_address(tmp_path: Path, lee_text: Pa
 
 
 def test_a_killed_worker_has_its_chunks_redone(tmp_path: Path, lee_text: Path, client):
-    source = big_text(tmp_path / "big.txt", lee_text)
-    local = embedsearch.ingest([source], tmp_path / "local", workers=2)
+    sources = big_texts(tmp_path, lee_text)
+    local = embedsearch.ingest(sources, tmp_path / "local", workers=2)
     pids = client.run(os.getpid)
     killed: list[int] = []
 
@@ -121,7 +126,7 @@ def test_a_killed_worker_has_its_chunks_redone(tmp_path: Path, lee_text: Path, c
             os.kill(pid, signal.SIGKILL)  # mid-ingest: most chunks are still to come
             killed.append(pid)
 
-    remote = embedsearch.ingest([source], tmp_path / "cluster", cluster=client, progress=kill_one)
+    remote = embedsearch.ingest(sources, tmp_path / "cluster", cluster=client, progress=kill_one)
     assert killed
     assert corpus_files(tmp_path / "cluster") == corpus_files(tmp_path / "local")
     assert remote.stats.vocabulary == local.stats.vocabulary  # the dead worker's reported words are not lost
@@ -130,7 +135,8 @@ def test_a_killed_worker_has_its_chunks_redone(tmp_path: Path, lee_text: Path, c
 
 
 def test_input_a_worker_cannot_read_fails_naming_file_and_worker(tmp_path: Path, lee_text: Path, client):
-    source = big_text(tmp_path / "big.txt", lee_text)
+    sources = big_texts(tmp_path, lee_text)
+    source = sources[1]  # open in the client when the first results arrive, half of it still to come
     output = tmp_path / "cluster"
 
     def remove_source(event: Progress) -> None:  # workers read shared inputs by path: from now on, nothing there
@@ -138,7 +144,7 @@ def test_input_a_worker_cannot_read_fails_naming_file_and_worker(tmp_path: Path,
             source.unlink()
 
     with pytest.raises(SourceError) as caught:
-        embedsearch.ingest([source], output, cluster=ClusterOptions(client, "shared"), progress=remove_source)
+        embedsearch.ingest(sources, output, cluster=ClusterOptions(client, "shared"), progress=remove_source)
     message = str(caught.value)
     assert f"cannot read {source}" in message and "No such file" in message
     assert "on Dask worker tcp://" in message
