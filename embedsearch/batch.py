@@ -58,11 +58,14 @@ def neighbors_of(
     min_score: float | None = None,
     batch_size: int = DEFAULT_BATCH,
     progress: ProgressCallback = ignore_progress,
+    cluster: Any = None,
 ) -> Iterator[NeighborList]:
     """Top-``k`` neighbours of each of ``words`` (default: the whole vocabulary, in frequency order).
 
     Each word goes through the store's pipeline; a word that is not exactly one vocabulary word
     yields ``known=False`` (FastText stores place unknown words through their subwords instead).
+    ``cluster`` (a Dask scheduler address or ``distributed.Client``) searches the batches on its
+    workers, which open the store from its path (see :mod:`embedsearch.cluster`): same results.
     """
     if k < 1:
         raise ConfigError(f"k must be a positive integer, got {k}")
@@ -70,6 +73,11 @@ def neighbors_of(
         raise ConfigError(f"batch size must be positive, got {batch_size}")
     if min_score is not None and not (isinstance(min_score, (int, float)) and -1.0 <= min_score <= 1.0):
         raise ConfigError(f"min score is a cosine: give a number from -1 to 1, got {min_score!r}")
+    if cluster is not None:
+        from .cluster import neighbors
+
+        yield from neighbors(store, cluster, words, k=k, min_score=min_score, batch_size=batch_size, progress=progress)
+        return
     if words is None:
         yield from _whole_vocabulary(store, k, min_score, batch_size, progress)
         return
@@ -94,15 +102,26 @@ def _whole_vocabulary(store: Store, k: int, min_score: float | None, batch_size:
     total = len(vocabulary)
     for start in range(0, total, batch_size):
         stop = min(start + batch_size, total)
-        queries = np.asarray(store.vectors[start:stop], dtype=np.float32)
-        scores, ids = store.search_vectors(queries, min(k + 1, total))
-        # Plain lists in one call each: per-element int()/float() on numpy scalars cost more than the
-        # search itself once the search runs on both cores.
-        for row, row_ids, row_scores in zip(range(start, stop), ids.tolist(), scores.tolist()):
-            hits = [(i, s) for i, s in zip(row_ids, row_scores) if i != row and i >= 0][:k]
-            yield NeighborList(vocabulary[row], [Neighbor(vocabulary[i], s) for i, s in hits
-                                                 if min_score is None or s >= min_score])
+        scores, ids = search_rows(store, start, stop, min(k + 1, total))
+        yield from rows_to_lists(vocabulary, start, stop, scores, ids, k, min_score)
         progress(Progress("export", stop, total, "words", final=stop == total))
+
+
+def search_rows(store: Store, start: int, stop: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """One batch of a whole-vocabulary export: the top-``k`` rows of rows ``start:stop`` (one
+    search call; on a cluster, one task)."""
+    queries = np.asarray(store.vectors[start:stop], dtype=np.float32)
+    return store.search_vectors(queries, k)
+
+
+def rows_to_lists(vocabulary: list[str], start: int, stop: int, scores: np.ndarray, ids: np.ndarray, k: int,
+                  min_score: float | None) -> Iterator[NeighborList]:
+    # Plain lists in one call each: per-element int()/float() on numpy scalars cost more than the
+    # search itself once the search runs on both cores.
+    for row, row_ids, row_scores in zip(range(start, stop), ids.tolist(), scores.tolist()):
+        hits = [(i, s) for i, s in zip(row_ids, row_scores) if i != row and i >= 0][:k]
+        yield NeighborList(vocabulary[row], [Neighbor(vocabulary[i], s) for i, s in hits
+                                             if min_score is None or s >= min_score])
 
 
 def _word_batch(store: Store, batch: list[str], k: int, min_score: float | None) -> Iterator[NeighborList]:

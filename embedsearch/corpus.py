@@ -232,14 +232,19 @@ class _PassResult:
 
 
 def _run_pass(files: Sequence[str], settings: _WorkerSettings, out: IO[bytes], *, workers: int,
-              source_format: SourceFormat, stage: str, progress: ProgressCallback, warn: ProgressCallback) -> _PassResult:
+              source_format: SourceFormat, stage: str, progress: ProgressCallback, warn: ProgressCallback,
+              cluster: Any = None) -> _PassResult:
     """One parallel pass over all sources; results written to ``out`` in input order."""
     reader = Reader(files, warn, chunk_bytes=_chunk_bytes(files), source_format=source_format,
                     encoding_errors=settings.errors)
     stats = IngestStats(workers=workers)
     result = _PassResult(stats, 0, set(), [])
     threaded = workers > 1 and _threaded_tokenizer(settings)
-    if workers == 1 or threaded:
+    if cluster is not None:  # a Dask cluster runs _process_chunk on its workers (cluster.py)
+        from .cluster import chunk_executor
+
+        executor = chunk_executor(cluster, settings, files)
+    elif workers == 1 or threaded:
         _init_worker(replace(settings, threads=workers) if threaded else settings)
         executor: Any = _InlineExecutor()
     else:
@@ -263,7 +268,7 @@ def _run_pass(files: Sequence[str], settings: _WorkerSettings, out: IO[bytes], *
 
         for chunk in reader.chunks():
             pending.append(executor.submit(_process_chunk, chunk))
-            if len(pending) >= 2 * workers + 2:
+            if len(pending) >= getattr(executor, "window", 2 * workers + 2):
                 drain_one()
         while pending:
             drain_one()
@@ -329,6 +334,7 @@ def ingest(
     source_format: SourceFormat | None = None,
     overwrite: bool = False,
     progress: ProgressCallback = ignore_progress,
+    cluster: Any = None,
 ) -> Corpus:
     """Read ``sources``, run ``pipeline`` (default: English words) and write a tokenized corpus.
 
@@ -340,8 +346,16 @@ def ingest(
     are counted in ``stats.replaced_bytes``, with ``"strict"`` they stop ingest with the file and
     line. Files that look binary are skipped with a warning. Raises :class:`EmptyCorpusError` if no
     token survives the pipeline, naming the step that removed everything.
+
+    ``cluster`` (a Dask scheduler address, a ``distributed.Client`` or
+    :class:`embedsearch.cluster.ClusterOptions`) runs the chunks on that cluster's workers instead of
+    local processes (``workers`` is then the cluster's thread count); the corpus is the same.
     """
     pipeline = pipeline or english_words()
+    if cluster is not None:
+        from .cluster import cluster_workers
+
+        workers = cluster_workers(cluster)
     workers = default_workers() if workers is None else workers
     source_format = source_format or SourceFormat()
     if workers < 1:
@@ -381,7 +395,7 @@ def ingest(
             with open(fit_path, "wb") as out:
                 fitted = _run_pass(readable, settings(pipeline, index, mode), out, workers=workers,
                                    source_format=source_format, stage=f"fit {step.name}: read", progress=progress,
-                                   warn=ignore_progress)
+                                   warn=ignore_progress, cluster=cluster)
             progress(Progress(f"fit {step.name}", 0, None, "", f"learning from {fitted.lines:,} lines"))
             assert definition.fit is not None  # noqa: S101 - unfitted() lists fitted steps only
             data = definition.fit(step.options, FitInput(fit_path, fitted.lines))
@@ -397,7 +411,8 @@ def ingest(
                 (tmp / ARTIFACTS_DIR / name).write_bytes(known[name])
         with open(tmp / CORPUS_TEXT, "wb") as out:
             final = _run_pass(readable, settings(pipeline, None, CORPUS), out, workers=workers,
-                              source_format=source_format, stage="ingest", progress=progress, warn=progress)
+                              source_format=source_format, stage="ingest", progress=progress, warn=progress,
+                              cluster=cluster)
         (tmp / ".stdin").unlink(missing_ok=True)
         stats = final.stats
         if stats.tokens == 0:

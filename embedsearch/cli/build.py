@@ -132,14 +132,21 @@ def _pipeline_from_options(ctx: click.Context, pipeline_spec: str | None, values
 @click.option("--column", default=None, metavar="NAME", help="CSV/TSV: the column with the text, by its header name.")
 @_pipeline_options
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes. Default: all cores.")
+@click.option("--cluster", metavar="ADDRESS", envvar="EMBEDSEARCH_CLUSTER", default=None,
+              help="Run on a Dask cluster (its scheduler, tcp://host:8786; env EMBEDSEARCH_CLUSTER) instead of "
+                   "local processes; needs pip install 'embedsearch[cluster]'. Same corpus.")
+@click.option("--cluster-inputs", type=click.Choice(["bytes", "shared"]), envvar="EMBEDSEARCH_CLUSTER_INPUTS",
+              default="bytes", show_default=True,
+              help="How inputs reach cluster workers: bytes shipped from here, or read by the workers from the "
+                   "same path (a shared filesystem).")
 @click.option("--encoding-errors", type=click.Choice(["replace", "strict"]), default="replace", show_default=True,
               help="Invalid UTF-8: replace with U+FFFD and count, or stop with the file and line.")
 @click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
 @json_option
 @click.pass_context
 def ingest(ctx: click.Context, sources: tuple[str, ...], output: Path, source_format: str, field: str | None,
-           column: str | None, pipeline_spec: str | None, workers: int | None, encoding_errors: str, force: bool,
-           as_json: bool, **pipeline_values: Any) -> None:
+           column: str | None, pipeline_spec: str | None, workers: int | None, cluster: str | None,
+           cluster_inputs: str, encoding_errors: str, force: bool, as_json: bool, **pipeline_values: Any) -> None:
     """Normalise and tokenize SOURCES into a corpus directory for `train`.
 
     SOURCES are text files (.txt, .gz, .bz2, .xz; Wikipedia XML dumps are recognised), JSONL
@@ -152,14 +159,23 @@ def ingest(ctx: click.Context, sources: tuple[str, ...], output: Path, source_fo
       embedsearch ingest kowiki.txt --lang ko -o ko_corpus
       embedsearch ingest ratings_train.txt --column document --lang ko -o nsmc
       embedsearch ingest wiki.txt --entities all --phrases 2 --lemma -o phrases_corpus
+      embedsearch ingest crawl/ -o crawl_corpus --cluster tcp://scheduler:8786
     """
     from ..corpus import SourceFormat
     from ..corpus import ingest as run_ingest
 
     progress: ProgressPrinter = ctx.obj
     pipeline = _pipeline_from_options(ctx, pipeline_spec, pipeline_values)
+    if cluster and workers:
+        raise click.UsageError("--workers is for local processes; a --cluster brings its own workers")
+    on = None
+    if cluster:
+        from ..cluster import ClusterOptions
+
+        on = ClusterOptions(cluster, cluster_inputs)
     corpus = run_ingest(list(sources), output, pipeline=pipeline, workers=workers, encoding_errors=encoding_errors,
-                        source_format=SourceFormat(source_format, field, column), overwrite=force, progress=progress)
+                        source_format=SourceFormat(source_format, field, column), overwrite=force, progress=progress,
+                        cluster=on)
     if as_json:
         emit_json({"corpus": str(corpus.path), "pipeline": corpus.pipeline.to_dict(), "stats": dataclasses.asdict(corpus.stats)})
         return

@@ -207,13 +207,16 @@ def export_vectors_command(progress: ProgressPrinter, legacy: tuple[str, ...], s
 @click.option("--format", "fmt", type=click.Choice(["tsv", "csv", "jsonl"]), default="tsv", show_default=True)
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="File to write. Default: stdout.")
 @search_options
+@click.option("--cluster", metavar="ADDRESS", envvar="EMBEDSEARCH_CLUSTER", default=None,
+              help="Search the batches on a Dask cluster (env EMBEDSEARCH_CLUSTER); its workers open the store from "
+                   "the same path (a shared filesystem). Same output.")
 @_FORCE
 @json_option
 @click.pass_obj
 def export_neighbors_command(progress: ProgressPrinter, legacy: tuple[str, ...], store_path: Path | None,
                              words_file: Path | None, all_words: bool, k: int, min_score: float | None, fmt: str,
-                             output: Path | None, ef_search: int | None, nprobe: int | None, force: bool,
-                             as_json: bool) -> None:
+                             output: Path | None, ef_search: int | None, nprobe: int | None, cluster: str | None,
+                             force: bool, as_json: bool) -> None:
     """Top-K neighbours of every word (or of --words FILE), streamed as TSV, CSV or JSON lines.
 
     \b
@@ -221,6 +224,7 @@ def export_neighbors_command(progress: ProgressPrinter, legacy: tuple[str, ...],
       embedsearch export neighbors -s my_store -k 10 -o neighbors.tsv
       embedsearch export neighbors -s my_store --words terms.txt --format jsonl --min-score 0.5
       printf 'king\nqueen\n' | embedsearch export neighbors --words - --format jsonl
+      embedsearch export neighbors -s /shared/my_store -o neighbors.tsv --cluster tcp://scheduler:8786
     """
     from ..batch import neighbors_of, write_neighbors
 
@@ -235,7 +239,7 @@ def export_neighbors_command(progress: ProgressPrinter, legacy: tuple[str, ...],
     with open_store_option(store_path) as store:
         store.set_search(ef_search=ef_search, nprobe=nprobe)
         words = _lines_of(words_file) if words_file is not None else None
-        rows = neighbors_of(store, words, k=k, min_score=min_score, progress=progress)
+        rows = neighbors_of(store, words, k=k, min_score=min_score, progress=progress, cluster=cluster or None)
         count = _write_text_output(output, lambda handle: write_neighbors(rows, handle, fmt))
     _export_summary(as_json, output, {"written": [str(output)], "format": fmt, "words": count, "k": k},
                     f"neighbours of {count:,} word(s) written" + (f" to {output}" if output else ""))

@@ -1,0 +1,436 @@
+"""Ingest and batch export on a Dask distributed cluster (``pip install 'embedsearch[cluster]'``).
+
+``ingest(..., cluster=ADDRESS)`` runs the same chunks through the same worker code as the local
+process pool (``corpus._process_chunk``), on the cluster's workers, and writes the results in input
+order: the corpus is byte-for-byte the corpus a local run writes. ``neighbors_of(..., cluster=...)``
+splits the queries of a batch export into the same batches the local export searches, one task a
+batch, so the neighbours are identical too.
+
+How work reaches the workers:
+
+- **Worker settings** (the pipeline and its fitted models) travel once per pass as a task of their
+  own (recomputable, unlike scattered data, if every worker holding it dies); each worker compiles
+  the pipeline once per pass (loading Kiwi, SentencePiece... there) and keeps it, with the set of
+  words it has already reported, for that pass's chunks.
+- **Inputs**, ``inputs="bytes"`` (the default): the client reads every chunk and ships its bytes,
+  so workers need no access to the sources. ``inputs="shared"``: plain files travel as (absolute
+  path, offset, length) and workers read them themselves, which saves the client the reading and
+  copying but needs every input at the same path on every worker (a shared filesystem). Compressed
+  files, stdin, JSONL, CSV and Wikipedia dumps are always shipped as chunks.
+- **Export** reads the store on the workers from its path (a shared filesystem): each worker opens
+  it once and checks it is the generation the client opened.
+
+A worker that dies mid-run is replaced and its chunks are redone elsewhere (Dask reschedules the
+tasks of a lost worker; ``distributed.scheduler.allowed-failures`` bounds how often); if a chunk
+cannot be done, the run fails with an error and, since the corpus is written through an atomic
+directory, leaves no partial corpus. Every message from a worker names the worker.
+
+Security: Dask moves tasks and results with pickle; use a cluster on a network you trust (the
+store's no-pickle rule is about files, which stay pickle-free).
+"""
+from __future__ import annotations
+
+import collections
+import os
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from .errors import ConfigError, EmbedsearchError, SourceError, StoreError
+from .progress import Progress, ProgressCallback, ignore_progress
+
+if TYPE_CHECKING:
+    from .batch import NeighborList
+    from .query import Store
+    from .sources import Chunk
+
+ENV_ADDRESS = "EMBEDSEARCH_CLUSTER"
+ENV_INPUTS = "EMBEDSEARCH_CLUSTER_INPUTS"
+INPUT_MODES = ("bytes", "shared")
+_CONNECT_TIMEOUT = "10s"
+_KEPT_STATES = 4  # per worker: compiled pipelines of the latest passes (two ingests may share a cluster)
+
+__all__ = ["ENV_ADDRESS", "ENV_INPUTS", "INPUT_MODES", "ClusterOptions", "cluster_workers"]
+
+
+@dataclass(frozen=True)
+class ClusterOptions:
+    """Where to run: a scheduler address (``tcp://host:8786``) or a connected ``distributed.Client``,
+    and how inputs reach the workers (``bytes`` or ``shared``, see the module docstring)."""
+
+    address: Any
+    inputs: str = "bytes"
+
+    def __post_init__(self) -> None:
+        if self.inputs not in INPUT_MODES:
+            raise ConfigError(f"cluster inputs must be one of {', '.join(INPUT_MODES)}, got {self.inputs!r}")
+
+
+def options(cluster: Any) -> ClusterOptions:
+    """A :class:`ClusterOptions` from an address, a Client or options (inputs from ``EMBEDSEARCH_CLUSTER_INPUTS``)."""
+    if isinstance(cluster, ClusterOptions):
+        return cluster
+    return ClusterOptions(cluster, os.environ.get(ENV_INPUTS) or "bytes")
+
+
+_clients: dict[str, Any] = {}
+_clients_lock = threading.Lock()
+
+
+def client_for(cluster: Any) -> Any:
+    """The ``distributed.Client`` for ``cluster``: the one given, or one connection per address and process."""
+    address = options(cluster).address
+    if not isinstance(address, str):
+        return address
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ConfigError("running on a cluster needs Dask distributed: pip install 'embedsearch[cluster]'") from None
+    with _clients_lock:
+        client = _clients.get(address)
+        if client is None or client.status != "running":
+            try:
+                client = Client(address, timeout=_CONNECT_TIMEOUT, set_as_default=False)
+            except (OSError, TimeoutError) as exc:
+                raise ConfigError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+            _clients[address] = client
+            _check_workers(client, address)
+    return client
+
+
+def _worker_info(dask_worker: Any) -> tuple[str, int]:
+    from . import __version__
+
+    return __version__, dask_worker.state.nthreads
+
+
+def _check_workers(client: Any, address: str) -> dict[str, tuple[str, int]]:
+    """Every worker runs this embedsearch version (a different one could tokenize differently)."""
+    from . import __version__
+
+    try:
+        info = client.run(_worker_info)
+    except ImportError as exc:
+        raise ConfigError(f"embedsearch is not importable on a worker of {address}: install it there ({exc})") from None
+    other = {worker: version for worker, (version, _) in info.items() if version != __version__}
+    if other:
+        worker, version = next(iter(other.items()))
+        raise ConfigError(f"worker {worker} runs embedsearch {version}, this process {__version__}: "
+                          "install the same version on every worker")
+    return info
+
+
+def cluster_workers(cluster: Any) -> int:
+    """How many tasks the cluster runs at once (its workers' threads); fails if it has no worker."""
+    client = client_for(cluster)
+    threads = sum(client.nthreads().values())
+    if threads < 1:
+        raise ConfigError(f"the Dask cluster at {client.scheduler.address} has no workers")
+    return threads
+
+
+def _worker_address() -> str:
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().address)
+    except (ImportError, ValueError):
+        return "?"
+
+
+def _on_worker(exc: EmbedsearchError) -> EmbedsearchError:
+    """The same error, its message naming the worker it happened on."""
+    message = f"{exc} (on Dask worker {_worker_address()})"
+    try:
+        return type(exc)(message)
+    except TypeError:
+        return EmbedsearchError(message)
+
+
+# --- ingest ----------------------------------------------------------------------------------
+
+_states: collections.OrderedDict[str, tuple[Any, Any, Any, set[str]]] = collections.OrderedDict()
+# One chunk at a time per worker process: the worker globals of corpus.py describe one pass. Run
+# workers with one thread each (``dask worker --nthreads 1``), or, for Korean, as many threads as
+# cores: Kiwi then runs each chunk on all of them, as the local path does.
+_state_lock = threading.Lock()
+
+
+def _settings(settings: Any) -> Any:
+    return settings
+
+
+def _run_chunks(key: str, settings: Any, chunks: list[Chunk]) -> list[Any]:
+    """Worker side: compile the pass's pipeline once per worker (corpus._init_worker), then run
+    exactly the local worker code on each chunk of the group, in order."""
+    from . import corpus
+
+    with _state_lock:
+        state = _states.get(key)
+        if state is None:
+            from distributed import get_worker
+
+            nthreads = get_worker().state.nthreads
+            threaded = nthreads > 1 and corpus._threaded_tokenizer(settings)
+            corpus._init_worker(replace(settings, threads=nthreads) if threaded else settings)
+            state = (corpus._worker_pipeline, corpus._worker_settings, corpus._worker_fast, corpus._worker_seen)
+            _states[key] = state
+            while len(_states) > _KEPT_STATES:
+                _states.popitem(last=False)
+        else:
+            corpus._worker_pipeline, corpus._worker_settings, corpus._worker_fast, corpus._worker_seen = state
+        try:
+            return [corpus._process_chunk(chunk) for chunk in chunks]
+        except EmbedsearchError as exc:
+            raise _on_worker(exc) from None
+
+
+def _forget(key: str) -> None:
+    """Worker side, at the end of a pass: drop its compiled pipeline and the words it reported."""
+    with _state_lock:
+        _states.pop(key, None)
+
+
+def _where(chunk: Chunk) -> str:
+    if chunk.kind == "range":
+        return f"{chunk.source}, bytes {chunk.payload[1]:,}-{chunk.payload[1] + chunk.payload[2]:,}"
+    return f"{chunk.source}, line {chunk.first_line}" if chunk.first_line else chunk.source
+
+
+class _Group:
+    """Consecutive chunks sent as one task; its results are gathered once and handed out in order."""
+
+    def __init__(self) -> None:
+        self.chunks: list[Chunk] = []
+        self.bytes = 0
+        self.future: Any = None
+        self.results: list[Any] | None = None
+        self.where = ""
+
+
+class _ChunkFuture:
+    """One chunk's result (what ``_run_pass`` waits on); failures read as embedsearch errors."""
+
+    def __init__(self, executor: ChunkExecutor, group: _Group, index: int) -> None:
+        self._executor = executor
+        self._group = group
+        self._index = index
+
+    def result(self) -> Any:
+        from distributed import KilledWorker
+
+        group = self._group
+        if group.future is None:  # not sent yet (the input's last chunks): send it now
+            self._executor._flush()
+        if group.results is None:
+            try:
+                group.results = group.future.result()
+            except KilledWorker as exc:
+                raise EmbedsearchError(f"ingest stopped: the Dask workers running the chunks from {group.where} died "
+                                       f"(too many times: {exc}); no corpus was written") from None
+            except EmbedsearchError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a lost scheduler, a cancelled task: name them plainly
+                if type(exc).__name__ in ("CancelledError", "FutureCancelledError", "CommClosedError"):
+                    raise EmbedsearchError(f"ingest stopped: lost the Dask cluster while running the chunks from "
+                                           f"{group.where} ({type(exc).__name__}: {exc}); no corpus was written") from None
+                raise
+            group.future.release()
+        assert group.results is not None  # noqa: S101 - set just above
+        done, group.results[self._index] = group.results[self._index], None  # handed out once: free it
+        return done
+
+
+# A task carries consecutive chunks up to this many bytes (and at most _GROUP_CHUNKS of them): a
+# task costs the client and scheduler a few milliseconds, which would be a large share of a 300 KB
+# English chunk's ~20 ms of work; but no fewer than 4 tasks per worker, so that none idles long at
+# the end. The chunks themselves, and so the corpus, are those of a local run.
+_GROUP_BYTES = 4 << 20
+_GROUP_CHUNKS = 8
+
+
+class ChunkExecutor:
+    """What corpus._run_pass needs of an executor (``submit``, ``shutdown``), on a Dask cluster."""
+
+    def __init__(self, cluster: Any, settings: Any, files: Iterable[str] = ()) -> None:
+        self._options = options(cluster)
+        self._client = client_for(self._options)
+        workers = cluster_workers(self._options)
+        # a task, not scattered data: recomputed if every worker holding it dies
+        self._settings = self._client.submit(_settings, settings, pure=False)
+        try:
+            total = sum(os.path.getsize(f) for f in files if f != "-")
+        except OSError:
+            total = 0
+        self._group_bytes = max(1, min(_GROUP_BYTES, total // (4 * workers))) if total else _GROUP_BYTES
+        #: chunks in flight (read by corpus._run_pass): as many groups as a local pool has chunks
+        self.window = (2 * workers + 2) * _GROUP_CHUNKS
+        self._group = _Group()
+        self._sent: list[_Group] = []
+
+    def _ship(self, chunk: Chunk) -> Chunk:
+        from .sources import Chunk
+
+        if chunk.kind != "range":
+            return chunk
+        path, start, length = chunk.payload
+        if self._options.inputs == "shared":
+            return replace(chunk, payload=(os.path.abspath(path), start, length))
+        try:
+            with open(path, "rb") as handle:
+                handle.seek(start)
+                data = handle.read(length)
+        except OSError as exc:
+            raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        if len(data) != length:
+            raise SourceError(f"{path} changed while it was being read")
+        return Chunk("bytes", data, chunk.source, chunk.first_line, chunk.continues_line, chunk.field)
+
+    def submit(self, fn: Any, chunk: Chunk) -> _ChunkFuture:
+        from . import corpus
+
+        if fn is not corpus._process_chunk:
+            raise TypeError("the cluster executor runs ingest chunks only")
+        group = self._group
+        if not group.chunks:
+            group.where = _where(chunk)
+        group.chunks.append(self._ship(chunk))
+        group.bytes += chunk.size()
+        wrapped = _ChunkFuture(self, group, len(group.chunks) - 1)
+        if group.bytes >= self._group_bytes or len(group.chunks) >= _GROUP_CHUNKS:
+            self._flush()
+        return wrapped
+
+    def _flush(self) -> None:
+        group = self._group
+        if not group.chunks:
+            return
+        group.future = self._client.submit(_run_chunks, self._settings.key, self._settings, group.chunks, pure=False)
+        group.chunks = []
+        self._group = _Group()
+        self._sent = [g for g in self._sent if g.results is None]
+        self._sent.append(group)
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        for group in self._sent:
+            if cancel_futures and group.results is None:
+                group.future.cancel()
+        self._sent = []
+        key = self._settings.key
+        self._settings.release()
+        try:
+            self._client.run(_forget, key)
+        except Exception:  # noqa: BLE001, S110 - best effort: a lost cluster has nothing left to forget
+            pass
+
+
+def chunk_executor(cluster: Any, settings: Any, files: Iterable[str] = ()) -> ChunkExecutor:
+    return ChunkExecutor(cluster, settings, files)
+
+
+# --- batch export ----------------------------------------------------------------------------
+
+_stores: collections.OrderedDict[tuple[str, str | None], Store] = collections.OrderedDict()
+_stores_lock = threading.Lock()
+
+
+def _worker_store(path: str, generation: str | None, search_param: int | None) -> Store:
+    from .query import open_store
+
+    with _stores_lock:
+        store = _stores.get((path, generation))
+        if store is None:
+            try:
+                store = open_store(path)
+            except EmbedsearchError as exc:
+                raise _on_worker(exc) from None
+            opened = store._files.generation
+            if opened != generation:
+                store.close()
+                raise _on_worker(StoreError(f"store {path} changed during the export (the client opened generation "
+                                            f"{generation}, this worker found {opened}); run the export again"))
+            _stores[(path, generation)] = store
+            while len(_stores) > 2:
+                _stores.popitem(last=False)[1].close()
+    store._search_param = search_param
+    return store
+
+
+def _search_rows(path: str, generation: str | None, search_param: int | None, start: int, stop: int, k: int) -> Any:
+    from .batch import search_rows
+
+    return search_rows(_worker_store(path, generation, search_param), start, stop, k)
+
+
+def _search_words(path: str, generation: str | None, search_param: int | None, words: list[str], k: int,
+                  min_score: float | None) -> list[NeighborList]:
+    from .batch import _word_batch
+
+    return list(_word_batch(_worker_store(path, generation, search_param), words, k, min_score))
+
+
+def neighbors(store: Store, cluster: Any, words: Iterable[str] | None, *, k: int, min_score: float | None,
+              batch_size: int, progress: ProgressCallback = ignore_progress) -> Iterator[NeighborList]:
+    """:func:`embedsearch.batch.neighbors_of` with each batch searched on a worker (same batches, same results)."""
+    from .batch import rows_to_lists
+
+    client = client_for(cluster)
+    window = 2 * cluster_workers(cluster) + 2
+    path = os.path.abspath(store.path)
+    generation = store._files.generation
+    param = store._search_param
+    pending: collections.deque[tuple[Any, Any]] = collections.deque()
+
+    def collect(future: Any) -> Any:
+        try:
+            return future.result()
+        except EmbedsearchError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            if type(exc).__name__ in ("KilledWorker", "CancelledError", "FutureCancelledError", "CommClosedError"):
+                raise EmbedsearchError(f"export stopped: lost Dask workers or the cluster ({type(exc).__name__}: {exc})") from None
+            raise
+
+    try:
+        if words is None:
+            vocabulary = store.vocabulary()
+            total = len(vocabulary)
+            for start in range(0, total, batch_size):
+                stop = min(start + batch_size, total)
+                pending.append((client.submit(_search_rows, path, generation, param, start, stop, min(k + 1, total),
+                                              pure=False), (start, stop)))
+                while len(pending) >= window or (stop == total and pending):
+                    future, (first, last) = pending.popleft()
+                    scores, ids = collect(future)
+                    yield from rows_to_lists(vocabulary, first, last, scores, ids, k, min_score)
+                    progress(Progress("export", last, total, "words", final=last == total))
+            return
+        done = 0
+        batches: Iterator[list[str]] = _batches(words, batch_size)
+        for batch in batches:
+            pending.append((client.submit(_search_words, path, generation, param, batch, k, min_score, pure=False), len(batch)))
+            if len(pending) >= window:
+                future, size = pending.popleft()
+                yield from collect(future)
+                done += size
+                progress(Progress("export", done, None, "words"))
+        while pending:
+            future, size = pending.popleft()
+            yield from collect(future)
+            done += size
+        progress(Progress("export", done, done, "words", final=True))
+    finally:
+        for future, _ in pending:
+            future.cancel()
+
+
+def _batches(words: Iterable[str], size: int) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for word in words:
+        batch.append(word)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,158 @@
+"""Ingest and batch export on a Dask cluster: the same corpus and the same neighbours as a local run.
+
+One ``LocalCluster`` (two worker processes, one thread each) serves the whole module; the tests
+skip when Dask distributed is not installed (``pip install 'embedsearch[cluster]'``).
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import embedsearch
+from embedsearch.batch import neighbors_of, write_neighbors
+from embedsearch.cli import main
+from embedsearch.cluster import ClusterOptions
+from embedsearch.errors import ConfigError, SourceError
+from embedsearch.progress import Progress
+from embedsearch.text.pipeline import parse_steps
+
+distributed = pytest.importorskip("distributed", reason="Dask distributed is not installed: pip install '.[cluster]'")
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0",
+                                       worker_dashboard_address=None)
+    with distributed.Client(cluster) as connected:
+        yield connected
+    cluster.close()
+
+
+def corpus_files(path: Path) -> dict[str, bytes]:
+    """Every file of a corpus; corpus.json without the timing, the one thing two runs may differ in."""
+    found = {}
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        data = file.read_bytes()
+        if file.name == "corpus.json":
+            meta = json.loads(data)
+            meta["stats"].pop("seconds")
+            data = json.dumps(meta, sort_keys=True).encode()
+        found[str(file.relative_to(path))] = data
+    return found
+
+
+def big_texts(folder: Path, lee_text: Path, files: int = 3, copies: int = 6) -> list[Path]:
+    """Files of ~2 MB of real English each (the Lee corpus, each copy numbered), 32 chunks a file:
+    more chunks than a 2-worker cluster has in flight (6 tasks of up to 8 chunks)."""
+    lines = lee_text.read_text(encoding="utf-8").splitlines()
+    paths = []
+    for number in range(files):
+        path = folder / f"part{number}.txt"
+        with open(path, "w", encoding="utf-8") as out:
+            for copy in range(copies):
+                for line in lines:
+                    out.write(f"{line} file{number}copy{copy}\n")
+        paths.append(path)
+    return paths
+
+
+@pytest.mark.parametrize("inputs", ["bytes", "shared"])
+def test_english_corpus_is_byte_identical_to_a_local_run(tmp_path: Path, lee_text: Path, client, inputs: str):
+    local = embedsearch.ingest([lee_text], tmp_path / "local", workers=2)
+    remote = embedsearch.ingest([lee_text], tmp_path / "cluster", cluster=ClusterOptions(client, inputs))
+    assert local.stats.workers == remote.stats.workers == 2
+    assert remote.stats.tokens > 50_000
+    assert corpus_files(tmp_path / "cluster") == corpus_files(tmp_path / "local")
+
+
+@pytest.mark.parametrize("spec", ["nfkc,sentences,lowercase,word,phrases:passes=2;min_count=5;threshold=10",
+                                  "nfkc,sentences,lowercase,subword:model=bpe;vocab_size=400;seed=7"])
+def test_fitted_pipeline_learns_the_same_model_on_a_cluster(tmp_path: Path, lee_text: Path, client, spec: str):
+    local = embedsearch.ingest([lee_text], tmp_path / "local", pipeline=parse_steps(spec), workers=2)
+    remote = embedsearch.ingest([lee_text], tmp_path / "cluster", pipeline=parse_steps(spec), cluster=client)
+    assert local.pipeline.artifact_names and local.pipeline.to_dict() == remote.pipeline.to_dict()
+    assert corpus_files(tmp_path / "cluster") == corpus_files(tmp_path / "local")
+
+
+def test_export_neighbors_is_identical_to_a_local_run(lee_store: Path, client, tmp_path: Path):
+    with embedsearch.open_store(lee_store) as store:
+        local = list(neighbors_of(store, k=5, batch_size=256))
+        remote = list(neighbors_of(store, k=5, batch_size=256, cluster=client))
+        assert len(local) == len(store) > 1000
+        assert remote == local
+        words = [row.word for row in local[::7]] + ["qqqunknownqqq", "the"]
+        local_words = list(neighbors_of(store, words, k=3, min_score=0.2, batch_size=64))
+        remote_words = list(neighbors_of(store, words, k=3, min_score=0.2, batch_size=64, cluster=client))
+        assert remote_words == local_words
+        assert not remote_words[-2].known and remote_words[-1].known
+
+
+def test_cli_ingest_and_export_with_cluster_address(tmp_path: Path, lee_text: Path, lee_store: Path, client,
+                                                    monkeypatch: pytest.MonkeyPatch):
+    runner = CliRunner()
+    address = client.scheduler.address
+    local = runner.invoke(main, ["--quiet", "ingest", str(lee_text), "-o", str(tmp_path / "local"), "--workers", "2"])
+    assert local.exit_code == 0, local.output
+    monkeypatch.setenv("EMBEDSEARCH_CLUSTER", address)  # the environment variable alone selects the cluster
+    remote = runner.invoke(main, ["--quiet", "ingest", str(lee_text), "-o", str(tmp_path / "cluster")])
+    assert remote.exit_code == 0, remote.output
+    assert "with 2 worker(s)" in remote.output
+    assert corpus_files(tmp_path / "cluster") == corpus_files(tmp_path / "local")
+    both = runner.invoke(main, ["ingest", str(lee_text), "-o", str(tmp_path / "x"), "--workers", "2"])
+    assert both.exit_code == 2 and "--cluster" in both.output
+    monkeypatch.delenv("EMBEDSEARCH_CLUSTER")
+    for name, extra in (("local.tsv", []), ("cluster.tsv", ["--cluster", address])):
+        result = runner.invoke(main, ["--quiet", "export", "neighbors", str(lee_store), "-k", "4", "-o",
+                                      str(tmp_path / name), *extra])
+        assert result.exit_code == 0, result.output
+    assert (tmp_path / "cluster.tsv").read_bytes() == (tmp_path / "local.tsv").read_bytes()
+    assert len((tmp_path / "local.tsv").read_bytes().splitlines()) > 4000
+
+
+def test_a_killed_worker_has_its_chunks_redone(tmp_path: Path, lee_text: Path, client):
+    sources = big_texts(tmp_path, lee_text)
+    local = embedsearch.ingest(sources, tmp_path / "local", workers=2)
+    pids = client.run(os.getpid)
+    killed: list[int] = []
+
+    def kill_one(event: Progress) -> None:
+        if event.stage == "ingest" and not killed and event.done > 0:
+            pid = next(iter(pids.values()))
+            os.kill(pid, signal.SIGKILL)  # mid-ingest: most chunks are still to come
+            killed.append(pid)
+
+    remote = embedsearch.ingest(sources, tmp_path / "cluster", cluster=client, progress=kill_one)
+    assert killed
+    assert corpus_files(tmp_path / "cluster") == corpus_files(tmp_path / "local")
+    assert remote.stats.vocabulary == local.stats.vocabulary  # the dead worker's reported words are not lost
+    client.wait_for_workers(2, timeout=60)  # the nanny restarts it for the next tests
+    assert killed[0] not in client.run(os.getpid).values()
+
+
+def test_input_a_worker_cannot_read_fails_naming_file_and_worker(tmp_path: Path, lee_text: Path, client):
+    sources = big_texts(tmp_path, lee_text)
+    source = sources[1]  # open in the client when the first results arrive, half of it still to come
+    output = tmp_path / "cluster"
+
+    def remove_source(event: Progress) -> None:  # workers read shared inputs by path: from now on, nothing there
+        if event.stage == "ingest" and source.exists():
+            source.unlink()
+
+    with pytest.raises(SourceError) as caught:
+        embedsearch.ingest(sources, output, cluster=ClusterOptions(client, "shared"), progress=remove_source)
+    message = str(caught.value)
+    assert f"cannot read {source}" in message and "No such file" in message
+    assert "on Dask worker tcp://" in message
+    assert not output.exists() and not [p for p in tmp_path.iterdir() if "cluster" in p.name]  # no partial corpus
+
+
+def test_bad_cluster_options_are_clear_errors(tmp_path: Path, lee_text: Path):
+    with pytest.raises(ConfigError, match="inputs must be one of"):
+        ClusterOptions("tcp://127.0.0.1:1", "nfs")
+    with pytest.raises(ConfigError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
+        embedsearch.ingest([lee_text], tmp_path / "out", cluster="tcp://127.0.0.1:9")
