@@ -1,4 +1,4 @@
-"""Ingest and batch export on a Dask distributed cluster (``pip install 'embedsearch[cluster]'``).
+"""Ingest and batch export on a Dask distributed cluster (the ``cluster`` extra: ``pip install '.[cluster]'``).
 
 ``ingest(..., cluster=ADDRESS)`` runs the same chunks through the same worker code as the local
 process pool (``corpus._process_chunk``), on the cluster's workers, and writes the results in input
@@ -37,7 +37,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError, EmbedsearchError, SourceError, StoreError
+from .errors import ConfigError, EmbedsearchError, SourceError, StoreError, install_hint
 from .progress import Progress, ProgressCallback, ignore_progress
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ def client_for(cluster: Any) -> Any:
     try:
         from distributed import Client
     except ImportError:
-        raise ConfigError("running on a cluster needs Dask distributed: pip install 'embedsearch[cluster]'") from None
+        raise ConfigError(f"running on a cluster needs Dask distributed: {install_hint('cluster')}") from None
     with _clients_lock:
         client = _clients.get(address)
         if client is None or client.status != "running":

@@ -134,7 +134,7 @@ def _pipeline_from_options(ctx: click.Context, pipeline_spec: str | None, values
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes. Default: all cores.")
 @click.option("--cluster", metavar="ADDRESS", envvar="EMBEDSEARCH_CLUSTER", default=None,
               help="Run on a Dask cluster (its scheduler, tcp://host:8786; env EMBEDSEARCH_CLUSTER) instead of "
-                   "local processes; needs pip install 'embedsearch[cluster]'. Same corpus.")
+                   "local processes; needs the cluster extra. Same corpus.")
 @click.option("--cluster-inputs", type=click.Choice(["bytes", "shared"]), envvar="EMBEDSEARCH_CLUSTER_INPUTS",
               default="bytes", show_default=True,
               help="How inputs reach cluster workers: bytes shipped from here, or read by the workers from the "
