@@ -306,7 +306,10 @@ def legacy_store(arguments: tuple[str, ...], store_path: Path | None, needed: in
 
 
 def refuse_overwrite(paths: list[Path], force: bool) -> None:
-    """Outputs are replaced only with --force, like `train` and `ingest`."""
+    """Outputs are replaced only with --force, like `train` and `ingest`; a directory never is."""
+    for path in paths:
+        if path.is_dir():
+            raise click.BadParameter(f"{path} is a directory; give a file name", param_hint="-o")
     if force:
         return
     for path in paths:
