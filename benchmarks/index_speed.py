@@ -43,6 +43,7 @@ import embedsearch
 from embedsearch.store import write_store
 from embedsearch.store.index import IndexOptions, exact_top_k
 from embedsearch.store.reindex import reindex
+from embedsearch.store.generations import is_published
 
 
 def embedding_like(count: int, dim: int, seed: int = 0) -> np.ndarray:
@@ -149,7 +150,7 @@ def main() -> None:
         "ivf": [{"nprobe": p} for p in (1, 4, 16, 64, 128)],
     }
     synthetic = work / "synthetic"
-    if not (synthetic / "meta.sqlite").exists():
+    if not is_published(synthetic):
         with locked(args.lock):
             started = time.perf_counter()
             vectors = embedding_like(args.words, args.dim)

@@ -32,6 +32,7 @@ import embedsearch
 from embedsearch.errors import QueryError
 from embedsearch.text.pipeline import Pipeline
 from embedsearch.text.presets import PipelineOptions, build_pipeline
+from embedsearch.store.generations import is_published
 
 DATA = REPO.parent / "shared" / "data"
 
@@ -94,7 +95,7 @@ def build(name: str, pipeline: Pipeline, args: argparse.Namespace, work: Path) -
         corpus = embedsearch.ingest([args.input], corpus_path, pipeline=pipeline, workers=args.workers, overwrite=True)
     ingest_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    if not (args.reuse and (store_path / "meta.sqlite").is_file()):
+    if not (args.reuse and is_published(store_path)):
         print(f"{name}: train ({corpus.stats.tokens:,} tokens) ...", flush=True)
         config = embedsearch.TrainConfig(arch="skipgram", dim=args.dim, window=5, sample=1e-3, negative=5, epochs=args.epochs,
                                          min_count=args.min_count, workers=args.workers, seed=1)

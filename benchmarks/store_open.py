@@ -26,6 +26,8 @@ from pathlib import Path
 
 from _common import machine, machine_line, markdown_table, median, write_json
 
+from embedsearch.store.generations import is_published, live_directory
+
 CHILD = r"""
 import json, sys
 def status():
@@ -52,7 +54,7 @@ print(json.dumps({"steps": steps, "index": store.info().index["kind"], "words": 
 
 def drop_from_page_cache(store: Path) -> None:
     """Evict this store's files (and nothing else) from the page cache, so the next read is cold."""
-    for path in store.iterdir():
+    for path in store.rglob("*"):
         if path.is_file():
             fd = os.open(path, os.O_RDONLY)
             try:
@@ -77,10 +79,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--json-out", default=None)
     args = parser.parse_args()
-    if not (args.store / "meta.sqlite").is_file():
+    if not is_published(args.store):
         sys.exit(f"error: no store at {args.store}")
     info = machine()
-    vector_bytes = (args.store / "vectors.npy").stat().st_size
+    vector_bytes = (live_directory(args.store) / "vectors.npy").stat().st_size
 
     child = json.loads(subprocess.run([sys.executable, "-c", CHILD, str(args.store), args.word], capture_output=True,
                                       text=True, check=True).stdout)

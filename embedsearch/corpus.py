@@ -365,7 +365,7 @@ def ingest(
         needed = {name: known[name] for name in p.artifact_names if name in known}
         return _WorkerSettings(p.to_dict(), needed, upto, mode, encoding_errors, max_sentence_tokens)
 
-    with atomic_directory(output, overwrite=overwrite, what="corpus") as tmp:
+    with atomic_directory(output, overwrite=overwrite, what="corpus", replaceable=_is_corpus) as tmp:
         readable = list(files)
         if pipeline.unfitted() and "-" in readable:  # stdin is read once per pass: keep a copy
             spool = tmp / ".stdin"
@@ -427,6 +427,15 @@ def _empty_corpus_error(stats: IngestStats, pipeline: Pipeline, artifacts: Mappi
         step = culprits.most_common(1)[0][0]
         message += f"; on the first lines of input, step {step!r} is the one that leaves nothing"
     return EmptyCorpusError(message)
+
+
+def _is_corpus(path: Path) -> bool:
+    """A directory ingest wrote: recognised by its corpus.json, never guessed from other files."""
+    try:
+        open_corpus(path)
+    except SourceError:
+        return False
+    return True
 
 
 def open_corpus(path: str | os.PathLike[str]) -> Corpus:

@@ -21,6 +21,7 @@ from .corpus import ingest
 from .errors import ConfigError, SourceError, UnknownWordError
 from .progress import ProgressCallback, ignore_progress
 from .query import AnalogyResult, SimilarResult, open_store
+from .store.generations import is_published
 from .training import TrainConfig, train
 
 SAMPLE_FILE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
@@ -77,7 +78,7 @@ def quickstart(
     directory = Path(directory).absolute()
     corpus_dir, store_dir = directory / "corpus", directory / "store"
     started = time.perf_counter()
-    rebuilt = overwrite or not (store_dir / "meta.sqlite").is_file() or _store_lang(store_dir) != lang
+    rebuilt = overwrite or not is_published(store_dir) or _store_lang(store_dir) != lang
     if rebuilt:
         if lang == "ko":
             from .datasets import dataset_path

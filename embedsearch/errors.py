@@ -49,6 +49,10 @@ class StoreExistsError(StoreError):
     """Refusing to replace an existing store without ``overwrite=True``."""
 
 
+class StoreBusyError(StoreError):
+    """Another process is writing the store (writers are serialised; the later one fails at once)."""
+
+
 class QueryError(EmbedsearchError):
     """A query that cannot be answered from this store's data (e.g. it cancels out to nothing)."""
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from .fsutil import atomic_file
 from .errors import ConfigError, SourceError
 from .progress import Progress, ProgressCallback, ignore_progress
 from .query import Store
@@ -197,6 +197,7 @@ def import_vectors(
     ``.bin`` keeps its subword matrix, so the store answers for out-of-vocabulary words too.
     """
     from .store import write_store
+    from .store.generations import store_writing
 
     path = Path(path)
     if not path.is_file():
@@ -205,65 +206,70 @@ def import_vectors(
     if fmt not in IMPORT_FORMATS:
         raise ConfigError(f"format must be one of {', '.join(IMPORT_FORMATS)}, got {fmt!r}")
     report = ImportReport(Path(output), fmt)
-    Path(output).absolute().parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "fasttext-bin":
-        return _import_fasttext_bin(path, Path(output), report, pipeline, index, overwrite, progress)
-    with tempfile.TemporaryDirectory(prefix=".import-", dir=Path(output).absolute().parent) as scratch:
-        rows: _Rows | None = None
-        with open_binary(str(path)) as handle:
-            parsed = (_binary_rows(handle, path, report, strict) if fmt == "word2vec-bin"
-                      else _text_rows(handle, path, "glove" if fmt == "glove" else "word2vec", report, strict))
-            for word, vector in parsed:
-                if rows is None:
-                    rows = _Rows(Path(scratch), len(vector), 65536)
-                if not word or any(ch.isspace() for ch in word):
-                    _bad(report, strict, f"{path}, entry {report.lines_read}", f"unusable word {word!r}")
-                    continue
-                if not rows.add(word, vector):
-                    report.duplicates += 1
-                if report.lines_read % 100_000 == 0:
-                    progress(Progress("import", report.lines_read, None, "words"))
-        if rows is None or not rows.words:
-            raise SourceError(f"{path}: no usable vectors found ({report.bad_lines} bad line(s))")
-        report.words, report.dim = len(rows.words), rows.dim
-        write_store(
-            output,
-            words=rows.words,
-            counts=[0] * len(rows.words),
-            vectors=rows.vectors(),
-            model={"kind": "imported", "format": fmt, "source": str(path.absolute()), "counts_known": False},
-            pipeline=pipeline.to_dict() if pipeline is not None else None,
-            index=index,
-            overwrite=overwrite,
-            progress=progress,
-        )
-        del rows
+    with store_writing(output, create=True, overwrite=overwrite) as writing, writing.scratch() as scratch:
+        if fmt == "fasttext-bin":
+            return _import_fasttext_bin(path, Path(output), report, pipeline, index, overwrite, progress, scratch)
+        return _import_text(path, Path(output), fmt, report, pipeline, strict, index, overwrite, progress, scratch)
+
+
+def _import_text(path: Path, output: Path, fmt: str, report: ImportReport, pipeline: Any, strict: bool, index: Any,
+                 overwrite: bool, progress: ProgressCallback, scratch: Path) -> ImportReport:
+    from .store import write_store
+
+    rows: _Rows | None = None
+    with open_binary(str(path)) as handle:
+        parsed = (_binary_rows(handle, path, report, strict) if fmt == "word2vec-bin"
+                  else _text_rows(handle, path, "glove" if fmt == "glove" else "word2vec", report, strict))
+        for word, vector in parsed:
+            if rows is None:
+                rows = _Rows(Path(scratch), len(vector), 65536)
+            if not word or any(ch.isspace() for ch in word):
+                _bad(report, strict, f"{path}, entry {report.lines_read}", f"unusable word {word!r}")
+                continue
+            if not rows.add(word, vector):
+                report.duplicates += 1
+            if report.lines_read % 100_000 == 0:
+                progress(Progress("import", report.lines_read, None, "words"))
+    if rows is None or not rows.words:
+        raise SourceError(f"{path}: no usable vectors found ({report.bad_lines} bad line(s))")
+    report.words, report.dim = len(rows.words), rows.dim
+    write_store(
+        output,
+        words=rows.words,
+        counts=[0] * len(rows.words),
+        vectors=rows.vectors(),
+        model={"kind": "imported", "format": fmt, "source": str(path.absolute()), "counts_known": False},
+        pipeline=pipeline.to_dict() if pipeline is not None else None,
+        index=index,
+        overwrite=overwrite,
+        progress=progress,
+    )
+    del rows
     return report
 
 
 def _import_fasttext_bin(path: Path, output: Path, report: ImportReport, pipeline: Any, index: Any, overwrite: bool,
-                         progress: ProgressCallback) -> ImportReport:
+                         progress: ProgressCallback, scratch: Path) -> ImportReport:
     from .store import write_store
     from .training.fasttext import load_fasttext_bin
 
-    with tempfile.TemporaryDirectory(prefix=".import-", dir=output.absolute().parent) as scratch:
-        loaded = load_fasttext_bin(path, Path(scratch), progress)
-        report.words, report.dim = len(loaded.words), int(loaded.vectors.shape[1])
-        report.lines_read = report.words
-        write_store(
-            output,
-            words=loaded.words,
-            counts=loaded.counts,
-            vectors=loaded.vectors,
-            model={"kind": "fasttext", "format": "fasttext-bin", "source": str(path.absolute()), "backend": loaded.backend,
-                   "counts_known": True},
-            pipeline=pipeline.to_dict() if pipeline is not None else None,
-            arrays=loaded.arrays,
-            extra_meta=loaded.extra_meta,
-            index=index,
-            overwrite=overwrite,
-            progress=progress,
-        )
+    loaded = load_fasttext_bin(path, Path(scratch), progress)
+    report.words, report.dim = len(loaded.words), int(loaded.vectors.shape[1])
+    report.lines_read = report.words
+    write_store(
+        output,
+        words=loaded.words,
+        counts=loaded.counts,
+        vectors=loaded.vectors,
+        model={"kind": "fasttext", "format": "fasttext-bin", "source": str(path.absolute()), "backend": loaded.backend,
+               "counts_known": True},
+        pipeline=pipeline.to_dict() if pipeline is not None else None,
+        arrays=loaded.arrays,
+        extra_meta=loaded.extra_meta,
+        index=index,
+        overwrite=overwrite,
+        progress=progress,
+    )
     return report
 
 
@@ -292,13 +298,13 @@ def export_vectors(
         prefix = Path(output)
         vectors_path = prefix.with_name(prefix.name + ".vectors.tsv")
         metadata_path = prefix.with_name(prefix.name + ".metadata.tsv")
-        with _atomic(vectors_path) as vectors_out, _atomic(metadata_path) as metadata_out:
+        with atomic_file(vectors_path) as vectors_out, atomic_file(metadata_path) as metadata_out:
             for words, block in _blocks(store, count, progress):
                 vectors_out.write(_format_rows(block, "\t"))
                 metadata_out.write("".join(f"{w}\n" for w in words).encode("utf-8"))
         return [vectors_path, metadata_path]
     if isinstance(output, (str, os.PathLike)):
-        with _atomic(Path(output)) as handle:
+        with atomic_file(output) as handle:
             _write_single(store, handle, fmt, count, progress)
         return [Path(output)]
     _write_single(store, output, fmt, count, progress)
@@ -327,24 +333,3 @@ def _blocks(store: Store, count: int, progress: ProgressCallback) -> Iterator[tu
         stop = min(start + _EXPORT_BLOCK, count)
         yield store.words_of(range(start, stop)), np.asarray(store.vectors[start:stop])
         progress(Progress("export", stop, count, "words", final=stop == count))
-
-
-class _atomic:
-    """A binary file written to a temporary sibling and renamed into place on success."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __enter__(self) -> IO[bytes]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
-        self.tmp = Path(name)
-        self.handle = os.fdopen(fd, "wb")
-        return self.handle
-
-    def __exit__(self, kind: object, value: object, traceback: object) -> None:
-        self.handle.close()
-        if kind is None:
-            os.replace(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)

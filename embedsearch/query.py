@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import ConfigError, QueryError, UnknownWordError, UsageError
+from .errors import ConfigError, QueryError, StoreError, UnknownWordError, UsageError
 from .expression import WeightedTerm, is_plain, parse_expression
 from .keyed import KeyedVectorsAPI
 from .store import StoreFiles
@@ -208,10 +208,13 @@ class Store(KeyedVectorsAPI):
     def pipeline(self) -> CompiledPipeline:
         if self._pipeline is None:
             saved = self.meta.get("pipeline")
-            # A store imported from plain vectors has no pipeline: query words are used as typed.
-            pipeline = Pipeline.from_dict(saved) if saved else Pipeline.of("whitespace")
-            # Fitted steps (phrases, SentencePiece) need the models they learned from the corpus.
-            self._pipeline = pipeline.compile(self._files.artifacts)
+            try:
+                # A store imported from plain vectors has no pipeline: query words are used as typed.
+                pipeline = Pipeline.from_dict(saved) if saved else Pipeline.of("whitespace")
+                # Fitted steps (phrases, SentencePiece) need the models they learned from the corpus.
+                self._pipeline = pipeline.compile(self._files.artifacts)
+            except (ConfigError, KeyError, TypeError, ValueError) as exc:
+                raise StoreError(f"{self._files.directory / 'meta.sqlite'}: the saved text pipeline is unusable ({exc})") from exc
         return self._pipeline
 
     @property
@@ -236,7 +239,7 @@ class Store(KeyedVectorsAPI):
         """Row of a vocabulary word (exactly as stored); raises :class:`UnknownWordError`."""
         found = self.rows_for([word]).get(word)
         if found is None:
-            raise UnknownWordError(word, self.suggest(word))
+            raise self._unknown(word)
         return found
 
     def vector(self, word: str) -> np.ndarray:
@@ -274,6 +277,9 @@ class Store(KeyedVectorsAPI):
             batch = ids[start : start + _SQL_BATCH]
             sql = f"SELECT id, word FROM words WHERE id IN ({','.join('?' * len(batch))})"
             found.update(self._files.db.execute(sql, batch).fetchall())
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise StoreError(f"{self._files.directory / 'meta.sqlite'}: no word with id {missing[0]} (the store is damaged)")
         return [found[i] for i in ids]
 
     def rows_for(self, words: Sequence[str]) -> dict[str, int]:
@@ -286,7 +292,22 @@ class Store(KeyedVectorsAPI):
             batch = unique[start : start + _SQL_BATCH]
             sql = f"SELECT word, id FROM words WHERE word IN ({','.join('?' * len(batch))})"
             found.update(self._files.db.execute(sql, batch).fetchall())
+        # The word -> id lookup goes through the table's index, which opening does not read; the id ->
+        # word rows it lands on are the ones the words checksum covers, so they must agree.
+        if found and self.words_of(found.values()) != list(found):
+            raise StoreError(f"{self._files.directory / 'meta.sqlite'}: the index of the words table is damaged "
+                             "(run `embedsearch verify`)")
         return found
+
+    def _unknown(self, word: str) -> UnknownWordError:
+        """The error for a word the lookup did not find, after making sure the lookup can be trusted:
+        it goes through the words table's index, which opening does not read, so a word that a plain
+        scan of the (checksummed) table finds means a damaged index, not an unknown word."""
+        if self._row_of is None and self._files.db.execute(
+                "SELECT 1 FROM words NOT INDEXED WHERE word = ? LIMIT 1", (word,)).fetchone():
+            raise StoreError(f"{self._files.directory / 'meta.sqlite'}: the index of the words table is damaged "
+                             "(run `embedsearch verify`)")
+        return UnknownWordError(word, self.suggest(word))
 
     def suggest(self, word: str, limit: int = 5) -> list[str]:
         """Vocabulary words spelled close to ``word``, most frequent first among equals."""
@@ -340,7 +361,7 @@ class Store(KeyedVectorsAPI):
             vector = self.subwords.vector(token) if self.subwords is not None else None
             norm = float(np.linalg.norm(vector)) if vector is not None else 0.0
             if vector is None or norm == 0.0:
-                raise UnknownWordError(token, self.suggest(token))
+                raise self._unknown(token)
             units.append(vector / norm)
             oov.append(token)
         rows = [ids[t] for t in tokens if t in ids]
@@ -577,7 +598,7 @@ class Store(KeyedVectorsAPI):
         term, _, rows = self.resolve(word)
         if len(term.words) != 1 or not rows:
             raise QueryError(f"examples are kept for single vocabulary words; {word!r} is {term.words}")
-        contexts = read_contexts(self._files.db, rows, int(described["window"]))
+        contexts = read_contexts(self._files.db, rows, int(described["window"]), vocabulary=len(self))
         shown = len(contexts) if limit is None else min(limit, len(contexts))
         tokens = np.concatenate([contexts.left[:shown], contexts.right[:shown]], axis=1)
         known = sorted({int(t) for t in tokens.ravel() if t >= 0})

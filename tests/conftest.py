@@ -81,3 +81,10 @@ def toy_store(tmp_path: Path) -> Path:
         pipeline=english_words().to_dict(),
     )
     return path
+
+
+def store_file(store: Path, name: str) -> Path:
+    """Where a store file lives: in the generation the store's CURRENT names (see store/generations.py)."""
+    from embedsearch.store.generations import live_directory
+
+    return live_directory(store) / name

@@ -10,6 +10,8 @@ from click.testing import CliRunner
 from embedsearch import demo
 from embedsearch.cli import main
 
+from .conftest import store_file
+
 
 @pytest.fixture()
 def run():
@@ -119,7 +121,7 @@ def test_similarity_doesnt_match_info(run, toy_store: Path):
 
 
 def test_broken_store_exit_code_1(run, toy_store: Path, tmp_path: Path):
-    (toy_store / "vectors.npy").write_bytes(b"garbage")
+    (store_file(toy_store, "vectors.npy")).write_bytes(b"garbage")
     result = run("similar", "-s", str(toy_store), "king")
     assert result.exit_code == 1 and "vectors.npy" in result.output
     result = run("info", "-s", str(tmp_path / "nowhere"))

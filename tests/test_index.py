@@ -14,6 +14,8 @@ from embedsearch.store import write_store
 from embedsearch.store.index import IndexOptions, choose_kind, exact_top_k
 from embedsearch.store.reindex import reindex
 
+from .conftest import store_file
+
 
 def embedding_like(count: int, dim: int, seed: int = 0) -> np.ndarray:
     """Low intrinsic dimension plus clusters, like real embeddings (isotropic noise is the wrong test)."""
@@ -51,7 +53,7 @@ def test_approximate_index_reaches_and_keeps_its_measured_recall(tmp_path: Path,
     path = make_store(tmp_path / kind, kind)
     with embedsearch.open_store(path) as store:
         meta = store.info().index
-        assert meta["kind"] == kind and not meta["exact"] and (path / "index.faiss").exists()
+        assert meta["kind"] == kind and not meta["exact"] and (store_file(path, "index.faiss")).exists()
         assert meta["recall_at_10"] >= 0.9 and meta["recall_sample"] == 1000
         rows = np.random.default_rng(99).choice(len(WORDS), 150, replace=False)
         assert observed_recall(store, rows) >= meta["recall_at_10"] - 0.05  # an independent sample agrees
@@ -97,12 +99,12 @@ def test_analogies_with_an_approximate_index_match_exact_ones(tmp_path: Path):
 
 def test_reindex_swaps_the_index_and_keeps_everything_else(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     path = make_store(tmp_path / "s", "flat")
-    before = (path / "vectors.npy").read_bytes()
+    before = (store_file(path, "vectors.npy")).read_bytes()
     meta = reindex(path, IndexOptions(kind="ivf", target_recall=0.9))
     assert meta["kind"] == "ivf"
     with embedsearch.open_store(path) as store:
         assert store.info().index["kind"] == "ivf" and len(store) == len(WORDS)
-    assert (path / "vectors.npy").read_bytes() == before
+    assert (store_file(path, "vectors.npy")).read_bytes() == before
     from embedsearch.store import reindex as module
 
     monkeypatch.setattr(module, "build_index", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
@@ -113,7 +115,7 @@ def test_reindex_swaps_the_index_and_keeps_everything_else(tmp_path: Path, monke
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s"]
     monkeypatch.undo()
     reindex(path, IndexOptions(kind="flat"))
-    assert not (path / "index.faiss").exists()
+    assert not (store_file(path, "index.faiss")).exists()
 
 
 def test_exact_search_of_a_flat_store_does_not_import_faiss(tmp_path: Path):

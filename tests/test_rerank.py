@@ -38,6 +38,8 @@ from embedsearch.rerank.training import (
 from embedsearch.spans import file_spans
 from embedsearch.store.update import updating_store
 
+from .conftest import store_file
+
 
 def relative_error(numeric: np.ndarray, analytic: np.ndarray) -> float:
     return float(np.abs(numeric - analytic).max() / max(np.abs(numeric).max(), 1e-12))
@@ -251,7 +253,7 @@ def test_store_without_contexts_says_how_to_get_them(tmp_path: Path, lee_corpus:
     store = tmp_path / "store"
     embedsearch.train(lee_corpus, store, config=embedsearch.TrainConfig(dim=8, epochs=1, min_count=3, workers=1),
                       contexts=0)
-    with sqlite3.connect(store / "meta.sqlite") as db:
+    with sqlite3.connect(store_file(store, "meta.sqlite")) as db:
         assert db.execute("SELECT count(*) FROM contexts").fetchone()[0] == 0
     output = CliRunner().invoke(main, ["examples", "-s", str(store), "government"])
     assert output.exit_code == 1 and "rerank train" in output.output
@@ -283,7 +285,7 @@ def test_training_is_reproducible_with_a_seed(tmp_path: Path, lee_store: Path, l
         store = tmp_path / name
         shutil.copytree(lee_store, store)
         train_reranker(store, lee_corpus.path, RerankConfig(hidden=8, batch=16, tokens=3000, seed=11))
-        with np.load(store / "reranker.npz") as arrays:
+        with np.load(store_file(store, "reranker.npz")) as arrays:
             runs.append({key: arrays[key] for key in arrays.files})
     for key in runs[0]:
         np.testing.assert_allclose(runs[0][key], runs[1][key], rtol=1e-5, atol=1e-6)
@@ -297,7 +299,7 @@ def test_saved_reranker_gives_identical_scores_after_reopening(reranked) -> None
             result = store.similar("government", k=5, rerank=True)
             scores.append([(n.word, n.score, n.cosine, n.fit) for n in result.neighbors])
     assert scores[0] == scores[1]
-    with sqlite3.connect(store_path / "meta.sqlite") as db:
+    with sqlite3.connect(store_file(store_path, "meta.sqlite")) as db:
         manifest = json.loads(db.execute("SELECT value FROM meta WHERE key = 'reranker'").fetchone()[0])
     assert manifest["hidden"] == 16 and manifest["file"] == "reranker.npz"
 
@@ -362,32 +364,33 @@ def test_rerank_train_refuses_a_corpus_with_another_pipeline(tmp_path: Path, lee
 def test_a_failed_update_leaves_the_store_as_it_was(tmp_path: Path, lee_store: Path) -> None:
     store = tmp_path / "store"
     shutil.copytree(lee_store, store)
-    before = {p.name: p.read_bytes() for p in store.iterdir()}
+    before = {p.relative_to(store): p.read_bytes() for p in store.rglob("*") if p.is_file()}
     with pytest.raises(RuntimeError):
         with updating_store(store) as update:
             path = update.new_file("vectors.npy")  # a hard link to the live file is replaced, not written through
             path.write_bytes(b"garbage")
             update.set_meta("words", 0)
             raise RuntimeError("crash mid-update")
-    assert {p.name: p.read_bytes() for p in store.iterdir()} == before
+    after = {p.relative_to(store): p.read_bytes() for p in store.rglob("*") if p.is_file()}
+    assert after == before  # nothing changed, nothing left behind
     assert sorted(p.name for p in tmp_path.iterdir()) == ["store"]
 
 
-def test_reranker_files_are_checked_on_open(reranked, tmp_path: Path) -> None:
+def test_reranker_files_are_checked_before_use(reranked, tmp_path: Path) -> None:
     store = tmp_path / "store"
     shutil.copytree(reranked[0], store)
-    data = bytearray((store / "reranker.npz").read_bytes())
+    data = bytearray((store_file(store, "reranker.npz")).read_bytes())
     data[-40] ^= 0xFF
-    (store / "reranker.npz").write_bytes(bytes(data))
-    with pytest.raises(StoreError, match="reranker.npz"):
-        embedsearch.open_store(store)
+    (store_file(store, "reranker.npz")).write_bytes(bytes(data))
+    with embedsearch.open_store(store) as opened, pytest.raises(StoreError, match="reranker.npz: checksum mismatch"):
+        opened.similar("police", rerank=True)
 
 
 def test_read_contexts_keeps_the_order_asked_for(lee_store: Path) -> None:
     with embedsearch.open_store(lee_store) as store:
         rows = store.rows_for(["police", "government"])
         window = store.meta["contexts"]["window"]
-        both = read_contexts(store._files.db, [rows["police"], rows["government"]], window)
+        both = read_contexts(store._files.db, [rows["police"], rows["government"]], window, vocabulary=len(store))
     assert both.words[0] == rows["police"] and both.words[-1] == rows["government"]
     assert both.left.shape == (32, window)
 

@@ -1,6 +1,7 @@
 """The store: written atomically, no pickle, and every damage found on open with the file named."""
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -11,8 +12,9 @@ import embedsearch
 from embedsearch.errors import ConfigError, StoreError, StoreExistsError
 from embedsearch.store import StoreFiles, write_store
 from embedsearch.store.schema import SCHEMA_VERSION
+from embedsearch.store.verify import verify_store
 
-from .conftest import TOY_WORDS, toy_vectors
+from .conftest import TOY_WORDS, store_file, toy_vectors
 
 
 def test_round_trip_unit_rows_and_metadata(toy_store: Path):
@@ -22,7 +24,7 @@ def test_round_trip_unit_rows_and_metadata(toy_store: Path):
     assert isinstance(files.vectors, np.memmap)
     assert files.meta["dim"] == 4 and files.meta["words"] == len(TOY_WORDS) and files.meta["normalised"] is True
     assert files.searcher.kind == "flat" and files.searcher.exact
-    assert not (toy_store / "index.faiss").exists()  # exact search reads vectors.npy; no second copy
+    assert not (store_file(toy_store, "index.faiss")).exists()  # exact search reads vectors.npy; no second copy
     rows = files.db.execute("SELECT id, word, count FROM words ORDER BY id").fetchall()
     assert [w for _, w, _ in rows] == TOY_WORDS and rows[0][2] == 100
     assert files.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
@@ -30,7 +32,7 @@ def test_round_trip_unit_rows_and_metadata(toy_store: Path):
 
 
 def test_vectors_file_is_plain_npy_without_pickle(toy_store: Path):
-    loaded = np.load(toy_store / "vectors.npy", allow_pickle=False)
+    loaded = np.load(store_file(toy_store, "vectors.npy"), allow_pickle=False)
     assert loaded.dtype == np.dtype("<f4") and loaded.shape == (len(TOY_WORDS), 4)
 
 
@@ -79,29 +81,29 @@ def test_existing_store_is_not_replaced_without_overwrite(toy_store: Path):
 def test_missing_store_and_missing_files(tmp_path: Path, toy_store: Path):
     with pytest.raises(StoreError, match="no store at"):
         StoreFiles(tmp_path / "nothing")
-    (toy_store / "vectors.npy").unlink()
+    (store_file(toy_store, "vectors.npy")).unlink()
     with pytest.raises(StoreError, match=r"vectors\.npy is missing"):
         StoreFiles(toy_store)
 
 
 def test_truncated_vectors_are_detected(toy_store: Path):
-    data = (toy_store / "vectors.npy").read_bytes()
-    (toy_store / "vectors.npy").write_bytes(data[:-8])
+    data = (store_file(toy_store, "vectors.npy")).read_bytes()
+    (store_file(toy_store, "vectors.npy")).write_bytes(data[:-8])
     with pytest.raises(StoreError, match=r"vectors\.npy: .* bytes, expected"):
         StoreFiles(toy_store)
 
 
-def test_corrupted_vectors_are_detected_by_checksum(toy_store: Path):
-    data = bytearray((toy_store / "vectors.npy").read_bytes())
+def test_corrupted_vectors_are_found_by_verify_not_by_every_open(toy_store: Path):
+    data = bytearray((store_file(toy_store, "vectors.npy")).read_bytes())
     data[-3] ^= 0xFF
-    (toy_store / "vectors.npy").write_bytes(bytes(data))
-    with pytest.raises(StoreError, match=r"vectors\.npy: checksum mismatch"):
-        StoreFiles(toy_store)
-    StoreFiles(toy_store, verify=False).close()  # size still matches: opening without verification works
+    (store_file(toy_store, "vectors.npy")).write_bytes(bytes(data))
+    StoreFiles(toy_store).close()  # opening reads no whole file: the size still matches
+    report = verify_store(toy_store)
+    assert not report.ok and any(re.search(r"vectors\.npy: checksum mismatch", p) for p in report.problems)
 
 
 def _set_meta(store: Path, key: str, value: str) -> None:
-    db = sqlite3.connect(store / "meta.sqlite")
+    db = sqlite3.connect(store_file(store, "meta.sqlite"))
     with db:
         db.execute("UPDATE meta SET value = ? WHERE key = ?", (value, key))
     db.close()
@@ -114,7 +116,7 @@ def test_unsupported_format_version_is_refused(toy_store: Path):
 
 
 def test_newer_schema_is_refused(toy_store: Path):
-    db = sqlite3.connect(toy_store / "meta.sqlite")
+    db = sqlite3.connect(store_file(toy_store, "meta.sqlite"))
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     db.close()
     with pytest.raises(StoreError, match="newer than this embedsearch supports"):
@@ -122,7 +124,7 @@ def test_newer_schema_is_refused(toy_store: Path):
 
 
 def test_row_count_mismatch_is_refused(toy_store: Path):
-    db = sqlite3.connect(toy_store / "meta.sqlite")
+    db = sqlite3.connect(store_file(toy_store, "meta.sqlite"))
     with db:
         db.execute("DELETE FROM words WHERE id = 3")
     db.close()
@@ -131,6 +133,6 @@ def test_row_count_mismatch_is_refused(toy_store: Path):
 
 
 def test_garbage_metadata_file_is_a_store_error(toy_store: Path):
-    (toy_store / "meta.sqlite").write_bytes(b"this is not sqlite" * 100)
+    (store_file(toy_store, "meta.sqlite")).write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError, match="not a readable embedsearch metadata database"):
         StoreFiles(toy_store)

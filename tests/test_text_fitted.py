@@ -14,6 +14,8 @@ from embedsearch.store import StoreFiles
 from embedsearch.text.phrases import apply_phrases, load_phrases
 from embedsearch.text.pipeline import Pipeline, parse_steps
 
+from .conftest import store_file
+
 
 def phrase_text(path: Path, lines: int = 400, seed: int = 3) -> Path:
     """Random filler words with 'new york city' and 'prime minister' planted in: a known answer."""
@@ -115,7 +117,7 @@ def test_query_words_go_through_the_learned_phrases(tmp_path: Path, phrases_corp
 def test_damaged_or_missing_artifacts_are_found_on_open(tmp_path: Path, phrases_corpus):
     store_path = tmp_path / "store"
     embedsearch.train(phrases_corpus, store_path, config=embedsearch.TrainConfig(dim=8, epochs=1, min_count=2, workers=1))
-    db = sqlite3.connect(store_path / "meta.sqlite")
+    db = sqlite3.connect(store_file(store_path, "meta.sqlite"))
     db.execute("UPDATE artifacts SET data = ?", (b'{"format": 1}',))
     db.commit()
     with pytest.raises(StoreError, match="corrupt"):
@@ -161,7 +163,7 @@ def test_fitted_pipelines_need_their_models(tmp_path: Path, phrases_corpus):
 
 
 def test_schema_v1_store_is_still_readable(toy_store: Path):
-    db = sqlite3.connect(toy_store / "meta.sqlite")
+    db = sqlite3.connect(store_file(toy_store, "meta.sqlite"))
     db.execute("DROP TABLE artifacts")
     db.execute("PRAGMA user_version = 1")
     db.commit()

@@ -214,15 +214,13 @@ def _write_text_output(output: Path | None, write: Callable[[Any], int]) -> int:
     """Run ``write`` on stdout, or on a temporary sibling of ``output`` renamed into place on success."""
     if output is None:
         return write(sys.stdout)
-    import tempfile
+    import io
 
-    output.absolute().parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.absolute().parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            count = write(handle)
-        os.replace(name, output)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
+    from ..fsutil import atomic_file
+
+    with atomic_file(output) as binary:
+        handle = io.TextIOWrapper(binary, encoding="utf-8", newline="")
+        count = write(handle)
+        handle.flush()
+        handle.detach()  # the binary file is closed (and renamed into place) by atomic_file
     return count

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import sqlite3
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import as_completed
 from dataclasses import dataclass
@@ -22,7 +23,9 @@ from ..errors import StoreError
 from ..progress import Progress, ProgressCallback, ignore_progress
 from ..spans import file_spans
 from .corpus_ids import IdBlock, iter_id_blocks
-from .model import PAD
+from .model import OOV, PAD
+
+_LOWEST_MARK = min(OOV, PAD)
 
 DEFAULT_PER_WORD = 16
 DEFAULT_WINDOW = 8
@@ -153,19 +156,38 @@ def context_rows(contexts: Contexts) -> Iterator[dict[str, object]]:
     starts = np.flatnonzero(np.r_[True, contexts.words[1:] != contexts.words[:-1]]) if len(contexts) else []
     ends = [*starts[1:], len(contexts)]
     for start, end in zip(starts, ends):
-        yield {"word": int(contexts.words[start]), "n": int(end - start), "tokens": tokens[start:end].tobytes()}
+        word, n, blob = int(contexts.words[start]), int(end - start), tokens[start:end].tobytes()
+        yield {"word": word, "n": n, "tokens": blob, "crc32": context_crc(word, n, blob)}
 
 
-def read_contexts(db: sqlite3.Connection, rows: Iterable[int], window: int) -> Contexts:
-    """The stored contexts of store ``rows`` (a word may have none), in the order of ``rows``."""
+def context_crc(word: int, n: int, tokens: bytes) -> str:
+    """The CRC-32 a contexts row is stored with (over its word, its count and its tokens)."""
+    return f"{zlib.crc32(tokens, zlib.crc32(f'{word}:{n}:'.encode('ascii'))):08x}"
+
+
+def read_contexts(db: Any, rows: Iterable[int], window: int, *, vocabulary: int) -> Contexts:
+    """The stored contexts of store ``rows`` (a word may have none), in the order of ``rows``.
+
+    Each row is checked as it is read (its CRC-32 where the store records one, its shape, and that
+    every token is a word id below ``vocabulary`` or a marker): a damaged row is a :class:`StoreError`,
+    never a wrong example or an index error."""
     wanted = list(dict.fromkeys(int(r) for r in rows))
     found: dict[int, np.ndarray] = {}
+    has_crc = any(column[1] == "crc32" for column in db.execute("PRAGMA table_info(contexts)"))
+    columns = "word, n, tokens, crc32" if has_crc else "word, n, tokens, NULL"
     try:
         for start in range(0, len(wanted), 500):
             part = wanted[start:start + 500]
             marks = ",".join("?" * len(part))
-            for word, n, tokens in db.execute(f"SELECT word, n, tokens FROM contexts WHERE word IN ({marks})", part):
-                found[word] = np.frombuffer(tokens, dtype=_BLOB).reshape(n, 2 * window)
+            for word, n, tokens, crc in db.execute(f"SELECT {columns} FROM contexts WHERE word IN ({marks})", part):
+                if not isinstance(word, int) or not isinstance(n, int) or not isinstance(tokens, bytes):
+                    raise ValueError(f"row of word {word!r} holds values of the wrong type")
+                if has_crc and crc != context_crc(word, n, tokens):
+                    raise ValueError(f"row of word {word} does not match its checksum")
+                block = np.frombuffer(tokens, dtype=_BLOB).reshape(n, 2 * window)
+                if block.size and (block.min() < _LOWEST_MARK or block.max() >= vocabulary):
+                    raise ValueError(f"row of word {word} names words outside the vocabulary")
+                found[word] = block
     except (sqlite3.DatabaseError, ValueError) as exc:
         raise StoreError(f"the store's contexts table is unreadable ({exc})") from exc
     blocks = [found[w] for w in wanted if w in found]

@@ -59,11 +59,10 @@ class Reranker:
             raise StoreError(f"{files.path}: reranker format {manifest.get('format')!r} is not supported by this embedsearch")
         if "contexts" not in files.meta:
             raise StoreError(f"{files.path} has no sampled contexts for the reranker to read")
-        path = files.path / WEIGHTS_FILE
-        if WEIGHTS_FILE not in files.meta.get("files", {}):
-            raise StoreError(f"{path} is not recorded in the store's metadata")
+        path = files.directory / WEIGHTS_FILE  # how messages name it; it is read through the checked descriptor
+        files.verify_file(WEIGHTS_FILE)  # small, and read whole below anyway: its checksum costs nothing extra
         try:
-            with np.load(path, allow_pickle=False) as arrays:
+            with np.load(files.file_path(WEIGHTS_FILE), allow_pickle=False) as arrays:
                 weights = LMWeights(*(np.array(arrays[name], dtype=np.float32) for name in PARAMETERS))
         except (OSError, ValueError, KeyError) as exc:
             raise StoreError(f"{path}: not a readable reranker ({exc})") from exc
@@ -81,7 +80,7 @@ class Reranker:
         each slot's own fit, that of the word that occurred there."""
         key = tuple(sorted({int(r) for r in rows}))
         if key not in self._slots:
-            contexts = read_contexts(self._files.db, key, self.window)
+            contexts = read_contexts(self._files.db, key, self.window, vocabulary=self._files.words)
             if len(contexts):
                 slots = encode_slots(self.weights, self.vectors, contexts.left, contexts.right)
                 own = np.asarray(self.vectors[contexts.words.astype(np.int64)], dtype=np.float32)

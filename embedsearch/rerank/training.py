@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,6 +24,10 @@ from ..progress import Progress, ProgressCallback, ignore_progress
 from .corpus_ids import IdBlock
 from .model import PAD, LMWeights, WindowBatch, lm_init, lm_loss, lm_loss_and_gradients
 from .optim import Adam, clip_global_norm
+
+if TYPE_CHECKING:
+    from ..corpus import Corpus
+    from ..store.generations import StoreWrite
 
 WEIGHTS_FILE = "reranker.npz"
 MANIFEST_KEY = "reranker"
@@ -151,15 +155,26 @@ def train_reranker(store: str | os.PathLike[str], corpus: str | os.PathLike[str]
     """Train the reranker's language model on ``corpus`` (the tokenized corpus the store was trained
     on, or one made with the same pipeline) and save it in ``store``, replacing any earlier one."""
     from ..corpus import open_corpus
+    from ..store.generations import store_writing
+
+    config = config or RerankConfig()
+    store_path = Path(store)
+    source = open_corpus(corpus)
+    # The writer's lock is held from reading the store to publishing the reranker: a concurrent
+    # writer (reindex, another rerank train, train --force) fails at once instead of one update
+    # silently dropping the other's.
+    with store_writing(store_path) as writing:
+        return _train_locked(store_path, source, config, writing, progress)
+
+
+def _train_locked(store_path: Path, source: Corpus, config: RerankConfig, writing: StoreWrite,
+                  progress: ProgressCallback) -> RerankTrainResult:
     from ..query import open_store
     from ..store.update import updating_store
     from .contexts import collect_contexts, context_rows
     from ..workers import blas_threads
     from .corpus_ids import iter_id_blocks
 
-    config = config or RerankConfig()
-    store_path = Path(store)
-    source = open_corpus(corpus)
     with open_store(store_path) as opened:
         meta = opened.meta
         if meta.get("pipeline") != source.pipeline.to_dict():
@@ -178,9 +193,9 @@ def train_reranker(store: str | os.PathLike[str], corpus: str | os.PathLike[str]
     negatives = NegativeSampler(counts, rng)
     weights = lm_init(vectors.shape[1], config.hidden, rng)
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix=f".{store_path.name}.rerank-", dir=store_path.absolute().parent) as scratch:
+    with writing.scratch() as scratch:
         windows = corpus_windows(iter_id_blocks(source.text_path, row_of, stage="read corpus", progress=progress),
-                                 length, Path(scratch))
+                                 length, scratch)
         if len(windows) < 2:
             raise ConfigError(f"the corpus {source.path} has too little text to train the reranker")
         order = rng.permutation(len(windows))
@@ -227,7 +242,7 @@ def train_reranker(store: str | os.PathLike[str], corpus: str | os.PathLike[str]
         if added is not None:
             contexts, contexts_meta = added
             update.db.execute("DELETE FROM contexts")
-            update.db.executemany("INSERT INTO contexts (word, n, tokens) VALUES (:word, :n, :tokens)",
+            update.db.executemany("INSERT INTO contexts (word, n, tokens, crc32) VALUES (:word, :n, :tokens, :crc32)",
                                   context_rows(contexts))
             update.set_meta("contexts", contexts_meta)
     return RerankTrainResult(store_path, run.steps, run.tokens, round(seconds, 3), run.tokens_per_second, before,

@@ -321,23 +321,34 @@ def _default_pq_m(dim: int) -> int:
     return next(c for c in range(min(dim, 64), 0, -1) if dim % c == 0)
 
 
-def open_searcher(path: Path, meta: dict[str, Any], vectors: np.ndarray) -> Searcher:
-    """The searcher a store's metadata describes; FAISS is imported only for approximate kinds."""
+def open_searcher(path: Path, meta: dict[str, Any], vectors: np.ndarray, *, shown: Path | None = None,
+                  crc32: str | None = None) -> Searcher:
+    """The searcher a store's metadata describes; FAISS is imported only for approximate kinds.
+
+    ``path`` opens the index file; ``shown`` is how messages name it. With ``crc32`` the file is
+    checked before FAISS parses it (it is read whole anyway): FAISS trusts its input, so a corrupt
+    index must be refused before it can crash the process.
+    """
+    shown = shown or path
     kind = meta.get("kind")
     if kind == "flat":
         return Searcher(vectors)
     if kind not in INDEX_KINDS:
-        raise StoreError(f"{path}: unknown index kind {kind!r}")
+        raise StoreError(f"{shown}: unknown index kind {kind!r}")
+    if crc32 is not None:
+        from ..fsutil import crc32_file
+
+        if crc32_file(path) != crc32:
+            raise StoreError(f"{shown}: checksum mismatch (the file is corrupt or was changed after the store was built)")
     import faiss
 
     try:
         index = faiss.read_index(str(path), faiss.IO_FLAG_READ_ONLY)
     except RuntimeError as exc:
-        raise StoreError(f"{path}: not a readable FAISS index ({str(exc).splitlines()[0]})") from exc
+        raise StoreError(f"{shown}: not a readable FAISS index ({str(exc).splitlines()[0]})") from exc
     if index.ntotal != vectors.shape[0] or index.d != vectors.shape[1]:
-        raise StoreError(f"{path}: index holds {index.ntotal} vectors of dim {index.d}, the store has {vectors.shape}")
+        raise StoreError(f"{shown}: index holds {index.ntotal} vectors of dim {index.d}, the store has {vectors.shape}")
     param = int(meta.get("params", {}).get(_param_name(kind), 0) or 0)
     if param < 1:
-        raise StoreError(f"{path}: the metadata records no {_param_name(kind)} for the {kind} index")
+        raise StoreError(f"{shown}: the metadata records no {_param_name(kind)} for the {kind} index")
     return FaissSearcher(vectors, index, kind, param)
-

@@ -32,7 +32,13 @@ def _v3(db: sqlite_utils.Database) -> None:
     db["contexts"].create({"word": int, "n": int, "tokens": bytes}, pk="word", not_null={"n", "tokens"})
 
 
-MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1, _v2, _v3)
+def _v4(db: sqlite_utils.Database) -> None:
+    # Each contexts row's CRC-32 (over word, n and tokens), checked whenever the row is read: the
+    # table is most of meta.sqlite's bytes, too many to checksum whole on every open.
+    db["contexts"].add_column("crc32", str)
+
+
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1, _v2, _v3, _v4)
 SCHEMA_VERSION = len(MIGRATIONS)
 # Readers accept every version from here on: each migration since only added tables.
 MIN_READABLE_VERSION = 1

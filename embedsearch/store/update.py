@@ -14,10 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..fsutil import atomic_directory, crc32_file
+from ..fsutil import crc32_file
 from . import layout
+from .generations import store_writing
 from .reader import StoreFiles
 from .schema import encode_meta, migrate
+from .writer import seal_meta
 
 
 class StoreUpdate:
@@ -53,38 +55,43 @@ class StoreUpdate:
 
 @contextlib.contextmanager
 def updating_store(path: str | os.PathLike[str]) -> Iterator[StoreUpdate]:
-    """Yield a :class:`StoreUpdate` for the store at ``path``, checked before anything changes."""
-    path = Path(path)
-    files = StoreFiles(path)
-    try:
-        recorded = dict(files.meta["files"])
-        with atomic_directory(path, overwrite=True, what="store") as tmp:
-            for child in path.iterdir():
-                if child.name == layout.META_DB or not child.is_file():
-                    continue
-                try:
-                    os.link(child, tmp / child.name)
-                except OSError:
-                    shutil.copy2(child, tmp / child.name)
-            target = sqlite3.connect(tmp / layout.META_DB)
-            try:
-                files.db.backup(target)
-            finally:
-                target.close()
-            import sqlite_utils  # write side only, as in the writer
+    """Yield a :class:`StoreUpdate` for the store at ``path``, checked before anything changes.
 
-            migrated = sqlite_utils.Database(tmp / layout.META_DB)
-            try:
-                migrate(migrated)
-            finally:
-                migrated.close()
-            db = sqlite3.connect(tmp / layout.META_DB)
-            try:
-                with db:
-                    update = StoreUpdate(tmp, db, recorded, files.vectors)
-                    yield update
-                    update.set_meta("files", recorded)
-            finally:
-                db.close()
-    finally:
-        files.close()
+    The writer's lock is held throughout (a second writer fails at once, see
+    :func:`~.generations.store_writing`); the new version is a new generation, published only if the
+    block succeeds, with its metadata checksums sealed last.
+    """
+    path = Path(path)
+    with store_writing(path) as writing:
+        files = StoreFiles(path)
+        try:
+            recorded = dict(files.meta["files"])
+            with writing.building() as tmp:
+                for name in recorded:
+                    try:
+                        os.link(files.directory / name, tmp / name, follow_symlinks=False)
+                    except OSError:
+                        shutil.copy2(files.directory / name, tmp / name)
+                target = sqlite3.connect(tmp / layout.META_DB)
+                try:
+                    files.db.backup(target)
+                finally:
+                    target.close()
+                import sqlite_utils  # write side only, as in the writer
+
+                migrated = sqlite_utils.Database(tmp / layout.META_DB)
+                try:
+                    migrate(migrated)
+                finally:
+                    migrated.close()
+                db = sqlite3.connect(tmp / layout.META_DB)
+                try:
+                    with db:
+                        update = StoreUpdate(tmp, db, recorded, files.vectors)
+                        yield update
+                        update.set_meta("files", recorded)
+                        seal_meta(db)
+                finally:
+                    db.close()
+        finally:
+            files.close()

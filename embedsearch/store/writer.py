@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -11,10 +12,12 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-from ..fsutil import atomic_directory, crc32_file
+from ..fsutil import crc32_file
 from ..progress import Progress, ProgressCallback, ignore_progress
 from . import layout
+from .generations import store_writing
 from .index import IndexOptions, build_index
+from .metadata import WORDS_DIGEST_SQL, meta_digest, validate_meta, words_digest
 from .schema import encode_meta, migrate
 
 _INSERT_BATCH = 10_000
@@ -56,7 +59,8 @@ def write_store(
     ``artifacts`` are the models the pipeline's fitted steps learned (name → bytes); each one the
     pipeline names must be there, with the SHA-256 the pipeline records. ``tables`` are rows for
     other tables of the schema (e.g. ``contexts``).
-    Nothing appears at ``path`` unless everything was written.
+    Nothing is published at ``path`` unless everything was written (see :mod:`.generations`);
+    an existing store is replaced only with ``overwrite``, and a directory that is not a store never.
     """
     from .. import __version__
 
@@ -71,7 +75,7 @@ def write_store(
     artifacts = _checked_artifacts(pipeline, artifacts or {})
     rows, zero_rows = unit_rows(vectors)
     target = Path(path)
-    with atomic_directory(target, overwrite=overwrite, what="store") as tmp:
+    with store_writing(target, create=True, overwrite=overwrite) as writing, writing.building() as tmp:
         progress(Progress("store", 0, 3, "files", "vectors"))
         np.save(tmp / layout.VECTORS, rows.astype(layout.VECTOR_DTYPE, copy=False), allow_pickle=False)
         progress(Progress("store", 1, 3, "files", "index"))
@@ -137,6 +141,7 @@ def _write_meta_db(path: Path, words: Sequence[str], counts: Sequence[int], meta
                 batch_size=_INSERT_BATCH,
             )
             db["meta"].insert_all(({"key": key, "value": encode_meta(value)} for key, value in meta.items()))
+            seal_meta(db.conn)
             db["artifacts"].insert_all(
                 {"name": name, "data": data, "sha256": hashlib.sha256(data).hexdigest()} for name, data in artifacts.items()
             )
@@ -146,3 +151,19 @@ def _write_meta_db(path: Path, words: Sequence[str], counts: Sequence[int], meta
                 db[table].insert_all(rows, batch_size=_INSERT_BATCH)
     finally:
         db.close()
+
+
+def seal_meta(db: Any) -> None:
+    """Record the checksums of the words table and of the metadata (checked on every open), after
+    validating the metadata against the schema the reader applies: a store that would not open is
+    never published. Call it last, after every other change to ``meta`` or ``words``."""
+    from ..errors import StoreError
+
+    meta = {key: json.loads(value) for key, value in db.execute("SELECT key, value FROM meta")}
+    meta.pop("checksums", None)
+    try:
+        validate_meta(meta, "the new store's metadata")
+    except StoreError as exc:
+        raise ConfigError(str(exc)) from None
+    checksums = {"words": words_digest(db.execute(WORDS_DIGEST_SQL).fetchone()), "meta": meta_digest(meta)}
+    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", ("checksums", encode_meta(checksums)))

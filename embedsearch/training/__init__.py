@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..corpus import Corpus, open_corpus
-from ..errors import ConfigError, StoreExistsError
+from ..errors import ConfigError
 from ..progress import ProgressCallback, ignore_progress
 from ..store import write_store
+from ..store.generations import store_writing
 from ..store.index import IndexOptions
 from .config import ARCHS, MODELS, TrainConfig
 from .results import EpochStats, TrainedVectors
@@ -51,14 +51,13 @@ def train(
         raise ConfigError(f"contexts must be 0 or more, got {contexts}")
     corpus = corpus if isinstance(corpus, Corpus) else open_corpus(corpus)
     output = Path(output)
-    if output.exists() and not overwrite:
-        # Checked before training, not only at publish time, so nobody waits an hour for this error.
-        raise StoreExistsError(f"store {output.absolute()} already exists; pass --force (overwrite=True) to replace it")
-    output.absolute().parent.mkdir(parents=True, exist_ok=True)
-    # fastText's output is large (its n-gram matrix): keep it on the store's file system, and gone after.
-    with tempfile.TemporaryDirectory(prefix=f".{output.name}.train-", dir=output.absolute().parent) as scratch:
+    # The store's writer lock is taken before training, not only at publish time, so nobody waits an
+    # hour to learn that the output exists, is not a store, or is being written by someone else.
+    # fastText's output is large (its n-gram matrix): its scratch space is inside the store, on the
+    # store's file system, removed after (or swept by the next writer if this one is killed).
+    with store_writing(output, create=True, overwrite=overwrite) as writing, writing.scratch() as scratch:
         started = time.perf_counter()
-        trained = _train_backend(corpus, config, progress, Path(scratch))
+        trained = _train_backend(corpus, config, progress, scratch)
         seconds = time.perf_counter() - started
         _publish(trained, corpus, config, output, seconds, index, overwrite, contexts, progress)
     return TrainResult(output, len(trained.words), config.dim, trained.corpus_words, round(seconds, 3), trained.epochs, config)
