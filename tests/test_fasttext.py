@@ -173,21 +173,27 @@ def test_compaction_refuses_a_matrix_it_cannot_recompute():
     assert compact_matrix(changed, words, minn=3, maxn=6, bucket=5000) is None
 
 
-def test_damaged_row_table_is_a_clear_error(ft_store: Path, tmp_path: Path):
-    import shutil
-    import sqlite3
-    import json
+def test_damaged_row_table_is_a_clear_error(ft_store: Path):
+    """The metadata's own checksum catches edits on open; the subword checks catch what gets past it."""
+    from embedsearch.store.subwords import SubwordModel
 
-    copy = tmp_path / "copy"
-    shutil.copytree(ft_store, copy, symlinks=True)
-    (meta_db,) = [p for p in copy.rglob("meta.sqlite") if not p.is_symlink()]
-    with sqlite3.connect(meta_db) as db:
-        meta = json.loads(db.execute("SELECT value FROM meta WHERE key='subwords'").fetchone()[0])
-        meta["init"]["rows"] += 1
-        db.execute("UPDATE meta SET value=? WHERE key='subwords'", (json.dumps(meta),))
-    with embedsearch.open_store(copy) as store:
-        with pytest.raises(embedsearch.StoreError, match="init rows"):
-            store.similar("governmentt")
+    with embedsearch.open_store(ft_store) as store:
+        sub = store.subwords
+        meta = dict(store.meta["subwords"])
+        matrix, rows = np.asarray(sub.matrix), np.asarray(sub.rows)
+    assert SubwordModel.from_meta(matrix, meta, rows).rows is not None
+    bad_cases = [
+        ({**meta, "init": {**meta["init"], "rows": meta["init"]["rows"] + 1}}, matrix, rows, "init rows"),
+        (meta, matrix, rows[::-1].copy(), "increasing"),
+        (meta, matrix, rows[:-1], "one integer per row"),
+        (meta, matrix, rows.astype(np.float32), "one integer per row"),
+        (meta, matrix, np.concatenate([rows[:1], rows[2:], [rows[-1] + 10**9]]), "increasing and below"),
+        (meta, matrix, None, "row table"),
+        ({**meta, "nwords": -1}, matrix, rows, "negative"),
+    ]
+    for bad_meta, bad_matrix, bad_rows, message in bad_cases:
+        with pytest.raises(embedsearch.StoreError, match=message):
+            SubwordModel.from_meta(bad_matrix, bad_meta, bad_rows)
 
 
 def test_vector_and_getitem_answer_unknown_words_from_subwords(ft_store: Path):
