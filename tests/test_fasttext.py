@@ -12,9 +12,7 @@ import embedsearch
 from embedsearch.errors import ConfigError, EmptyCorpusError, QueryError, SourceError, UnknownWordError
 from embedsearch.formats import detect_format, import_vectors
 from embedsearch.store.subwords import char_ngrams, fasttext_hash
-from embedsearch.store.writer import seal_meta
 
-from .conftest import store_file
 
 fasttext = pytest.importorskip("fasttext")
 
@@ -144,8 +142,8 @@ def test_store_keeps_only_touched_rows_and_stays_exact(ft_big_bucket_file: Path,
         sub = store.subwords
         assert sub is not None and sub.rows is not None and sub.init_threads == 2
         assert sub.matrix.shape[0] < full.shape[0] // 5  # ~28k of 203k rows
-        stored = store_file(tmp_path / "store", "subwords.npy").stat().st_size
-        assert stored < full.nbytes // 5
+        stored = store.info().files["subwords.npy"]
+        assert 0 < stored < full.nbytes // 5
         for word in OOV_WORDS + ["government", "police"]:
             np.testing.assert_allclose(store.raw_vector(word), model.get_word_vector(word), atol=1e-7, rtol=0, err_msg=word)
         # rows not stored are recomputed bit for bit: fastText's initial values (random, then zero)
@@ -176,21 +174,27 @@ def test_compaction_refuses_a_matrix_it_cannot_recompute():
     assert compact_matrix(changed, words, minn=3, maxn=6, bucket=5000) is None
 
 
-def test_damaged_row_table_is_a_clear_error(ft_store: Path, tmp_path: Path):
-    import shutil
-    import sqlite3
-    import json
+def test_damaged_row_table_is_a_clear_error(ft_store: Path):
+    """The metadata's own checksum catches edits on open; the subword checks catch what gets past it."""
+    from embedsearch.store.subwords import SubwordModel
 
-    copy = tmp_path / "copy"
-    shutil.copytree(ft_store, copy)
-    with sqlite3.connect(store_file(copy, "meta.sqlite")) as db:
-        meta = json.loads(db.execute("SELECT value FROM meta WHERE key='subwords'").fetchone()[0])
-        meta["init"]["rows"] += 1
-        db.execute("UPDATE meta SET value=? WHERE key='subwords'", (json.dumps(meta),))
-        seal_meta(db)  # recomputed checksums: the subword model's own check must catch it
-    with embedsearch.open_store(copy) as store:
-        with pytest.raises(embedsearch.StoreError, match="init rows"):
-            store.similar("governmentt")
+    with embedsearch.open_store(ft_store) as store:
+        sub = store.subwords
+        meta = dict(store.meta["subwords"])
+        matrix, rows = np.asarray(sub.matrix), np.asarray(sub.rows)
+    assert SubwordModel.from_meta(matrix, meta, rows).rows is not None
+    bad_cases = [
+        ({**meta, "init": {**meta["init"], "rows": meta["init"]["rows"] + 1}}, matrix, rows, "init rows"),
+        (meta, matrix, rows[::-1].copy(), "increasing"),
+        (meta, matrix, rows[:-1], "one integer per row"),
+        (meta, matrix, rows.astype(np.float32), "one integer per row"),
+        (meta, matrix, np.concatenate([rows[:1], rows[2:], [rows[-1] + 10**9]]), "increasing and below"),
+        (meta, matrix, None, "row table"),
+        ({**meta, "nwords": -1}, matrix, rows, "negative"),
+    ]
+    for bad_meta, bad_matrix, bad_rows, message in bad_cases:
+        with pytest.raises(embedsearch.StoreError, match=message):
+            SubwordModel.from_meta(bad_matrix, bad_meta, bad_rows)
 
 
 def test_vector_and_getitem_answer_unknown_words_from_subwords(ft_store: Path):
