@@ -228,9 +228,10 @@ def wrk(url: str, script: Path, connections: int, seconds: float) -> dict[str, A
     command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds:g}s", "--latency", "--timeout", "2s",
                "-s", str(script), url]
     output = subprocess.run(command, capture_output=True, text=True, check=True, preexec_fn=more_files).stdout
-    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.M))
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", output, re.M))
     done = re.search(r"(\d+) requests in", output)
-    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
+    socket = {kind: int(n) for kind, n in re.findall(r"(connect|read|write|timeout) (\d+)", output)}
+    errors = sum(socket.values())
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     return {
         "connections": connections,
@@ -239,6 +240,8 @@ def wrk(url: str, script: Path, connections: int, seconds: float) -> dict[str, A
         "p99_ms": parse_duration(latency["99"]) if "99" in latency else None,
         "requests": int(done.group(1)) if done else 0,
         "errors": errors + (int(non2xx.group(1)) if non2xx else 0),
+        "socket_errors": socket,
+        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
     }
 
 

@@ -10,6 +10,7 @@ the old one stays in service meanwhile.
 """
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
@@ -199,11 +200,16 @@ class Stores:
     def _swap(self, name: str, served: Served) -> None:
         """THE swap point: from this assignment on, new requests get ``served``; the old generation
         finishes what it holds and is closed after the grace period."""
+        # The store's vocabulary is tens of thousands of long-lived strings: keep them out of the
+        # garbage collector's full passes, which otherwise walk them all (a multi-ms pause each).
+        gc.freeze()
         with self._lock:
             old = self._current.get(name)
             self._current[name] = served
             self._errors.pop(name, None)
             if old is not None:
+                if old.table is not None and not old.table.ready:
+                    old.table.cancel()  # a newer generation is here: its table is the one worth building
                 self._retired.append((time.monotonic() + self.grace_seconds, old))
                 self.reloads += 1
                 log.info("store %s reopened (%s)", name, served.path)
