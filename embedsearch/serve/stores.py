@@ -131,7 +131,9 @@ def open_served(name: str, path: Path, *, table: bool = True) -> Served:
     info = store.search_info
     if table and info.exact and info.index == "flat" and 0 < len(store) <= TABLE_MAX_WORDS:
         served.table = NeighbourTable(store)
-        threading.Thread(target=_build_quietly, args=(served,), name=f"embedsearch-table-{name}", daemon=True).start()
+        served.table.thread = threading.Thread(target=_build_quietly, args=(served,), name=f"embedsearch-table-{name}",
+                                               daemon=True)
+        served.table.thread.start()
     return served
 
 
@@ -241,4 +243,6 @@ class Stores:
         for served in current:
             if served.table is not None:
                 served.table.cancel()
+                if served.table.thread is not None:
+                    served.table.thread.join(5)  # it stops at its next block of rows
             served.store.close()
