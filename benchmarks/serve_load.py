@@ -126,6 +126,9 @@ def wait_up(url: str, process: subprocess.Popen[bytes], timeout: float = 120.0) 
     raise SystemExit(f"error: {url} did not answer within {timeout:.0f} s")
 
 
+TABLE_SECONDS: dict[str, float | None] = {}
+
+
 def start_server(kind: str, store: Path, workers: int, tmp: Path, reload_seconds: float = 0) -> tuple[subprocess.Popen[bytes], str, float]:
     port = free_port()
     env = {**os.environ, "EMBEDSEARCH_REPO": str(REPO), "BENCH_STORE": str(store), "BENCH_PORT": str(port),
@@ -153,8 +156,10 @@ def start_server(kind: str, store: Path, workers: int, tmp: Path, reload_seconds
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/stores") as response:
-                if json.load(response)["stores"][0].get("neighbour_table") in ("ready", None):
-                    break
+                listed = json.load(response)["stores"][0]
+            if listed.get("neighbour_table") in ("ready", None):
+                TABLE_SECONDS[kind] = listed.get("neighbour_table_seconds")
+                break
             time.sleep(0.5)
     return process, f"http://127.0.0.1:{port}", ready
 
@@ -290,7 +295,8 @@ def main() -> None:
         for kind in args.servers.split(","):
             process, url, ready = start_server(kind, args.store, args.workers, tmp)
             try:
-                entry: dict[str, Any] = {"ready_seconds": ready, "similar": [], "batch": None}
+                entry: dict[str, Any] = {"ready_seconds": ready, "table_seconds": TABLE_SECONDS.get(kind),
+                                         "similar": [], "batch": None}
                 for connections in levels:
                     wrk(url, warm_script, connections, 1)
                     entry["similar"].append(wrk(url, get_script, connections, args.seconds))
