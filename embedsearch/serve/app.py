@@ -274,7 +274,8 @@ class Api:
                 entry.update(words=len(served.store), dim=served.store.dim, model=(meta.get("model") or {}).get("kind"),
                              reranker=bool(meta.get("reranker")), contexts=bool(meta.get("contexts")),
                              subwords=bool(meta.get("subwords")), opened_at=served.opened_at,
-                             neighbour_table=None if served.table is None else ("ready" if served.table.ready else "building"))
+                             neighbour_table=None if served.table is None else ("ready" if served.table.ready else "building"),
+                             neighbour_table_seconds=None if served.table is None else served.table.seconds)
             listed.append(entry)
         return JSON({"stores": listed})
 

@@ -188,6 +188,7 @@ class NeighbourTable:
         self._ids: np.ndarray | None = None
         self._scores: np.ndarray | None = None
         self._cancelled = False
+        self.thread: threading.Thread | None = None
 
     def build(self) -> None:
         import os

@@ -10,6 +10,7 @@ the old one stays in service meanwhile.
 """
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
@@ -127,7 +128,9 @@ def open_served(name: str, path: Path, *, table: bool = True) -> Served:
     info = store.search_info
     if table and info.exact and info.index == "flat" and 0 < len(store) <= TABLE_MAX_WORDS:
         served.table = NeighbourTable(store)
-        threading.Thread(target=_build_quietly, args=(served,), name=f"embedsearch-table-{name}", daemon=True).start()
+        served.table.thread = threading.Thread(target=_build_quietly, args=(served,), name=f"embedsearch-table-{name}",
+                                               daemon=True)
+        served.table.thread.start()
     return served
 
 
@@ -196,11 +199,16 @@ class Stores:
     def _swap(self, name: str, served: Served) -> None:
         """THE swap point: from this assignment on, new requests get ``served``; the old generation
         finishes what it holds and is closed after the grace period."""
+        # The store's vocabulary is tens of thousands of long-lived strings: keep them out of the
+        # garbage collector's full passes, which otherwise walk them all (a multi-ms pause each).
+        gc.freeze()
         with self._lock:
             old = self._current.get(name)
             self._current[name] = served
             self._errors.pop(name, None)
             if old is not None:
+                if old.table is not None and not old.table.ready:
+                    old.table.cancel()  # a newer generation is here: its table is the one worth building
                 self._retired.append((time.monotonic() + self.grace_seconds, old))
                 self.reloads += 1
                 log.info("store %s reopened (%s)", name, served.path)
@@ -232,4 +240,6 @@ class Stores:
         for served in current:
             if served.table is not None:
                 served.table.cancel()
+                if served.table.thread is not None:
+                    served.table.thread.join(5)  # it stops at its next block of rows
             served.store.close()
