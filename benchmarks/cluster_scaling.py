@@ -61,6 +61,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--dim", type=int, default=100)
     parser.add_argument("--runs", type=int, default=3, help="timed runs per side (default: %(default)s)")
     parser.add_argument("--max-workers", type=int, default=2)
+    parser.add_argument("--tasks", default="en,ko,export", help="which of en, ko, export to run (default: %(default)s)")
     parser.add_argument("--workdir", help="inputs and outputs (default: a new temporary directory under /tmp)")
     parser.add_argument("--json-out", help="also write the results as JSON to this path")
     return parser.parse_args()
@@ -188,19 +189,25 @@ def main() -> None:
                          "local_words_s": args.words / result["local_median"],
                          "cluster_words_s": args.words / result["cluster_median"]})
 
+    tasks = set(args.tasks.split(","))
     for workers in range(1, args.max_workers + 1):
         layouts = [(workers, 1)] + ([(1, workers)] if workers > 1 else [])
         for n_workers, threads in layouts:
             layout = f"{n_workers}x{threads}"
+            if threads > 1 and "ko" not in tasks:
+                continue
             print(f"LocalCluster: {n_workers} worker process(es) x {threads} thread(s)", flush=True)
             with LocalCluster(n_workers=n_workers, threads_per_worker=threads, processes=True, dashboard_address=None,
                               worker_dashboard_address=None) as cluster, Client(cluster) as client:
                 info.setdefault("worker_faiss_threads", client.run(faiss.omp_get_max_threads))
                 if threads == 1:
-                    ingest_rows(workers, client, layout, ("en",), ("bytes", "shared"))
-                    ingest_rows(workers, client, layout, ("ko",), ("bytes",))
-                    export_rows(workers, client, layout)
-                else:  # the local Korean layout (one process, a multi-threaded Kiwi) on a cluster
+                    if "en" in tasks:
+                        ingest_rows(workers, client, layout, ("en",), ("bytes", "shared"))
+                    if "ko" in tasks:
+                        ingest_rows(workers, client, layout, ("ko",), ("bytes",))
+                    if "export" in tasks:
+                        export_rows(workers, client, layout)
+                elif "ko" in tasks:  # the local Korean layout (one process, a multi-threaded Kiwi) on a cluster
                     ingest_rows(workers, client, layout, ("ko",), ("bytes",))
 
     table = []

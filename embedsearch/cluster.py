@@ -33,7 +33,7 @@ from __future__ import annotations
 import collections
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -253,7 +253,7 @@ _GROUP_CHUNKS = 8
 class ChunkExecutor:
     """What corpus._run_pass needs of an executor (``submit``, ``shutdown``), on a Dask cluster."""
 
-    def __init__(self, cluster: Any, settings: Any, files: Iterable[str] = ()) -> None:
+    def __init__(self, cluster: Any, settings: Any, files: Sequence[str] = ()) -> None:
         self._options = options(cluster)
         self._client = client_for(self._options)
         workers = cluster_workers(self._options)
@@ -264,8 +264,11 @@ class ChunkExecutor:
         except OSError:
             total = 0
         self._group_bytes = max(1, min(_GROUP_BYTES, total // (4 * workers))) if total else _GROUP_BYTES
+        from .corpus import _chunk_bytes
+
+        per_group = min(_GROUP_CHUNKS, -(-self._group_bytes // _chunk_bytes(list(files))) + 1)
         #: chunks in flight (read by corpus._run_pass): as many groups as a local pool has chunks
-        self.window = (2 * workers + 2) * _GROUP_CHUNKS
+        self.window = (2 * workers + 2) * per_group
         self._group = _Group()
         self._sent: list[_Group] = []
 
@@ -325,7 +328,7 @@ class ChunkExecutor:
             pass
 
 
-def chunk_executor(cluster: Any, settings: Any, files: Iterable[str] = ()) -> ChunkExecutor:
+def chunk_executor(cluster: Any, settings: Any, files: Sequence[str] = ()) -> ChunkExecutor:
     return ChunkExecutor(cluster, settings, files)
 
 

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 import embedsearch
 from embedsearch.batch import neighbors_of, write_neighbors
 from embedsearch.cli import main
+from embedsearch import cluster as cluster_module
 from embedsearch.cluster import ClusterOptions
 from embedsearch.errors import ConfigError, SourceError
 from embedsearch.progress import Progress
@@ -46,9 +47,12 @@ def corpus_files(path: Path) -> dict[str, bytes]:
     return found
 
 
-def big_texts(folder: Path, lee_text: Path, files: int = 3, copies: int = 6) -> list[Path]:
-    """Files of ~2 MB of real English each (the Lee corpus, each copy numbered), 32 chunks a file:
-    more chunks than a 2-worker cluster has in flight (6 tasks of up to 8 chunks)."""
+def big_texts(folder: Path, lee_text: Path, monkeypatch: pytest.MonkeyPatch, files: int = 3,
+              copies: int = 6) -> list[Path]:
+    """Files of ~2 MB of real English each (the Lee corpus, each copy numbered), 11 chunks a file;
+    one chunk a task, so that a 2-worker cluster has 12 chunks in flight: when the first results
+    arrive, the second file is being read and the third is still to come."""
+    monkeypatch.setattr(cluster_module, "_GROUP_BYTES", 1)
     lines = lee_text.read_text(encoding="utf-8").splitlines()
     paths = []
     for number in range(files):
@@ -114,14 +118,15 @@ def test_cli_ingest_and_export_with_cluster_address(tmp_path: Path, lee_text: Pa
     assert len((tmp_path / "local.tsv").read_bytes().splitlines()) > 4000
 
 
-def test_a_killed_worker_has_its_chunks_redone(tmp_path: Path, lee_text: Path, client):
-    sources = big_texts(tmp_path, lee_text)
+def test_a_killed_worker_has_its_chunks_redone(tmp_path: Path, lee_text: Path, client, monkeypatch: pytest.MonkeyPatch):
+    sources = big_texts(tmp_path, lee_text, monkeypatch)
     local = embedsearch.ingest(sources, tmp_path / "local", workers=2)
     pids = client.run(os.getpid)
     killed: list[int] = []
 
     def kill_one(event: Progress) -> None:
         if event.stage == "ingest" and not killed and event.done > 0:
+            assert event.done < 0.75 * sum(p.stat().st_size for p in sources) / 1e6  # most of the input still to come
             pid = next(iter(pids.values()))
             os.kill(pid, signal.SIGKILL)  # mid-ingest: most chunks are still to come
             killed.append(pid)
@@ -134,9 +139,10 @@ def test_a_killed_worker_has_its_chunks_redone(tmp_path: Path, lee_text: Path, c
     assert killed[0] not in client.run(os.getpid).values()
 
 
-def test_input_a_worker_cannot_read_fails_naming_file_and_worker(tmp_path: Path, lee_text: Path, client):
-    sources = big_texts(tmp_path, lee_text)
-    source = sources[1]  # open in the client when the first results arrive, half of it still to come
+def test_input_a_worker_cannot_read_fails_naming_file_and_worker(tmp_path: Path, lee_text: Path, client,
+                                                                monkeypatch: pytest.MonkeyPatch):
+    sources = big_texts(tmp_path, lee_text, monkeypatch)
+    source = sources[1]  # open in the client when the first results arrive, most of it still to come
     output = tmp_path / "cluster"
 
     def remove_source(event: Progress) -> None:  # workers read shared inputs by path: from now on, nothing there
