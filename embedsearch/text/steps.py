@@ -102,7 +102,8 @@ def register(
         if (name, version) in VERSIONS:
             raise ValueError(f"step {name!r} version {version} registered twice")
         definition = StepDefinition(
-            name, kind, version, description, build, dict(defaults or {}), fit, artifact_suffix, placeholders
+            name, kind, version, description, _options_checked(name, build), dict(defaults or {}), fit,
+            artifact_suffix, placeholders
         )
         VERSIONS[(name, version)] = definition
         if name not in REGISTRY or REGISTRY[name].version < version:
@@ -110,6 +111,18 @@ def register(
         return build
 
     return decorator
+
+
+def _options_checked(name: str, build: Callable[..., StepFunction]) -> Callable[..., StepFunction]:
+    """``build`` with option values it cannot convert (``max_chars=1e400``, ``nan``, a list for a
+    number) reported as a :class:`ConfigError` naming the step, wherever a step converts them."""
+    @functools.wraps(build)
+    def checked(*args: Any) -> StepFunction:
+        try:
+            return build(*args)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ConfigError(f"{name}: invalid option value ({exc})") from exc
+    return checked
 
 
 def check_options(name: str, options: Mapping[str, Any], allowed: Mapping[str, Any]) -> dict[str, Any]:
