@@ -306,8 +306,12 @@ def legacy_store(arguments: tuple[str, ...], store_path: Path | None, needed: in
 
 
 def refuse_overwrite(paths: list[Path], force: bool) -> None:
-    """Outputs are replaced only with --force, like `train` and `ingest`; a directory never is."""
+    """Outputs are replaced only with --force, like `train` and `ingest`; a directory never is, and
+    nothing inside a store is an output at all (checked first, so --force cannot be the advice)."""
+    from ..fsutil import refuse_output
+
     for path in paths:
+        refuse_output(path)
         if path.is_dir():
             raise click.BadParameter(f"{path} is a directory; give a file name", param_hint="-o")
     if force:
