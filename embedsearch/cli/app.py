@@ -321,6 +321,27 @@ def refuse_overwrite(paths: list[Path], force: bool) -> None:
             raise Failure(f"{path} already exists; pass --force to replace it", 1)
 
 
+def read_word_list(path: Path, option: str) -> list[str]:
+    """Non-empty lines of a word list (``-``: stdin), read before any output is written."""
+    if str(path) == "-":
+        return read_stdin_lines()
+    try:
+        with open(path, encoding="utf-8-sig", errors="strict") as handle:
+            return [line.strip() for line in handle if line.strip()]
+    except FileNotFoundError:
+        raise click.BadParameter(f"no such file: {path}", param_hint=option) from None
+    except UnicodeDecodeError as exc:
+        raise click.BadParameter(f"{path} is not UTF-8 ({exc.reason})", param_hint=option) from None
+    except OSError as exc:  # a directory, no permission
+        raise click.BadParameter(f"{path}: {exc.strerror or exc}", param_hint=option) from None
+
+
+def among_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--among", "among_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                        metavar="FILE",
+                        help="Answer only with words of this list (one a line; - reads it from stdin).")(function)
+
+
 def read_stdin_lines() -> list[str]:
     """Non-empty lines of stdin, as UTF-8 (bad bytes replaced), read before any output is written."""
     return [line.strip() for line in iter_stdin_lines() if line.strip()]

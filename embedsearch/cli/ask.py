@@ -11,6 +11,8 @@ import click
 
 from ..errors import EmbedsearchError, UnknownWordError
 from .app import (
+    among_option,
+    read_word_list,
     describe_index,
     display_width,
     emit_json,
@@ -26,6 +28,15 @@ from .app import (
     search_options,
     store_option,
 )
+
+
+def _among(among_file: Path | None, queries_from_stdin: bool) -> list[str] | None:
+    """The --among word list, read before the store is opened."""
+    if among_file is None:
+        return None
+    if str(among_file) == "-" and queries_from_stdin:
+        raise click.BadParameter("stdin holds the queries; give the word list as a file", param_hint="--among")
+    return read_word_list(among_file, "--among")
 
 
 def _run_batch(store_path: Path | None, answer: Callable[[Any, str], Any], show: Callable[[Any], None],
@@ -70,11 +81,12 @@ def _run_batch(store_path: Path | None, answer: Callable[[Any, str], Any], show:
 @click.argument("query", nargs=-1, required=True)
 @store_option
 @k_option
+@among_option
 @search_options
 @rerank_options
 @json_option
-def similar(query: tuple[str, ...], store_path: Path | None, k: int, ef_search: int | None, nprobe: int | None,
-            rerank: bool, rerank_k: int, rerank_weight: float | None, as_json: bool) -> None:
+def similar(query: tuple[str, ...], store_path: Path | None, k: int, among_file: Path | None, ef_search: int | None,
+            nprobe: int | None, rerank: bool, rerank_k: int, rerank_weight: float | None, as_json: bool) -> None:
     """Nearest words to a word, a phrase, or an expression; `-` reads one query a line from stdin.
 
     A phrase averages its words; an expression adds and subtracts them, with optional weights.
@@ -91,9 +103,12 @@ def similar(query: tuple[str, ...], store_path: Path | None, k: int, ef_search: 
       embedsearch similar "0.5*paris + rome"
       embedsearch similar coffee --rerank
       printf 'king\nqueen\n' | embedsearch similar - --json
+      embedsearch similar coffee --among drinks.txt
     """
+    among = _among(among_file, query == ("-",))
+
     def answer(store: Any, text: str) -> Any:
-        return store.similar(text, k=k, rerank=rerank, rerank_k=rerank_k, rerank_weight=rerank_weight)
+        return store.similar(text, k=k, rerank=rerank, rerank_k=rerank_k, rerank_weight=rerank_weight, among=among)
 
     def show(result: Any) -> None:
         print_subwords_note([w for term in result.terms for w in term.oov])
@@ -122,11 +137,13 @@ def similar(query: tuple[str, ...], store_path: Path | None, k: int, ef_search: 
 @k_option
 @click.option("--method", type=click.Choice(["3cosadd", "3cosmul"]), default="3cosadd", show_default=True,
               help="3cosadd: cos(x, b - a + c); 3cosmul: Levy & Goldberg's multiplicative form.")
+@among_option
 @search_options
 @rerank_options
 @json_option
-def analogy(a: str, b: str | None, c: str | None, store_path: Path | None, k: int, method: str, ef_search: int | None,
-            nprobe: int | None, rerank: bool, rerank_k: int, rerank_weight: float | None, as_json: bool) -> None:
+def analogy(a: str, b: str | None, c: str | None, store_path: Path | None, k: int, method: str,
+            among_file: Path | None, ef_search: int | None, nprobe: int | None, rerank: bool, rerank_k: int,
+            rerank_weight: float | None, as_json: bool) -> None:
     """A is to B as C is to ?  `-` reads one question a line from stdin (`a b c`).
 
     --rerank reorders the top --rerank-k by how well each fits where B is used.
@@ -136,10 +153,14 @@ def analogy(a: str, b: str | None, c: str | None, store_path: Path | None, k: in
       embedsearch analogy man king woman       # queen
       embedsearch analogy man king woman --rerank
       printf 'man king woman\nparis france rome\n' | embedsearch analogy - --json
+      embedsearch analogy france paris germany --among capitals.txt
     """
+    among = _among(among_file, a == "-")
+
     def answer(store: Any, a: str, b: str, c: str) -> Any:
         store.set_search(ef_search=ef_search, nprobe=nprobe)
-        return store.analogy(a, b, c, k=k, method=method, rerank=rerank, rerank_k=rerank_k, rerank_weight=rerank_weight)
+        return store.analogy(a, b, c, k=k, method=method, rerank=rerank, rerank_k=rerank_k, rerank_weight=rerank_weight,
+                             among=among)
 
     def show(result: Any) -> None:
         print_subwords_note(result.oov)

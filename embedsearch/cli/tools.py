@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from .app import (
+    read_word_list,
     ProgressPrinter,
     emit_json,
     json_option,
@@ -238,7 +239,7 @@ def export_neighbors_command(progress: ProgressPrinter, legacy: tuple[str, ...],
         refuse_overwrite([output], force)
     with open_store_option(store_path) as store:
         store.set_search(ef_search=ef_search, nprobe=nprobe)
-        words = _lines_of(words_file) if words_file is not None else None
+        words = read_word_list(words_file, "--words") if words_file is not None else None
         rows = neighbors_of(store, words, k=k, min_score=min_score, progress=progress, cluster=cluster or None)
         count = _write_text_output(output, lambda handle: write_neighbors(rows, handle, fmt))
     _export_summary(as_json, output, {"written": [str(output)], "format": fmt, "words": count, "k": k},
@@ -273,19 +274,6 @@ def export_similarities_command(pairs_file: tuple[str, ...], store_path: Path | 
         count = _write_text_output(output, lambda handle: write_similarities(rows, handle, fmt))
     _export_summary(as_json, output, {"written": [str(output)], "format": fmt, "pairs": count},
                     f"{count:,} pair(s) written" + (f" to {output}" if output else ""))
-
-
-def _lines_of(path: Path) -> list[str]:
-    """Non-empty lines of a word list (``-``: stdin), read before any output is written."""
-    if str(path) == "-":
-        return read_stdin_lines()
-    try:
-        with open(path, encoding="utf-8-sig", errors="strict") as handle:
-            return [line.strip() for line in handle if line.strip()]
-    except FileNotFoundError:
-        raise click.BadParameter(f"no such file: {path}", param_hint="--words") from None
-    except UnicodeDecodeError as exc:
-        raise click.BadParameter(f"{path} is not UTF-8 ({exc.reason})", param_hint="--words") from None
 
 
 def _write_text_output(output: Path | None, write: Callable[[Any], int]) -> int:
