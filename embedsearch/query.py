@@ -528,18 +528,9 @@ class Store(KeyedVectorsAPI):
 
     # --- queries -----------------------------------------------------------------------------
 
-    def similar(self, query: str, *, k: int = 10, rerank: bool = False, rerank_k: int = 50,
-                rerank_weight: float | None = None, among: Iterable[str] | None = None) -> SimilarResult:
-        """Nearest words to a word, a phrase (mean of its words) or an expression (``king - man + woman``).
-
-        ``rerank`` draws the top ``rerank_k`` by cosine and reorders them by cosine plus
-        ``rerank_weight`` (default: the store's) times their fit in the stored contexts of the
-        query's words (those with positive weight); needs ``embedsearch rerank train`` first.
-        ``among``: answers only from these words (others of the list not in the vocabulary are ignored).
-        """
-        self._check_k(k)
-        if rerank_weight is not None:
-            check_rerank_weight(rerank_weight)
+    def compose(self, query: str) -> tuple[list[QueryTerm], np.ndarray, set[int], bool]:
+        """Parse ``query`` and resolve its terms: (terms, the weighted sum of their vectors, the rows
+        to leave out of the answers, whether it is more than one plain word)."""
         terms: list[QueryTerm] = []
         combined = np.zeros(self.dim, dtype=np.float32)
         exclude: set[int] = set()
@@ -554,6 +545,21 @@ class Store(KeyedVectorsAPI):
             combined += parsed.weight * vector
             exclude.update(ids)
         composed = len(terms) > 1 or any(term.weight < 0 or len(term.words) > 1 for term in terms)
+        return terms, combined, exclude, composed
+
+    def similar(self, query: str, *, k: int = 10, rerank: bool = False, rerank_k: int = 50,
+                rerank_weight: float | None = None, among: Iterable[str] | None = None) -> SimilarResult:
+        """Nearest words to a word, a phrase (mean of its words) or an expression (``king - man + woman``).
+
+        ``rerank`` draws the top ``rerank_k`` by cosine and reorders them by cosine plus
+        ``rerank_weight`` (default: the store's) times their fit in the stored contexts of the
+        query's words (those with positive weight); needs ``embedsearch rerank train`` first.
+        ``among``: answers only from these words (others of the list not in the vocabulary are ignored).
+        """
+        self._check_k(k)
+        if rerank_weight is not None:
+            check_rerank_weight(rerank_weight)
+        terms, combined, exclude, composed = self.compose(query)
         if not rerank:
             return SimilarResult(query, terms, self._search(combined, k, exclude, composed=composed, among=among),
                                  self.search_info)

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import ConfigError, EmbedsearchError, QueryError
-from ..expression import WeightedTerm, is_plain, parse_expression
 from ..plot import pca_2d
 from ..query import Neighbor, QueryTerm, SimilarResult, Store
 
@@ -51,19 +50,8 @@ class Composed:
 
 
 def compose(store: Store, query: str) -> Composed:
-    """Parse ``query`` and resolve its terms exactly as ``Store.similar`` does."""
-    terms: list[QueryTerm] = []
-    combined = np.zeros(store.dim, dtype=np.float32)
-    exclude: set[int] = set()
-    parsed_terms = parse_expression(query)
-    if is_plain(parsed_terms):
-        parsed_terms = [WeightedTerm(" ".join(t.text for t in parsed_terms), 1.0)]
-    for parsed in parsed_terms:
-        term, vector, ids = store.resolve(parsed.text, parsed.weight)
-        terms.append(term)
-        combined += parsed.weight * vector
-        exclude.update(ids)
-    composed = len(terms) > 1 or any(term.weight < 0 or len(term.words) > 1 for term in terms)
+    """Parse ``query`` and resolve its terms exactly as ``Store.similar`` does (it is the same code)."""
+    terms, combined, exclude, composed = store.compose(query)
     return Composed(query, terms, combined, frozenset(exclude), composed)
 
 

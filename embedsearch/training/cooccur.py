@@ -400,3 +400,26 @@ def count_cooccurrences(
     del keys, runs
     progress(Progress("co-occurrences", total / 1e6, total / 1e6, "M tokens", f"{len(rows):,} distinct pairs", final=True))
     return Cooccurrences(vocabulary, rows, cols, values, window, weighting)
+
+
+def counted_for_training(corpus_path: str | os.PathLike[str], *, min_count: int, window: int, dim: int, workers: int,
+                         max_memory: float | None, weighting: str, model: str,
+                         model_bytes: Callable[[int, int, int], int], scratch: Path | None,
+                         progress: ProgressCallback) -> tuple[Vocabulary, Cooccurrences]:
+    """What GloVe and PPMI-SVD both start with: the vocabulary, the co-occurrence counts, and the
+    memory budget, checked at each step against ``model_bytes(nnz, words, dim)`` (what the model
+    will need for ``nnz`` non-zero counts)."""
+    budget = memory_budget(max_memory)
+    vocabulary = build_vocabulary(corpus_path, min_count=min_count, workers=workers, progress=progress)
+    size = len(vocabulary.words)
+    # Before counting: what is certain (chunk buffers, the vectors); while counting, each merge checks
+    # that the pairs found so far and what training them will take still fit (``reserve``).
+    check_memory(chunk_bytes(vocabulary.tokens, window, workers) + model_bytes(0, size, dim), budget,
+                 f"{model} on {vocabulary.tokens:,} tokens, {size:,} words, window {window}, "
+                 f"{dim} dims (before counting: at most {max_pairs(vocabulary.tokens, size, window):,} distinct pairs)",
+                 lower_bound=True)
+    counts = count_cooccurrences(corpus_path, vocabulary, window=window, weighting=weighting, workers=workers,
+                                 scratch=scratch, budget=budget, reserve=2 * model_bytes(1, 0, 0), progress=progress)
+    check_memory(model_bytes(counts.nnz, size, dim) + len(counts.rows) * PAIR_BYTES, budget,
+                 f"{model} ({counts.nnz:,} non-zero co-occurrences, {size:,} words, {dim} dims)")
+    return vocabulary, counts

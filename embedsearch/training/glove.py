@@ -33,13 +33,7 @@ from ..progress import Progress, ProgressCallback
 from .config import TrainConfig
 from .cooccur import (
     CHUNK_TOKENS,
-    PAIR_BYTES,
-    build_vocabulary,
-    check_memory,
-    count_cooccurrences,
-    chunk_bytes,
-    max_pairs,
-    memory_budget,
+    counted_for_training,
 )
 from .results import EpochStats, TrainedVectors
 
@@ -110,21 +104,11 @@ def glove_bytes(nnz: int, words: int, dim: int) -> int:
 
 def train_glove(corpus: Corpus, config: TrainConfig, progress: ProgressCallback, scratch: Path) -> TrainedVectors:
     workers = config.workers
-    budget = memory_budget(config.max_memory)
-    vocabulary = build_vocabulary(corpus.text_path, min_count=config.min_count, workers=workers, progress=progress)
-    size, dim = len(vocabulary.words), config.dim
-    # Before counting: what is certain (chunk buffers, the vectors); while counting, each merge checks
-    # that the pairs found so far and what training them will take still fit (``reserve``).
-    check_memory(chunk_bytes(vocabulary.tokens, config.window, workers) + glove_bytes(0, size, dim), budget,
-                 f"GloVe on {vocabulary.tokens:,} tokens, {size:,} words, window {config.window}, "
-                 f"{dim} dims (before counting: at most {max_pairs(vocabulary.tokens, size, config.window):,} distinct pairs)",
-                 lower_bound=True)
-    counts = count_cooccurrences(corpus.text_path, vocabulary, window=config.window, weighting="harmonic",
-                                 workers=workers, scratch=scratch, budget=budget,
-                                 reserve=2 * (glove_bytes(1, 0, 0)), progress=progress)
-    nnz = counts.nnz
-    check_memory(glove_bytes(nnz, size, dim) + len(counts.rows) * PAIR_BYTES, budget,
-                 f"GloVe training ({nnz:,} non-zero co-occurrences, {size:,} words, {dim} dims)")
+    vocabulary, counts = counted_for_training(
+        corpus.text_path, min_count=config.min_count, window=config.window, dim=config.dim, workers=workers,
+        max_memory=config.max_memory, weighting="harmonic", model="GloVe", model_bytes=glove_bytes, scratch=scratch,
+        progress=progress)
+    size, dim, nnz = len(vocabulary.words), config.dim, counts.nnz
     rng = np.random.default_rng(config.seed)
     started = time.perf_counter()
     rows, cols, values = counts.full()

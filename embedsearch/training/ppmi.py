@@ -26,14 +26,8 @@ from ..errors import TrainingError
 from ..progress import Progress, ProgressCallback
 from .config import TrainConfig
 from .cooccur import (
-    PAIR_BYTES,
     Cooccurrences,
-    build_vocabulary,
-    check_memory,
-    count_cooccurrences,
-    chunk_bytes,
-    max_pairs,
-    memory_budget,
+    counted_for_training,
 )
 from .results import EpochStats, TrainedVectors
 
@@ -91,21 +85,11 @@ def factorise(matrix, *, dim: int, eig: float, add_context: bool, seed: int) -> 
 
 def train_ppmi_svd(corpus: Corpus, config: TrainConfig, progress: ProgressCallback, scratch: Path) -> TrainedVectors:
     workers = config.workers
-    budget = memory_budget(config.max_memory)
-    vocabulary = build_vocabulary(corpus.text_path, min_count=config.min_count, workers=workers, progress=progress)
-    size, dim = len(vocabulary.words), config.dim
-    # Before counting: what is certain (chunk buffers, the vectors); while counting, each merge checks
-    # that the pairs found so far and what training them will take still fit (``reserve``).
-    check_memory(chunk_bytes(vocabulary.tokens, config.window, workers) + ppmi_bytes(0, size, dim), budget,
-                 f"PPMI-SVD on {vocabulary.tokens:,} tokens, {size:,} words, window {config.window}, "
-                 f"{dim} dims (before counting: at most {max_pairs(vocabulary.tokens, size, config.window):,} distinct pairs)",
-                 lower_bound=True)
-    counts = count_cooccurrences(corpus.text_path, vocabulary, window=config.window, weighting="uniform",
-                                 workers=workers, scratch=scratch, budget=budget,
-                                 reserve=2 * (ppmi_bytes(1, 0, 0)), progress=progress)
-    nnz = counts.nnz
-    check_memory(ppmi_bytes(nnz, size, dim) + len(counts.rows) * PAIR_BYTES, budget,
-                 f"PPMI-SVD ({nnz:,} non-zero co-occurrences, {size:,} words, {dim} dims)")
+    vocabulary, counts = counted_for_training(
+        corpus.text_path, min_count=config.min_count, window=config.window, dim=config.dim, workers=workers,
+        max_memory=config.max_memory, weighting="uniform", model="PPMI-SVD", model_bytes=ppmi_bytes, scratch=scratch,
+        progress=progress)
+    size, dim, nnz = len(vocabulary.words), config.dim, counts.nnz
     started = time.perf_counter()
     progress(Progress("ppmi", 0, 1, "matrix", f"{nnz:,} co-occurrences"))
     matrix = sppmi_matrix(counts, cds=config.cds, shift=float(config.negative))
