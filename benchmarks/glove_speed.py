@@ -92,7 +92,8 @@ def run_ours(corpus: embedsearch.Corpus, store: Path, args: argparse.Namespace) 
     result = embedsearch.train(corpus, store, config=config, overwrite=True, contexts=0, progress=progress)
     wall = time.perf_counter() - started
     cpu = cpu_seconds(resource.RUSAGE_SELF) + cpu_seconds(resource.RUSAGE_CHILDREN) - cpu_before  # with the counting processes
-    return {"seconds": result.seconds, "cpu_seconds": round(cpu, 1), "wall_with_store": round(wall, 2), "train_epochs_seconds": round(sum(e.seconds for e in result.epochs), 2),
+    return {"seconds": result.seconds, "cpu_seconds": round(cpu, 1), "wall_with_store": round(wall, 2),
+            "train_epochs_seconds": round(sum(e.seconds for e in result.epochs), 2),
             "epoch_seconds": [e.seconds for e in result.epochs], "final_cost": result.epochs[-1].loss,
             "phases_done_at": phases, "words": result.words}
 

@@ -197,6 +197,6 @@ def test_count_model_defaults():
     glove = embedsearch.TrainConfig(model="glove")
     assert (glove.window, glove.alpha, glove.add_context, glove.x_max, glove.weighting_alpha) == (10, 0.05, True, 100.0, 0.75)
     svd = embedsearch.TrainConfig(model="ppmi-svd")
-    assert (svd.window, svd.negative, svd.add_context, svd.cds, svd.eig) == (5, 1, False, 0.75, 0.5)
+    assert (svd.window, svd.negative, svd.add_context, svd.cds, svd.eig) == (5, 1, True, 0.75, 0.5)
     word2vec = embedsearch.TrainConfig().to_dict()
     assert not {"x_max", "cds", "eig", "add_context", "max_memory"} & set(word2vec)

@@ -304,7 +304,7 @@ def tokenize(ctx: click.Context, text: tuple[str, ...], pipeline_spec: str | Non
 @click.option("--eig", type=click.FloatRange(min=0, max=1), default=0.5, show_default=True,
               help="ppmi-svd: eigenvalue weighting p (vectors U * S**p).")
 @click.option("--add-context/--no-add-context", default=None,
-              help="glove/ppmi-svd: store word + context vectors (w + c). Default: on for glove (W + W~), off for ppmi-svd.")
+              help="glove/ppmi-svd: store word + context vectors (w + c; glove: W + W~). Default: on.")
 @click.option("--max-memory", type=click.FloatRange(min=0, min_open=True), default=None,
               help="glove/ppmi-svd: memory limit in GiB (default: 90% of the memory available); refused early, with an estimate.")
 @click.option("--loss", is_flag=True, help="word2vec: track and show the training loss per epoch (slightly slower).")
