@@ -146,13 +146,18 @@ class Store(KeyedVectorsAPI):
     def vocabulary(self) -> list[str]:
         """Every vocabulary word in row order (most frequent first for trained stores); read once, cached."""
         if self._vocabulary is None:
-            self._vocabulary = [w for (w,) in self._files.db.execute("SELECT word FROM words ORDER BY id")]
+            vocabulary = [w for (w,) in self._files.db.execute("SELECT word FROM words ORDER BY id")]
+            if not all(isinstance(w, str) for w in vocabulary):
+                raise self._damaged("a word that is not text")
+            self._vocabulary = vocabulary
         return self._vocabulary
 
     def counts(self) -> np.ndarray:
         """Corpus count of every vocabulary word, in row order (int64; 0 where a store has no counts)."""
-        return np.fromiter((c for (c,) in self._files.db.execute("SELECT count FROM words ORDER BY id")),
-                           dtype=np.int64, count=len(self))
+        rows = self._files.db.execute("SELECT count FROM words ORDER BY id")
+        if not all(isinstance(c, int) and c >= 0 for (c,) in rows):
+            raise self._damaged("a count that is not a whole number >= 0")
+        return np.fromiter((c for (c,) in rows), dtype=np.int64, count=len(self))
 
     def _warm(self) -> None:
         """From a store's second search on, keep the vocabulary in memory: a one-off read (~30 ms per
@@ -173,9 +178,9 @@ class Store(KeyedVectorsAPI):
             batch = ids[start : start + _SQL_BATCH]
             sql = f"SELECT id, word FROM words WHERE id IN ({','.join('?' * len(batch))})"
             found.update(self._files.db.execute(sql, batch).fetchall())
-        missing = [i for i in ids if i not in found]
+        missing = [i for i in ids if not isinstance(found.get(i), str)]
         if missing:
-            raise StoreError(f"{self._files.directory / 'meta.sqlite'}: no word with id {missing[0]} (the store is damaged)")
+            raise self._damaged(f"no word (as text) with id {missing[0]}")
         return [found[i] for i in ids]
 
     def rows_for(self, words: Sequence[str]) -> dict[str, int]:
@@ -191,8 +196,7 @@ class Store(KeyedVectorsAPI):
         # The word -> id lookup goes through the table's index, which opening does not read; the id ->
         # word rows it lands on are the ones the words checksum covers, so they must agree.
         if found and self.words_of(found.values()) != list(found):
-            raise StoreError(f"{self._files.directory / 'meta.sqlite'}: the index of the words table is damaged "
-                             "(run `embedsearch verify`)")
+            raise self._damaged("the index of the words table does not match the table")
         return found
 
     def _unknown(self, word: str) -> UnknownWordError:
@@ -201,9 +205,12 @@ class Store(KeyedVectorsAPI):
         scan of the (checksummed) table finds means a damaged index, not an unknown word."""
         if self._row_of is None and self._files.db.execute(
                 "SELECT 1 FROM words NOT INDEXED WHERE word = ? LIMIT 1", (word,)).fetchone():
-            raise StoreError(f"{self._files.directory / 'meta.sqlite'}: the index of the words table is damaged "
-                             "(run `embedsearch verify`)")
+            raise self._damaged("the index of the words table misses a word the table holds")
         return UnknownWordError(word, self.suggest(word))
+
+    def _damaged(self, what: str) -> StoreError:
+        return StoreError(f"{self._files.directory / 'meta.sqlite'}: the words table is damaged ({what}); "
+                          "`embedsearch verify` checks the whole store")
 
     def suggest(self, word: str, limit: int = 5) -> list[str]:
         """Vocabulary words spelled close to ``word``, most frequent first among equals."""

@@ -203,6 +203,8 @@ WORDS_CASES = {
 
 # Edits that leave a consistent store once the checksums are recomputed: a deliberate editor may make them.
 CONSISTENT_EDITS = {"changed count", "renamed word", "swapped words"}
+# Values of the wrong type behind recomputed checksums: refused where they are read, not on every open.
+LAZILY_CHECKED = {"count of the wrong type", "word of the wrong type"}
 
 
 @pytest.mark.parametrize("reseal", [False, True], ids=["careless", "resealed"])
@@ -217,6 +219,11 @@ def test_words_table_and_schema_damage(store: Path, case: str, reseal: bool):
         except (EmbedsearchError, sqlite3.DatabaseError, TypeError, ValueError):
             pass
         db.close()
+        if case in LAZILY_CHECKED:  # what reads the values refuses them
+            with pytest.raises(StoreError, match="meta.sqlite"):
+                with embedsearch.open_store(store) as opened:
+                    opened.counts() if "count" in case else opened.vocabulary()
+            return
         if case in CONSISTENT_EDITS:
             try:
                 answers(store)

@@ -187,17 +187,16 @@ def meta_digest(meta: Mapping[str, Any]) -> str:
     return hashlib.sha256(encode_meta(body).encode("utf-8")).hexdigest()
 
 
-WORDS_DIGEST_SQL = ("SELECT group_concat(word, char(10)), total(count * (id + 1)), total(count), "
-                    "total(typeof(word) != 'text' OR typeof(count) != 'integer' OR count < 0) FROM words")
+WORDS_DIGEST_SQL = "SELECT group_concat(word, char(10)), total(count * (id + 1)) FROM words"
 
 
 def words_digest(row: tuple[Any, ...]) -> str:
-    """SHA-256 of the words table from :data:`WORDS_DIGEST_SQL`'s one row (words in id order, weighted counts).
-
-    One scan inside SQLite, without a Python object per row: ~15 ms for 68k words, ~0.25 s for 1M.
-    """
-    joined, weighted, total, malformed = row
-    if malformed:
-        raise ValueError(f"{int(malformed)} row(s) with a word that is not text or a count that is not a whole number >= 0")
-    text = f"{joined or ''}\x00{float(weighted or 0):.17g}\x00{float(total or 0):.17g}"
+    """SHA-256 of the words table from :data:`WORDS_DIGEST_SQL`'s one row: every word in id order and a
+    position-weighted sum of the counts, computed in one scan inside SQLite without a Python object
+    per row (~6 ms for 68k words, ~0.1 s for 1M on an idle core). Values of the wrong type change
+    it too; readers check types where they use the values."""
+    joined, weighted = row
+    if joined is not None and not isinstance(joined, str):
+        raise ValueError("the words are not text")
+    text = f"{joined or ''}\x00{float(weighted or 0):.17g}"
     return hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest()

@@ -78,6 +78,11 @@ def _check_database(files: StoreFiles, report: VerifyReport) -> None:
         return
     if result != ["ok"]:
         report.problems.append(f"{name}: SQLite integrity check failed ({'; '.join(map(str, result[:3]))})")
+    (malformed,) = files.db.execute("SELECT count(*) FROM words WHERE typeof(word) != 'text' "  # type: ignore[union-attr]
+                                    "OR typeof(count) != 'integer' OR count < 0").fetchone()
+    if malformed:
+        report.problems.append(f"{name}: {malformed} word row(s) with a word that is not text or a count that is not "
+                               "a whole number >= 0")
     try:
         files.artifacts  # noqa: B018 - loading checks every learned model's SHA-256
     except StoreError as exc:
