@@ -148,7 +148,7 @@ class Store(KeyedVectorsAPI):
         if self._vocabulary is None:
             vocabulary = [w for (w,) in self._files.db.execute("SELECT word FROM words ORDER BY id")]
             if not all(isinstance(w, str) for w in vocabulary):
-                raise self._damaged("a word that is not text")
+                raise self._words_damaged("a word that is not text")
             self._vocabulary = vocabulary
         return self._vocabulary
 
@@ -156,7 +156,7 @@ class Store(KeyedVectorsAPI):
         """Corpus count of every vocabulary word, in row order (int64; 0 where a store has no counts)."""
         rows = self._files.db.execute("SELECT count FROM words ORDER BY id")
         if not all(isinstance(c, int) and c >= 0 for (c,) in rows):
-            raise self._damaged("a count that is not a whole number >= 0")
+            raise self._words_damaged("a count that is not a whole number >= 0")
         return np.fromiter((c for (c,) in rows), dtype=np.int64, count=len(self))
 
     def _warm(self) -> None:
@@ -180,7 +180,7 @@ class Store(KeyedVectorsAPI):
             found.update(self._files.db.execute(sql, batch).fetchall())
         missing = [i for i in ids if not isinstance(found.get(i), str)]
         if missing:
-            raise self._damaged(f"no word (as text) with id {missing[0]}")
+            raise self._words_damaged(f"no word (as text) with id {missing[0]}")
         return [found[i] for i in ids]
 
     def rows_for(self, words: Sequence[str]) -> dict[str, int]:
@@ -196,7 +196,7 @@ class Store(KeyedVectorsAPI):
         # The word -> id lookup goes through the table's index, which opening does not read; the id ->
         # word rows it lands on are the ones the words checksum covers, so they must agree.
         if found and self.words_of(found.values()) != list(found):
-            raise self._damaged("the index of the words table does not match the table")
+            raise self._words_damaged("the index of the words table does not match the table")
         return found
 
     def _unknown(self, word: str) -> UnknownWordError:
@@ -205,10 +205,10 @@ class Store(KeyedVectorsAPI):
         scan of the (checksummed) table finds means a damaged index, not an unknown word."""
         if self._row_of is None and self._files.db.execute(
                 "SELECT 1 FROM words NOT INDEXED WHERE word = ? LIMIT 1", (word,)).fetchone():
-            raise self._damaged("the index of the words table misses a word the table holds")
+            raise self._words_damaged("the index of the words table misses a word the table holds")
         return UnknownWordError(word, self.suggest(word))
 
-    def _damaged(self, what: str) -> StoreError:
+    def _words_damaged(self, what: str) -> StoreError:
         return StoreError(f"{self._files.directory / 'meta.sqlite'}: the words table is damaged ({what}); "
                           "`embedsearch verify` checks the whole store")
 
