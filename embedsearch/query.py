@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import spelling
 from .errors import ConfigError, QueryError, StoreError, UnknownWordError, UsageError
 from .expression import WeightedTerm, is_plain, parse_expression
 from .keyed import KeyedVectorsAPI
@@ -218,6 +217,8 @@ class Store(KeyedVectorsAPI):
             return []
         db = self._files.db
         # Edits of a long word are many and none is a word: not worth the time (a 100 KB "word" hung).
+        from . import spelling  # only an unknown word needs it
+
         edits = spelling.edits1(word, self._spelling_alphabet()) if len(word) <= _SUGGEST_EDIT_CHARS else set()
         found: list[tuple[int, int, str]] = []
         candidates = sorted(edits)
@@ -243,6 +244,8 @@ class Store(KeyedVectorsAPI):
         """The vocabulary's own letters beyond ASCII (from its 5,000 most frequent words), for suggest."""
         if self._alphabet is None:
             rows = self._files.db.execute("SELECT word FROM words ORDER BY count DESC, id LIMIT 5000")
+            from . import spelling
+
             self._alphabet = spelling.alphabet(word for (word,) in rows)
         return self._alphabet
 

@@ -229,6 +229,8 @@ class ProgressPrinter:
 
 def display_width(text: str) -> int:
     """Terminal columns of ``text``: Hangul and CJK take two, combining marks none (wcwidth)."""
+    if text.isascii() and text.isprintable():
+        return len(text)  # the common case, without importing wcwidth's tables on a cold query
     from wcwidth import wcswidth, wcwidth
 
     width = wcswidth(text)
