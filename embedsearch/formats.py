@@ -265,6 +265,7 @@ def import_vectors(
     strict: bool = False,
     index: Any = "flat",
     overwrite: bool = False,
+    postprocess: Any = None,
     progress: ProgressCallback = ignore_progress,
 ) -> ImportReport:
     """Make a store from a vector file. ``fmt=None`` detects the format.
@@ -273,9 +274,10 @@ def import_vectors(
     evaluation relies on). ``pipeline`` (a :class:`Pipeline`) says how query words are prepared;
     by default they are used exactly as typed. Duplicate words keep their first vector. A fastText
     ``.bin`` keeps its subword matrix, so the store answers for out-of-vocabulary words too.
+    ``postprocess`` (``center`` or ``abtt:D``) is applied as in :func:`~embedsearch.train`.
     """
-    from .store import write_store
     from .store.generations import store_writing
+    from .store.postprocess import parse_postprocess
 
     path = Path(path)
     if str(path) == "-":  # stdin: a text or binary stream read once, so no format detection
@@ -286,15 +288,16 @@ def import_vectors(
     fmt = fmt or detect_format(path)
     if fmt not in IMPORT_FORMATS:
         raise ConfigError(f"format must be one of {', '.join(IMPORT_FORMATS)}, got {fmt!r}")
+    post = parse_postprocess(postprocess)  # a bad spec fails before the file is read
     report = ImportReport(Path(output), fmt)
     with store_writing(output, create=True, overwrite=overwrite) as writing, writing.scratch() as scratch:
         if fmt == "fasttext-bin":
-            return _import_fasttext_bin(path, Path(output), report, pipeline, index, overwrite, progress, scratch)
-        return _import_text(path, Path(output), fmt, report, pipeline, strict, index, overwrite, progress, scratch)
+            return _import_fasttext_bin(path, Path(output), report, pipeline, index, overwrite, progress, scratch, post)
+        return _import_text(path, Path(output), fmt, report, pipeline, strict, index, overwrite, progress, scratch, post)
 
 
 def _import_text(path: Path, output: Path, fmt: str, report: ImportReport, pipeline: Any, strict: bool, index: Any,
-                 overwrite: bool, progress: ProgressCallback, scratch: Path) -> ImportReport:
+                 overwrite: bool, progress: ProgressCallback, scratch: Path, post: Any) -> ImportReport:
     from .store import write_store
 
     rows: _Rows | None = None
@@ -324,6 +327,7 @@ def _import_text(path: Path, output: Path, fmt: str, report: ImportReport, pipel
         pipeline=pipeline.to_dict() if pipeline is not None else None,
         index=index,
         overwrite=overwrite,
+        postprocess=post,
         progress=progress,
     )
     del rows
@@ -331,7 +335,7 @@ def _import_text(path: Path, output: Path, fmt: str, report: ImportReport, pipel
 
 
 def _import_fasttext_bin(path: Path, output: Path, report: ImportReport, pipeline: Any, index: Any, overwrite: bool,
-                         progress: ProgressCallback, scratch: Path) -> ImportReport:
+                         progress: ProgressCallback, scratch: Path, post: Any) -> ImportReport:
     from .store import write_store
     from .training.fasttext import load_fasttext_bin
 
@@ -351,6 +355,7 @@ def _import_fasttext_bin(path: Path, output: Path, report: ImportReport, pipelin
         extra_meta=loaded.extra_meta,
         index=index,
         overwrite=overwrite,
+        postprocess=post,
         progress=progress,
     )
     return report

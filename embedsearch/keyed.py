@@ -48,6 +48,7 @@ class KeyedVectorsAPI:
         def _top_of_scores(self, scores: np.ndarray, k: int, exclude: set[int], rows: np.ndarray) -> list[Neighbor]: ...
         @property
         def subwords(self) -> Any: ...
+        def placed(self, vector: np.ndarray) -> np.ndarray: ...
         @property
         def dim(self) -> int: ...
         def __len__(self) -> int: ...
@@ -70,7 +71,7 @@ class KeyedVectorsAPI:
             vector = self.subwords.vector(key)
             length = float(np.linalg.norm(vector))
             if length > 0:
-                return (vector / length).astype(np.float32)
+                return self.placed(vector)
         raise UnknownWordError(key, self.suggest(key))
 
     @property

@@ -70,6 +70,7 @@ class Store(KeyedVectorsAPI):
         self.vectors = files.vectors
         self._pipeline: CompiledPipeline | None = None
         self._subwords: SubwordModel | None | bool = False  # False: not looked at yet
+        self._postprocess = files.postprocess  # the stored rows' post-processing (mean, directions), or None
         self._search_param: int | None = None
         self._vocabulary: list[str] | None = None
         self._row_of: dict[str, int] | None = None
@@ -120,8 +121,18 @@ class Store(KeyedVectorsAPI):
             self._subwords = SubwordModel.from_store(self._files, meta) if meta else None
         return self._subwords  # type: ignore[return-value]
 
+    def placed(self, vector: np.ndarray) -> np.ndarray:
+        """A vector built outside the stored rows (a FastText subword vector) moved where the stored
+        rows are: normalised, and post-processed as they were (``train --postprocess``)."""
+        if self._postprocess is not None:
+            from .store.postprocess import apply
+
+            return apply(vector, self._postprocess)
+        return (vector / np.linalg.norm(vector)).astype(np.float32, copy=False)
+
     def raw_vector(self, word: str) -> np.ndarray:
-        """A FastText store's unnormalised vector for any word, as fastText's ``get_word_vector`` gives it."""
+        """A FastText store's unnormalised vector for any word, as fastText's ``get_word_vector`` gives
+        it (before any post-processing: :meth:`vector` is the word's place among the stored rows)."""
         if self.subwords is None:
             raise QueryError(f"{self.path} has no subword data (only FastText stores do)")
         row = self.rows_for([word]).get(word)
@@ -275,7 +286,7 @@ class Store(KeyedVectorsAPI):
                 raise self._damaged(str(self.meta["subwords"].get("file", "subwords.npy")), f"the n-grams of {token!r}")
             if vector is None or norm == 0.0:
                 raise self._unknown(token)
-            units.append(vector / norm)
+            units.append(self.placed(vector))
             oov.append(token)
         rows = [ids[t] for t in tokens if t in ids]
         vector = units[0] if len(units) == 1 else np.mean(units, axis=0)

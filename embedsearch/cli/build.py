@@ -28,6 +28,27 @@ from .app import (
 if TYPE_CHECKING:
     from ..text.pipeline import Pipeline
 
+def _check_postprocess(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from ..errors import ConfigError
+    from ..store.postprocess import parse_postprocess
+
+    try:
+        post = parse_postprocess(value)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return post.spec if post is not None else None
+
+
+def postprocess_option(default: str | None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--postprocess, shared by train, import and reindex."""
+    return click.option(
+        "--postprocess", default=default, callback=_check_postprocess, metavar="none|center|abtt:D",
+        show_default=default is not None,
+        help="Post-process the vectors: center (subtract the mean) or abtt:D (also remove the D dominant "
+             "directions, Mu & Viswanath 2018); applied to the stored vectors and to every vector a query "
+             "builds (FastText's unseen words). See docs/quality.md.")
+
+
 # --- ingest and tokenize: the text pipeline from options -------------------------------------
 
 _PIPELINE_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
@@ -304,12 +325,14 @@ def tokenize(ctx: click.Context, text: tuple[str, ...], pipeline_spec: str | Non
 @click.option("--eig", type=click.FloatRange(min=0, max=1), default=0.5, show_default=True,
               help="ppmi-svd: eigenvalue weighting p (vectors U * S**p).")
 @click.option("--add-context/--no-add-context", default=None,
-              help="glove/ppmi-svd: store word + context vectors (w + c; glove: W + W~). Default: on.")
+              help="word2vec/glove/ppmi-svd: store word + context vectors (w + c; glove: W + W~). "
+                   "Default: on for glove and ppmi-svd, off for word2vec.")
 @click.option("--max-memory", type=click.FloatRange(min=0, min_open=True), default=None,
               help="glove/ppmi-svd: memory limit in GiB (default: 90% of the memory available); refused early, with an estimate.")
 @click.option("--loss", is_flag=True, help="word2vec: track and show the training loss per epoch (slightly slower).")
 @click.option("--contexts", type=click.IntRange(min=0), default=16, show_default=True,
               help="Occurrences of each word to keep (seeded sample) for `examples` and `--rerank`; 0 keeps none.")
+@postprocess_option(None)
 @index_options
 @click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
 @json_option
@@ -317,7 +340,8 @@ def tokenize(ctx: click.Context, text: tuple[str, ...], pipeline_spec: str | Non
 def train(progress: ProgressPrinter, corpus: Path, output: Path, model: str, arch: str, dim: int, window: int | None,
           min_count: int, negative: int | None, sample: float | None, epochs: int, alpha: float | None,
           workers: int | None, seed: int, minn: int, maxn: int, bucket: int, x_max: float, weighting_alpha: float,
-          cds: float, eig: float, add_context: bool | None, max_memory: float | None, loss: bool, contexts: int, index_kind: str,
+          cds: float, eig: float, add_context: bool | None, max_memory: float | None, loss: bool, contexts: int,
+          postprocess: str | None, index_kind: str,
           target_recall: float, hnsw_m: int | None, ef_construction: int | None, nlist: int | None, pq_m: int | None, force: bool,
           as_json: bool) -> None:
     """Train Word2Vec, FastText, GloVe or PPMI-SVD on a CORPUS directory (from `ingest`) and write a store.
@@ -338,7 +362,8 @@ def train(progress: ProgressPrinter, corpus: Path, output: Path, model: str, arc
                          bucket=bucket, x_max=x_max, weighting_alpha=weighting_alpha, cds=cds, eig=eig,
                          add_context=add_context, max_memory=max_memory, **options)
     index = build_index_options(index_kind, target_recall, hnsw_m, ef_construction, nlist, pq_m)
-    result = run_train(corpus, output, config=config, index=index, overwrite=force, contexts=contexts, progress=progress)
+    result = run_train(corpus, output, config=config, index=index, overwrite=force, contexts=contexts,
+                       postprocess=postprocess, progress=progress)
     if as_json:
         emit_json(result)
         return
@@ -406,12 +431,13 @@ def quickstart(progress: ProgressPrinter, output: Path | None, workers: int | No
 @click.option("--pipeline", "pipeline_spec", default=None, metavar="STEPS",
               help="How query words are prepared, e.g. 'lowercase,word'. Default: used as typed.")
 @click.option("--strict", is_flag=True, help="Stop at the first bad line instead of skipping and counting it.")
+@postprocess_option(None)
 @index_options
 @click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
 @json_option
 @click.pass_obj
 def import_command(progress: ProgressPrinter, file: Path, output: Path, fmt: str | None, pipeline_spec: str | None,
-                   strict: bool, index_kind: str, target_recall: float, hnsw_m: int | None, ef_construction: int | None,
+                   strict: bool, postprocess: str | None, index_kind: str, target_recall: float, hnsw_m: int | None, ef_construction: int | None,
                    nlist: int | None, pq_m: int | None, force: bool, as_json: bool) -> None:
     """Make a store from a vector FILE (word2vec text or binary, fastText .vec or .bin, GloVe; - for stdin).
 
@@ -428,7 +454,7 @@ def import_command(progress: ProgressPrinter, file: Path, output: Path, fmt: str
     pipeline = parse_steps(pipeline_spec) if pipeline_spec else None
     index = build_index_options(index_kind, target_recall, hnsw_m, ef_construction, nlist, pq_m)
     report = import_vectors(file, output, fmt=fmt, pipeline=pipeline, strict=strict, index=index, overwrite=force,
-                            progress=progress)
+                            postprocess=postprocess, progress=progress)
     if as_json:
         emit_json(report)
         return
@@ -446,18 +472,24 @@ def import_command(progress: ProgressPrinter, file: Path, output: Path, fmt: str
 @main.command()
 @click.argument("legacy", nargs=-1, metavar="")
 @store_option
+@postprocess_option(None)
 @index_options
 @json_option
 @click.pass_obj
-def reindex(progress: ProgressPrinter, legacy: tuple[str, ...], store_path: Path | None, index_kind: str,
+def reindex(progress: ProgressPrinter, legacy: tuple[str, ...], store_path: Path | None, postprocess: str | None,
+            index_kind: str,
             target_recall: float, hnsw_m: int | None, ef_construction: int | None, nlist: int | None, pq_m: int | None,
             as_json: bool) -> None:
     """Rebuild a store's nearest-neighbour index (vectors unchanged), measuring its recall.
+
+    With --postprocess the vectors are post-processed first (once: a post-processed store keeps no
+    other vectors).
 
     \b
     Examples:
       embedsearch reindex -s big_store --index hnsw
       embedsearch reindex -s big_store --index ivf --nlist 4096 --target-recall 0.98
+      embedsearch reindex -s my_store --postprocess abtt:2
     """
     from ..store.reindex import reindex as run_reindex
 
@@ -466,7 +498,7 @@ def reindex(progress: ProgressPrinter, legacy: tuple[str, ...], store_path: Path
         raise click.UsageError(f"unexpected argument {legacy[0]!r} (the store is -s STORE)")
     store_path = resolve_store_path(store_path)
     options = build_index_options(index_kind, target_recall, hnsw_m, ef_construction, nlist, pq_m)
-    result = run_reindex(store_path, options, progress=progress)
+    result = run_reindex(store_path, options, postprocess=postprocess, progress=progress)
     if as_json:
         emit_json(result)
         return

@@ -143,7 +143,13 @@ SCHEMA: dict[str, Check] = {
         "window": _integer(1, 1_000), "dim": _integer(1, MAX_DIM), "blend_weight": _number(-1e6, 1e6),
     }, required=("format", "file", "hidden", "window")),
     "checksums": _object({"words": _text(64, _HEX64), "meta": _text(64, _HEX64)}, required=("words", "meta")),
+    # Mean-centering / all-but-the-top (store/postprocess.py): applied to the stored rows at build
+    # time and, from the parameters in its file, to every vector the query path builds.
+    "postprocess": _object({
+        "method": _one_of("center", "abtt"), "directions": _integer(0, 100), "file": _text(64, _FILE_NAME),
+    }, required=("method", "directions", "file")),
 }
+POSTPROCESS_FILE = "postprocess.npy"
 REQUIRED = ("format_version", "words", "dim", "index", "files")
 
 
@@ -174,11 +180,25 @@ def validate_meta(meta: Mapping[str, Any], where: str) -> None:
             raise _Bad(f"'index.kind' {index['kind']!r} does not fit the files ({', '.join(sorted(files))})")
         if "vectors.npy" not in files:
             raise _Bad("'files' does not list vectors.npy")
+        _check_postprocess(meta)
         reranker = meta.get("reranker")
         if reranker and "dim" in reranker and reranker["dim"] != meta["dim"]:
             raise _Bad(f"'reranker.dim' ({reranker['dim']}) differs from the store's dim ({meta['dim']})")
     except _Bad as exc:
         raise StoreError(f"{where}: metadata {exc}") from None
+
+
+def _check_postprocess(meta: Mapping[str, Any]) -> None:
+    post, files = meta.get("postprocess"), meta["files"]
+    if post is None:
+        if POSTPROCESS_FILE in files:  # the parameters are there, the record of them is not
+            raise _Bad(f"'files' lists {POSTPROCESS_FILE} but 'postprocess' is missing")
+        return
+    if post["file"] != POSTPROCESS_FILE or post["file"] not in files:
+        raise _Bad(f"'postprocess.file' must be {POSTPROCESS_FILE}, listed in 'files', got {_show(post['file'])}")
+    if (post["method"] == "center") != (post["directions"] == 0) or post["directions"] >= meta["dim"]:
+        raise _Bad(f"'postprocess' {post['method']} with {post['directions']} direction(s) does not fit "
+                   f"(center removes none, abtt 1 or more, fewer than dim {meta['dim']})")
 
 
 def meta_digest(meta: Mapping[str, Any]) -> str:

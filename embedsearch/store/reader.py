@@ -93,6 +93,13 @@ class StoreFiles:
         self.vectors = self._open_vectors()
         self._searcher: Searcher | None = None
         self._arrays: dict[str, np.ndarray] = {}
+        self.postprocess: np.ndarray | None = None  # train --postprocess: its parameters, checked here
+        if self.meta.get("postprocess"):
+            from .postprocess import check_params
+
+            name = self.meta["postprocess"]["file"]
+            self.postprocess = np.array(self.array(name))
+            check_params(self.postprocess, self.meta["postprocess"], self.dim, str(self._name(name)))
 
     def _name(self, name: str) -> Path:
         """How messages name a store file: its path in the store, nothing outside it."""

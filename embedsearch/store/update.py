@@ -27,10 +27,12 @@ class StoreUpdate:
     then :meth:`record_file` them; change metadata with :meth:`set_meta`; ``db`` is its
     ``meta.sqlite`` (already migrated to the current schema)."""
 
-    def __init__(self, directory: Path, db: sqlite3.Connection, files: dict[str, Any], vectors: Any) -> None:
+    def __init__(self, directory: Path, db: sqlite3.Connection, files: dict[str, Any], vectors: Any,
+                 meta: dict[str, Any] | None = None) -> None:
         self.directory = directory
         self.db = db
         self.vectors = vectors  # the live store's memory-mapped rows (unchanged by an update)
+        self.meta = dict(meta or {})  # the live store's metadata, as opened and checked
         self._files = files
 
     def new_file(self, name: str) -> Path:
@@ -87,7 +89,7 @@ def updating_store(path: str | os.PathLike[str]) -> Iterator[StoreUpdate]:
                 db = sqlite3.connect(tmp / layout.META_DB)
                 try:
                     with db:
-                        update = StoreUpdate(tmp, db, recorded, files.vectors)
+                        update = StoreUpdate(tmp, db, recorded, files.vectors, files.meta)
                         yield update
                         update.set_meta("files", recorded)
                         seal_meta(db)

@@ -18,6 +18,9 @@ from . import layout
 from .generations import store_writing
 from .index import IndexOptions, build_index
 from .metadata import WORDS_DIGEST_SQL, meta_digest, validate_meta, words_digest
+from .postprocess import FILE as POSTPROCESS_FILE
+from .postprocess import Postprocess, fit, parse_postprocess
+from .postprocess import apply as apply_postprocess
 from .schema import encode_meta, migrate
 
 _INSERT_BATCH = 10_000
@@ -48,6 +51,7 @@ def write_store(
     artifacts: Mapping[str, bytes] | None = None,
     tables: Mapping[str, Iterable[Mapping[str, Any]]] | None = None,
     overwrite: bool = False,
+    postprocess: str | Postprocess | None = None,
     progress: ProgressCallback = ignore_progress,
 ) -> Path:
     """Write a store at ``path`` from ``words`` (row order) and their ``vectors``.
@@ -58,7 +62,8 @@ def write_store(
     open like the others), ``extra_meta`` extra metadata keys (e.g. FastText's subword settings).
     ``artifacts`` are the models the pipeline's fitted steps learned (name → bytes); each one the
     pipeline names must be there, with the SHA-256 the pipeline records. ``tables`` are rows for
-    other tables of the schema (e.g. ``contexts``).
+    other tables of the schema (e.g. ``contexts``). ``postprocess`` (``center`` or ``abtt:D``,
+    :mod:`.postprocess`) transforms the unit rows and saves its parameters for the query path.
     Nothing is published at ``path`` unless everything was written (see :mod:`.generations`);
     an existing store is replaced only with ``overwrite``, and a directory that is not a store never.
     """
@@ -74,6 +79,13 @@ def write_store(
         raise ConfigError("vectors contain NaN or infinity")
     artifacts = _checked_artifacts(pipeline, artifacts or {})
     rows, zero_rows = unit_rows(vectors)
+    post = parse_postprocess(postprocess)
+    params = None
+    if post is not None:
+        params = fit(rows, post)
+        # From the vectors as given, as the query path does with a vector it builds (FastText's unseen words).
+        rows = apply_postprocess(vectors, params)
+        zero_rows = int((~np.any(rows != 0, axis=1)).sum())
     target = Path(path)
     with store_writing(target, create=True, overwrite=overwrite) as writing, writing.building() as tmp:
         progress(Progress("store", 0, 3, "files", "vectors"))
@@ -81,6 +93,10 @@ def write_store(
         progress(Progress("store", 1, 3, "files", "index"))
         index_meta = build_index(rows, tmp / layout.INDEX, kind=index, progress=progress)
         extra = dict(arrays or {})
+        if params is not None:
+            if POSTPROCESS_FILE in extra:
+                raise ConfigError(f"extra store array {POSTPROCESS_FILE} is the post-processing's own")
+            extra[POSTPROCESS_FILE] = params
         for name, array in extra.items():
             if not name.endswith(".npy") or "/" in name or name in layout.CHECKED_FILES:
                 raise ConfigError(f"extra store array {name!r} must be a plain new .npy file name")
@@ -103,6 +119,7 @@ def write_store(
             "index": index_meta,
             "files": files,
             **dict(extra_meta or {}),
+            **({"postprocess": post.meta()} if post is not None else {}),
         }
         _write_meta_db(tmp / layout.META_DB, words, counts, meta, artifacts, tables or {})
         progress(Progress("store", 3, 3, "files", "done", final=True))

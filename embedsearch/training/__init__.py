@@ -5,6 +5,7 @@ import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -40,6 +41,7 @@ def train(
     index: str | IndexOptions = "flat",
     overwrite: bool = False,
     contexts: int = 16,
+    postprocess: str | None = None,
     progress: ProgressCallback = ignore_progress,
 ) -> TrainResult:
     """Train embeddings on a tokenized corpus (from :func:`embedsearch.ingest`) and write a store.
@@ -47,9 +49,14 @@ def train(
     ``index`` is the nearest-neighbour index to build: ``flat`` (exact), ``hnsw``, ``ivf``,
     ``ivfpq``, ``auto``, or :class:`~embedsearch.store.index.IndexOptions` for its parameters.
     ``contexts`` is how many occurrences of each word to keep (a seeded sample, with up to 8 words
-    either side) for ``examples`` and the reranker; 0 keeps none.
+    either side) for ``examples`` and the reranker; 0 keeps none. ``postprocess``: ``center`` or
+    ``abtt:D`` (mean-centering, and removal of the D dominant directions: see
+    :mod:`embedsearch.store.postprocess`), applied to the stored vectors and on the query path.
     """
+    from ..store.postprocess import parse_postprocess
+
     config = config or TrainConfig()
+    post = parse_postprocess(postprocess)
     if contexts < 0:
         raise ConfigError(f"contexts must be 0 or more, got {contexts}")
     corpus = corpus if isinstance(corpus, Corpus) else open_corpus(corpus)
@@ -67,7 +74,7 @@ def train(
             raise TrainingError(f"training diverged: the vectors hold NaN or infinite values (alpha={config.alpha}); "
                                 "lower --alpha (word2vec uses 0.025 to 0.05)")
         seconds = time.perf_counter() - started
-        _publish(trained, corpus, config, output, seconds, index, overwrite, contexts, progress)
+        _publish(trained, corpus, config, output, seconds, index, overwrite, contexts, post, progress)
     return TrainResult(output, len(trained.words), config.dim, trained.corpus_words, round(seconds, 3), trained.epochs, config)
 
 
@@ -115,7 +122,8 @@ def _train_backend(corpus: Corpus, config: TrainConfig, progress: ProgressCallba
 
 
 def _publish(trained: TrainedVectors, corpus: Corpus, config: TrainConfig, output: Path, seconds: float,
-             index: str | IndexOptions, overwrite: bool, contexts: int, progress: ProgressCallback) -> None:
+             index: str | IndexOptions, overwrite: bool, contexts: int, postprocess: Any,
+             progress: ProgressCallback) -> None:
     extra_meta = dict(trained.extra_meta or {})
     tables = {}
     if contexts:
@@ -145,6 +153,7 @@ def _publish(trained: TrainedVectors, corpus: Corpus, config: TrainConfig, outpu
         tables=tables,
         index=index,
         overwrite=overwrite,
+        postprocess=postprocess,
         progress=progress,
     )
 

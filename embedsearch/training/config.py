@@ -31,7 +31,7 @@ COUNT_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 # Settings each kind of model does not use, left out of the store's record of its parameters.
 _UNUSED: dict[str, tuple[str, ...]] = {
-    "word2vec": ("minn", "maxn", "bucket", "x_max", "weighting_alpha", "cds", "eig", "add_context"),
+    "word2vec": ("minn", "maxn", "bucket", "x_max", "weighting_alpha", "cds", "eig"),
     "fasttext": ("x_max", "weighting_alpha", "cds", "eig", "add_context"),
     "glove": ("arch", "minn", "maxn", "bucket", "negative", "sample", "min_alpha", "compute_loss", "cds", "eig"),
     "ppmi-svd": ("arch", "minn", "maxn", "bucket", "sample", "epochs", "alpha", "min_alpha", "compute_loss", "x_max",
@@ -71,6 +71,10 @@ class TrainConfig:
     (p = 0.5: ``U * S**p``); ``add_context`` (default on) adds ``V * S**p``. ``max_memory`` (GiB) caps the memory
     they may use (default: 90% of what is available); they refuse early, with an estimate.
 
+    ``model="word2vec"`` with ``add_context=True`` stores ``w + c``: each word vector plus its
+    output ("context") vector from negative sampling (gensim's ``syn1neg``), as Levy, Goldberg and
+    Dagan (2015) do for SGNS.
+
     ``seed`` fixes vector initialisation and sampling; training is bit-reproducible only with
     ``workers=1``, because with several threads the order of updates depends on scheduling.
     ``compute_loss`` makes gensim track the training loss (a few percent slower; with several
@@ -97,7 +101,7 @@ class TrainConfig:
     weighting_alpha: float = 0.75
     cds: float = 0.75
     eig: float = 0.5
-    add_context: bool | None = None  # None: by model (COUNT_DEFAULTS); word2vec/fastText ignore it
+    add_context: bool | None = None  # None: by model (COUNT_DEFAULTS; word2vec: off); fastText has none
     max_memory: float | None = None  # GiB; count-based models only; None: 90% of the memory available
 
     def __post_init__(self) -> None:
@@ -147,6 +151,9 @@ class TrainConfig:
             raise ConfigError(f"cds must be in (0, 1], got {self.cds}")
         if not 0 <= self.eig <= 1:
             raise ConfigError(f"eig must be in [0, 1], got {self.eig}")
+        if self.model == "fasttext" and self.add_context:
+            raise ConfigError("add_context (w + c) is for word2vec, glove and ppmi-svd: a fastText vector for an "
+                              "unseen word, built from subwords, has no context vector to add")
         if self.max_memory is not None and not self.max_memory > 0:
             raise ConfigError(f"max_memory must be positive (GiB), got {self.max_memory}")
         if not 0 <= self.seed < 2**32:

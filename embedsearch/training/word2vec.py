@@ -109,4 +109,6 @@ def train_word2vec(corpus: Corpus, config: TrainConfig, progress: ProgressCallba
     if len(kv) == 0:
         raise EmptyCorpusError(f"no word in {corpus.text_path} occurs at least min_count={config.min_count} times")
     counts = np.asarray(kv.expandos["count"], dtype=np.int64)
-    return TrainedVectors(list(kv.index_to_key), counts, kv.vectors, int(model.corpus_total_words), epochs, f"gensim {gensim.__version__}")
+    # w + c: the output vectors of negative sampling (rows in the same order) added to the input ones.
+    vectors = kv.vectors + model.syn1neg if config.add_context else kv.vectors
+    return TrainedVectors(list(kv.index_to_key), counts, vectors, int(model.corpus_total_words), epochs, f"gensim {gensim.__version__}")
