@@ -24,6 +24,11 @@ sample 1e-3, 5 epochs (the previous defaults). Multi-threaded training is not
 bit-reproducible, so ``--seeds 1,2,3`` repeats each configuration and the table gives the median
 (fastText takes no seed: its repeats are plain reruns).
 
+``--postprocess center,abtt:1,abtt:2`` also scores each trained store post-processed each of those
+ways, without training again: a hard-linked copy of the store gets `embedsearch reindex -s COPY
+--postprocess SPEC` (which never writes through the links), then the same evaluations; its row is
+labelled ``LABEL+SPEC`` and repeats the training time of the store it came from.
+
 ``--lock PATH`` takes an exclusive ``flock`` on PATH around each training command (the shared
 machine's benchmark lock), so a wait for the lock is never counted as training time; evaluations
 are not timed and run without it. Results are written
@@ -42,6 +47,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
+import shutil
 import shlex
 import statistics
 import subprocess
@@ -92,6 +99,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seeds", default="1", help="comma-separated seeds; each configuration runs once per seed (default: 1)")
     parser.add_argument("--workers", type=int, default=2, help="training threads (default: 2)")
     parser.add_argument("--restrict", type=int, default=30000, help="analogy vocabulary restriction (default: 30000)")
+    parser.add_argument("--postprocess", default="", metavar="SPECS",
+                        help="comma-separated post-processing variants (center, abtt:D) to score on every trained store")
     parser.add_argument("--lock", type=Path, help="take an exclusive flock on this file around each training command")
     parser.add_argument("--reuse", action="store_true", help="keep runs whose results are already in WORKDIR/runs")
     parser.add_argument("--evaluate-only", action="store_true",
@@ -159,7 +168,9 @@ def frequency_rows(store: Path, words: list[str]) -> list[int]:
     """Each word's row in the store, which is its frequency rank (rows are sorted by corpus count)."""
     import sqlite3
 
-    with contextlib.closing(sqlite3.connect(f"file:{store / 'meta.sqlite'}?mode=ro", uri=True)) as db:
+    current = store / "CURRENT"  # a store publishes generations: its files are in the one CURRENT names
+    live = store / current.read_text(encoding="utf-8").strip() if current.is_file() else store
+    with contextlib.closing(sqlite3.connect(f"file:{live / 'meta.sqlite'}?mode=ro", uri=True)) as db:
         rows = dict(db.execute(f"SELECT word, id FROM words WHERE word IN ({','.join('?' * len(words))})", words))
     return [rows[w] for w in words]
 
@@ -191,6 +202,29 @@ def one_run(runner: Runner, corpus: Path, eval_dir: Path, store: Path, train_arg
         record["queen"][method] = {"rank": rank_of("queen", words), "rank_in_restricted": rank_of("queen", frequent),
                                    "top": words[:QUEEN_K], "top_restricted": frequent[:QUEEN_K]}
     record["commands"] = ([train_record["command"]] if reused else []) + runner.shown
+    return record
+
+
+def _link_arrays(source: str, target: str) -> None:
+    """Hard-link the big arrays, copy the rest (the lock file and the metadata stay the copy's own)."""
+    if source.endswith((".npy", ".faiss")):
+        os.link(source, target)
+    else:
+        shutil.copy2(source, target)
+
+
+def postprocessed_run(runner: Runner, base: dict[str, Any], store: Path, spec: str, corpus: Path, eval_dir: Path,
+                      restrict: int) -> dict[str, Any]:
+    """The evaluations of ``store`` post-processed with ``spec``, on a hard-linked copy (reindex writes
+    new files and never through the links, so the trained store stays as it was)."""
+    variant = store.with_name(f"{store.name}+{spec}")
+    if variant.exists():
+        shutil.rmtree(variant)
+    shutil.copytree(store, variant, copy_function=_link_arrays)
+    runner.run_json(["reindex", "-s", str(variant), "--postprocess", spec, "--json"], timed=False)
+    reindexed = runner.shown[-1]
+    record = one_run(runner, corpus, eval_dir, variant, [], restrict, base["train"])
+    record["commands"].insert(1, reindexed)
     return record
 
 
@@ -231,9 +265,12 @@ def settings(config: dict[str, Any]) -> str:
     if model == "ppmi-svd":
         return (f"ppmi-svd, {config['dim']}d, window {config['window']}, shift k={config['negative']}, cds {config['cds']:g}, "
                 f"eig {config['eig']:g}{', w + c' if config['add_context'] else ''}")
-    return (f"{model} {config['arch']}, {config['dim']}d, window {config['window']}, "
+    text = (f"{model} {config['arch']}, {config['dim']}d, window {config['window']}, "
             f"negative {config['negative']}, sample {config['sample']:g}, {config['epochs']} epochs, "
             f"alpha {config['alpha']:g}")
+    if model == "fasttext":
+        text += f", n-grams {config['minn']}-{config['maxn']}, {config['bucket']:,} buckets"
+    return text + (", w + c" if config.get("add_context") else "")
 
 
 def markdown(rows: list[dict[str, Any]], seeds: list[int]) -> str:
@@ -301,6 +338,27 @@ def main() -> None:
                   + f", queen {fmt_rank(record['queen']['3cosadd']['rank'])}", file=sys.stderr, flush=True)
         rows.append(summary_row(label, config_args, runs))
         all_runs[label] = runs
+        for spec in [s.strip() for s in args.postprocess.split(",") if s.strip()]:
+            variant_label, variant_runs = f"{label}+{spec}", []
+            for seed, base in zip(seeds, runs):
+                name = f"{variant_label}.seed{seed}"
+                record_path, store = work / "runs" / f"{name}.json", work / "stores" / f"{label}.seed{seed}"
+                previous = json.loads(record_path.read_text()) if args.reuse and record_path.is_file() else None
+                if previous is None or previous["train"] != base["train"]:
+                    if not store.is_dir():
+                        sys.exit(f"error: {store} is missing; train it again (without --reuse) to post-process it")
+                    print(f"{name}: reindex --postprocess {spec}", file=sys.stderr, flush=True)
+                    previous = postprocessed_run(runner, base, store, spec, corpus, args.eval_dir, args.restrict)
+                    previous.update(label=variant_label, seed=seed, args=config_args, postprocess=spec)
+                    record_path.write_text(json.dumps(previous, indent=2) + "\n")
+                variant_runs.append(previous)
+                print(f"{name}: analogy {previous['analogy']['3cosadd']['total']['accuracy']:.1%}, "
+                      + ", ".join(f"{p} {previous['pairs'][p]['spearman']:.3f}" for p, _ in PAIRS), file=sys.stderr, flush=True)
+            row = summary_row(variant_label, config_args, variant_runs)
+            row["settings"] += f", postprocess {spec}"
+            row["args"] = shlex.join([*config_args, "--postprocess", spec])
+            rows.append(row)
+            all_runs[variant_label] = variant_runs
 
     info = machine()
     table = markdown(rows, seeds)
