@@ -586,6 +586,7 @@ class Store(KeyedVectorsAPI):
             pipeline_steps=[s.to_dict() for s in pipeline.steps] if pipeline else [],
             contexts=meta.get("contexts"),
             reranker=meta.get("reranker"),
+            postprocess=meta.get("postprocess"),
         )
 
 

@@ -134,3 +134,4 @@ class StoreInfo:
     pipeline_steps: list[dict[str, Any]] = field(default_factory=list)
     contexts: dict[str, Any] | None = None
     reranker: dict[str, Any] | None = None
+    postprocess: dict[str, Any] | None = None

@@ -189,7 +189,8 @@ def test_cli_options(lee_store: Path, tmp_path: Path):
     done = runner.invoke(main, ["-q", "reindex", "-s", str(path), "--postprocess", "center", "--json"])
     assert done.exit_code == 0, done.output
     info = runner.invoke(main, ["info", "-s", str(path), "--json"])
-    assert '"postprocess.npy"' in info.output
+    assert json.loads(info.output)["postprocess"]["method"] == "center" and '"postprocess.npy"' in info.output
+    assert "post-processed: centred (--postprocess center)" in runner.invoke(main, ["info", "-s", str(path)]).output
     again = runner.invoke(main, ["-q", "reindex", "-s", str(path), "--postprocess", "abtt:1"])
     assert again.exit_code == 2 and "already post-processed" in again.output
     assert "--postprocess" in runner.invoke(main, ["train", "--help"]).output

@@ -124,6 +124,8 @@ META_CASES = [
     ("contexts", {"window": 0}), ("contexts", {"window": "8"}), ("contexts", 3),
     ("subwords", {"file": "../x.npy", "minn": 3, "maxn": 6, "bucket": 10, "nwords": 5}),
     ("reranker", {"format": 1, "file": "reranker.npz", "hidden": 10**9, "window": 4}),
+    ("postprocess", {"method": "pca", "directions": 1, "file": "postprocess.npy"}),
+    ("postprocess", {"method": "center", "directions": 0, "file": "postprocess.npy"}),  # no such file recorded
     ("words", _DELETE), ("dim", _DELETE), ("index", _DELETE), ("files", _DELETE), ("format_version", _DELETE),
 ]
 

@@ -318,6 +318,11 @@ def info(store_path: Path | None, as_json: bool) -> None:
         click.echo(f"trained    {model.get('corpus_words', 0):,} corpus words in {model['train_seconds']:.1f} s")
     click.echo(f"pipeline   {result.pipeline}")
     click.echo(f"index      {describe_index(result.index)}")
+    if result.postprocess:
+        post = result.postprocess
+        spec = post["method"] if post["method"] == "center" else f"abtt:{post['directions']}"
+        click.echo(f"vectors    post-processed: centred{'' if spec == 'center' else ', top directions removed'} "
+                   f"(--postprocess {spec})")
     if result.corpus:
         stats = result.corpus.get("stats", {})
         click.echo(f"corpus     {stats.get('tokens', 0):,} tokens, {stats.get('documents', 0):,} documents from "
