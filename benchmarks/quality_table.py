@@ -49,6 +49,7 @@ import contextlib
 import json
 import os
 import shutil
+import sqlite3
 import shlex
 import statistics
 import subprocess
@@ -103,6 +104,9 @@ def parse_args() -> argparse.Namespace:
                         help="comma-separated post-processing variants (center, abtt:D) to score on every trained store")
     parser.add_argument("--lock", type=Path, help="take an exclusive flock on this file around each training command")
     parser.add_argument("--reuse", action="store_true", help="keep runs whose results are already in WORKDIR/runs")
+    parser.add_argument("--from-stores", action="store_true",
+                        help="a run without a result but with a finished store (e.g. the evaluation failed): take its "
+                             "training record from the store's metadata instead of training again")
     parser.add_argument("--evaluate-only", action="store_true",
                         help="with --reuse: re-run the evaluations of existing stores, not their training")
     parser.add_argument("--embedsearch", default=None,
@@ -228,6 +232,18 @@ def postprocessed_run(runner: Runner, base: dict[str, Any], store: Path, spec: s
     return record
 
 
+def train_record_from_store(store: Path, corpus: Path, train_args: list[str]) -> dict[str, Any]:
+    """What `train --json` reported, from the store's own metadata (training time, sizes, parameters)."""
+    current = store / "CURRENT"
+    live = store / current.read_text(encoding="utf-8").strip() if current.is_file() else store
+    with contextlib.closing(sqlite3.connect(f"file:{live / 'meta.sqlite'}?mode=ro", uri=True)) as db:
+        meta = {key: json.loads(value) for key, value in db.execute("SELECT key, value FROM meta")}
+    model = meta["model"]
+    command = shlex.join(["embedsearch", "train", str(corpus), "-o", str(store), *train_args, "--force", "--json"])
+    return {"command": command, "seconds": model["train_seconds"], "wall_seconds": None, "words": meta["words"],
+            "corpus_words": model["corpus_words"], "config": model["params"], "from_store": True}
+
+
 def fmt_rank(rank: int | None) -> str:
     return f">{QUEEN_POOL}" if rank is None else str(rank)
 
@@ -323,7 +339,10 @@ def main() -> None:
             if previous is not None and previous.get("args") != config_args:
                 sys.exit(f"error: {record_path} was run with {shlex.join(previous.get('args', []))!r}, not "
                          f"{shlex.join(config_args)!r}; use another label or remove it")
-            if previous is not None and not args.evaluate_only:
+            if previous is None and args.from_stores and (store / "CURRENT").is_file():
+                previous = {"train": train_record_from_store(store, corpus, train_args)}
+                print(f"{name}: training record taken from the store", file=sys.stderr, flush=True)
+            if previous is not None and not args.evaluate_only and "analogy" in previous:
                 record = previous
             else:
                 print(f"{name}: {shlex.join(train_args)}", file=sys.stderr, flush=True)
