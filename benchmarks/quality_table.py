@@ -102,6 +102,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--restrict", type=int, default=30000, help="analogy vocabulary restriction (default: 30000)")
     parser.add_argument("--postprocess", default="", metavar="SPECS",
                         help="comma-separated post-processing variants (center, abtt:D) to score on every trained store")
+    parser.add_argument("--quick-variants", action="store_true",
+                        help="post-processing variants: 3CosAdd analogies and the pair sets only (no 3CosMul, no queen rank)")
     parser.add_argument("--lock", type=Path, help="take an exclusive flock on this file around each training command")
     parser.add_argument("--reuse", action="store_true", help="keep runs whose results are already in WORKDIR/runs")
     parser.add_argument("--from-stores", action="store_true",
@@ -180,7 +182,7 @@ def frequency_rows(store: Path, words: list[str]) -> list[int]:
 
 
 def one_run(runner: Runner, corpus: Path, eval_dir: Path, store: Path, train_args: list[str],
-            restrict: int, train_record: dict[str, Any] | None) -> dict[str, Any]:
+            restrict: int, train_record: dict[str, Any] | None, full: bool = True) -> dict[str, Any]:
     runner.shown = []
     reused = train_record is not None
     if train_record is None:
@@ -188,7 +190,7 @@ def one_run(runner: Runner, corpus: Path, eval_dir: Path, store: Path, train_arg
         train_record = {"command": runner.shown[-1], "seconds": result["seconds"], "wall_seconds": round(wall, 1),
                         "words": result["words"], "corpus_words": result["corpus_words"], "config": result["config"]}
     record: dict[str, Any] = {"train": train_record, "analogy": {}, "pairs": {}, "queen": {}}
-    for method in ("3cosadd", "3cosmul"):
+    for method in ("3cosadd", "3cosmul") if full else ("3cosadd",):
         answer, _ = runner.run_json(["evaluate", "analogies", "-s", str(store), str(eval_dir / ANALOGIES), "--method", method,
                                      "--restrict", str(restrict), "--json"], timed=False)
         record["analogy"][method] = {part: answer[part] for part in ("total", "semantic", "syntactic")}
@@ -198,7 +200,7 @@ def one_run(runner: Runner, corpus: Path, eval_dir: Path, store: Path, train_arg
     if train_record["config"].get("model") == "fasttext":
         answer, _ = runner.run_json(["evaluate", "pairs", "-s", str(store), str(eval_dir / PAIRS[-1][1]), "--subwords", "--json"], timed=False)
         record["pairs"]["RW+subwords"] = answer[0]
-    for method in ("3cosadd", "3cosmul"):
+    for method in ("3cosadd", "3cosmul") if full else ():
         answer, _ = runner.run_json(["analogy", "-s", str(store), "man", "king", "woman", "-k", str(QUEEN_POOL),
                                      "--method", method, "--json"], timed=False)
         words = [n["word"] for n in answer["neighbors"]]
@@ -218,7 +220,7 @@ def _link_arrays(source: str, target: str) -> None:
 
 
 def postprocessed_run(runner: Runner, base: dict[str, Any], store: Path, spec: str, corpus: Path, eval_dir: Path,
-                      restrict: int) -> dict[str, Any]:
+                      restrict: int, full: bool) -> dict[str, Any]:
     """The evaluations of ``store`` post-processed with ``spec``, on a hard-linked copy (reindex writes
     new files and never through the links, so the trained store stays as it was)."""
     variant = store.with_name(f"{store.name}+{spec}")
@@ -227,7 +229,7 @@ def postprocessed_run(runner: Runner, base: dict[str, Any], store: Path, spec: s
     shutil.copytree(store, variant, copy_function=_link_arrays)
     runner.run_json(["reindex", "-s", str(variant), "--postprocess", spec, "--json"], timed=False)
     reindexed = runner.shown[-1]
-    record = one_run(runner, corpus, eval_dir, variant, [], restrict, base["train"])
+    record = one_run(runner, corpus, eval_dir, variant, [], restrict, base["train"], full)
     record["commands"].insert(1, reindexed)
     return record
 
@@ -259,11 +261,12 @@ def summary_row(label: str, args: list[str], runs: list[dict[str, Any]]) -> dict
         "train_seconds": med([r["train"]["seconds"] for r in runs]),
         "words": runs[0]["train"]["words"],
         "analogy_3cosadd": med([r["analogy"]["3cosadd"]["total"]["accuracy"] for r in runs]),
-        "analogy_3cosmul": med([r["analogy"]["3cosmul"]["total"]["accuracy"] for r in runs]),
+        "analogy_3cosmul": (med([r["analogy"]["3cosmul"]["total"]["accuracy"] for r in runs])
+                            if all("3cosmul" in r["analogy"] for r in runs) else None),
         "analogy_answered": runs[0]["analogy"]["3cosadd"]["total"]["answered"],
-        "queen_ranks_3cosadd": [r["queen"]["3cosadd"]["rank"] for r in runs],
-        "queen_ranks_3cosmul": [r["queen"]["3cosmul"]["rank"] for r in runs],
-        "queen_ranks_3cosadd_restricted": [r["queen"]["3cosadd"].get("rank_in_restricted", "n/a") for r in runs],
+        "queen_ranks_3cosadd": [r["queen"]["3cosadd"]["rank"] for r in runs if r["queen"]],
+        "queen_ranks_3cosmul": [r["queen"]["3cosmul"]["rank"] for r in runs if r["queen"]],
+        "queen_ranks_3cosadd_restricted": [r["queen"]["3cosadd"].get("rank_in_restricted", "n/a") for r in runs if r["queen"]],
     }
     for name in [p for p, _ in PAIRS] + ["RW+subwords"]:
         if name in runs[0]["pairs"]:
@@ -298,10 +301,11 @@ def markdown(rows: list[dict[str, Any]], seeds: list[int]) -> str:
         if "RW+subwords" in row:
             rw += f" ({row['RW+subwords']:.3f} with subwords)"
         table.append([f"{row['label']} `{row['args']}`" if row["args"] else f"{row['label']} (defaults)", row["settings"],
-                      f"{row['train_seconds']:.0f}", f"{row['analogy_3cosadd']:.1%}", f"{row['analogy_3cosmul']:.1%}",
+                      f"{row['train_seconds']:.0f}", f"{row['analogy_3cosadd']:.1%}",
+                      "–" if row["analogy_3cosmul"] is None else f"{row['analogy_3cosmul']:.1%}",
                       f"{row['WS353']:.3f}", f"{row['SimLex']:.3f}", f"{row['MEN']:.3f}", rw,
-                      ", ".join(fmt_rank(r) for r in row["queen_ranks_3cosadd"]),
-                      ", ".join(fmt_rank(r) for r in row["queen_ranks_3cosadd_restricted"])])
+                      ", ".join(fmt_rank(r) for r in row["queen_ranks_3cosadd"]) or "–",
+                      ", ".join(fmt_rank(r) for r in row["queen_ranks_3cosadd_restricted"]) or "–"])
     first = rows[0]
     note = (f"Medians over {len(seeds)} run(s) per row (seeds {', '.join(map(str, seeds))}); queen ranks listed per run. "
             f"Analogy: {first['analogy_answered']:,} of 19,544 questions within the {RESTRICT[0]:,} most frequent words. "
@@ -367,7 +371,8 @@ def main() -> None:
                     if not store.is_dir():
                         sys.exit(f"error: {store} is missing; train it again (without --reuse) to post-process it")
                     print(f"{name}: reindex --postprocess {spec}", file=sys.stderr, flush=True)
-                    previous = postprocessed_run(runner, base, store, spec, corpus, args.eval_dir, args.restrict)
+                    previous = postprocessed_run(runner, base, store, spec, corpus, args.eval_dir, args.restrict,
+                                                 not args.quick_variants)
                     previous.update(label=variant_label, seed=seed, args=config_args, postprocess=spec)
                     record_path.write_text(json.dumps(previous, indent=2) + "\n")
                 variant_runs.append(previous)
