@@ -199,4 +199,4 @@ def test_count_model_defaults():
     svd = embedsearch.TrainConfig(model="ppmi-svd")
     assert (svd.window, svd.negative, svd.add_context, svd.cds, svd.eig) == (5, 1, True, 0.75, 0.5)
     word2vec = embedsearch.TrainConfig().to_dict()
-    assert not {"x_max", "cds", "eig", "max_memory"} & set(word2vec) and word2vec["add_context"] is False
+    assert not {"x_max", "cds", "eig", "max_memory"} & set(word2vec) and word2vec["add_context"] is True

@@ -198,7 +198,7 @@ def test_cli_options(lee_store: Path, tmp_path: Path):
 
 def test_word2vec_w_plus_c(lee_corpus, lee_store: Path, tmp_path: Path):
     config = embedsearch.TrainConfig(**LEE_TRAIN, add_context=True)
-    assert config.to_dict()["add_context"] is True and embedsearch.TrainConfig().add_context is False
+    assert config.to_dict()["add_context"] is True and embedsearch.TrainConfig(**LEE_TRAIN).add_context is False
     embedsearch.train(lee_corpus, tmp_path / "wc", config=config, contexts=0)
     with embedsearch.open_store(tmp_path / "wc") as wc, embedsearch.open_store(lee_store) as w:
         assert wc.meta["model"]["params"]["add_context"] is True
@@ -206,3 +206,4 @@ def test_word2vec_w_plus_c(lee_corpus, lee_store: Path, tmp_path: Path):
         assert not np.allclose(np.asarray(wc.vectors), np.asarray(w.vectors), atol=1e-3)
     with pytest.raises(ConfigError, match="w \\+ c"):
         embedsearch.TrainConfig(model="fasttext", add_context=True)
+    assert embedsearch.TrainConfig(model="fasttext").add_context is False  # CBOW's default is not FastText's

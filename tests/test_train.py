@@ -96,6 +96,8 @@ def test_defaults_follow_the_architecture():
     assert cbow.arch == "cbow"
     assert (cbow.window, cbow.sample, cbow.negative, cbow.alpha) == (8, 1e-4, 5, 0.05)
     assert (skipgram.window, skipgram.sample, skipgram.negative, skipgram.alpha) == (5, 1e-3, 10, 0.025)
+    assert cbow.add_context is True and skipgram.add_context is False  # w + c: measured for CBOW only
+    assert embedsearch.TrainConfig(add_context=False).add_context is False
     fasttext = embedsearch.TrainConfig(model="fasttext", arch="skipgram")
     assert (fasttext.window, fasttext.sample, fasttext.negative) == (5, 1e-3, 5)
     assert embedsearch.TrainConfig(model="fasttext", arch="skipgram", negative=12).negative == 12

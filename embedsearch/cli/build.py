@@ -294,7 +294,7 @@ def tokenize(ctx: click.Context, text: tuple[str, ...], pipeline_spec: str | Non
               help="word2vec (gensim), fasttext (Facebook's fastText, with subwords for unseen words), or the "
                    "count-based glove and ppmi-svd (docs/count-models.md).")
 @click.option("--arch", type=click.Choice(["skipgram", "cbow"]), default="cbow", show_default=True,
-              help="cbow (the default: best measured quality per minute) or skipgram.")
+              help="cbow (the default, with w + c: best measured quality per minute) or skipgram.")
 @click.option("--dim", type=click.IntRange(min=1), default=200, show_default=True, help="Vector dimensions.")
 @click.option("--window", type=click.IntRange(min=1), default=None,
               help="Context window (words each side). Default: 8 for cbow, 5 for skipgram and ppmi-svd, 10 for glove.")
@@ -326,7 +326,7 @@ def tokenize(ctx: click.Context, text: tuple[str, ...], pipeline_spec: str | Non
               help="ppmi-svd: eigenvalue weighting p (vectors U * S**p).")
 @click.option("--add-context/--no-add-context", default=None,
               help="word2vec/glove/ppmi-svd: store word + context vectors (w + c; glove: W + W~). "
-                   "Default: on for glove and ppmi-svd, off for word2vec.")
+                   "Default: on (word2vec skipgram: off).")
 @click.option("--max-memory", type=click.FloatRange(min=0, min_open=True), default=None,
               help="glove/ppmi-svd: memory limit in GiB (default: 90% of the memory available); refused early, with an estimate.")
 @click.option("--loss", is_flag=True, help="word2vec: track and show the training loss per epoch (slightly slower).")

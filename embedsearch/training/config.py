@@ -29,6 +29,9 @@ COUNT_DEFAULTS: dict[str, dict[str, Any]] = {
     "glove": {"window": 10, "alpha": 0.05, "add_context": True},
     "ppmi-svd": {"window": 5, "negative": 1, "add_context": True},
 }
+# Word2Vec architectures that store w + c (input plus output vectors) by default: CBOW, where it
+# measured better on all four goals on text8 (docs/quality.md, "Levers"); skip-gram is unmeasured.
+WORD2VEC_W_PLUS_C = ("cbow",)
 # Settings each kind of model does not use, left out of the store's record of its parameters.
 _UNUSED: dict[str, tuple[str, ...]] = {
     "word2vec": ("minn", "maxn", "bucket", "x_max", "weighting_alpha", "cds", "eig"),
@@ -51,7 +54,9 @@ class TrainConfig:
     """How to train. Settings left ``None`` take their architecture's default (:data:`ARCH_DEFAULTS`).
 
     The defaults are CBOW, 200 dims, 15 epochs, with word2vec.c's ``demo-word.sh`` setting (window
-    8, sample 1e-4, learning rate 0.05; 5 negative samples instead of 25). Chosen from measurements
+    8, sample 1e-4, learning rate 0.05; 5 negative samples instead of 25), storing ``w + c``
+    (``add_context``: the input plus the output vectors), which measured +4.9 points of analogy and
+    higher WS353, SimLex and MEN on the same corpus at no training cost. Chosen from measurements
     on 17M words of Wikipedia (``benchmarks/quality_table.py``, medians of 3 seeds): against
     skip-gram at 100 dims, window 5, sample 1e-3, 5 epochs (the previous defaults) they score
     higher on Google analogies (43.7% vs 37.2%), WordSim-353, SimLex-999 and MEN, in about the same
@@ -71,9 +76,9 @@ class TrainConfig:
     (p = 0.5: ``U * S**p``); ``add_context`` (default on) adds ``V * S**p``. ``max_memory`` (GiB) caps the memory
     they may use (default: 90% of what is available); they refuse early, with an estimate.
 
-    ``model="word2vec"`` with ``add_context=True`` stores ``w + c``: each word vector plus its
-    output ("context") vector from negative sampling (gensim's ``syn1neg``), as Levy, Goldberg and
-    Dagan (2015) do for SGNS.
+    ``model="word2vec"`` with ``add_context=True`` (the default for CBOW) stores ``w + c``: each
+    word vector plus its output ("context") vector from negative sampling (gensim's ``syn1neg``),
+    as Levy, Goldberg and Dagan (2015) do for SGNS; ``add_context=False`` stores ``w`` alone.
 
     ``seed`` fixes vector initialisation and sampling; training is bit-reproducible only with
     ``workers=1``, because with several threads the order of updates depends on scheduling.
@@ -101,7 +106,7 @@ class TrainConfig:
     weighting_alpha: float = 0.75
     cds: float = 0.75
     eig: float = 0.5
-    add_context: bool | None = None  # None: by model (COUNT_DEFAULTS; word2vec: off); fastText has none
+    add_context: bool | None = None  # None: by model (COUNT_DEFAULTS; word2vec: on for CBOW); fastText has none
     max_memory: float | None = None  # GiB; count-based models only; None: 90% of the memory available
 
     def __post_init__(self) -> None:
@@ -110,7 +115,7 @@ class TrainConfig:
         if self.arch not in ARCHS:
             raise ConfigError(f"arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
         defaults = {**ARCH_DEFAULTS[self.arch], **(FASTTEXT_DEFAULTS if self.model == "fasttext" else {}),
-                    **COUNT_DEFAULTS.get(self.model, {"add_context": False})}
+                    **COUNT_DEFAULTS.get(self.model, {"add_context": self.model == "word2vec" and self.arch in WORD2VEC_W_PLUS_C})}
         for name, value in defaults.items():
             if getattr(self, name) is None:
                 object.__setattr__(self, name, value)
