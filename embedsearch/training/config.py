@@ -114,8 +114,9 @@ class TrainConfig:
             raise ConfigError(f"model must be one of {', '.join(MODELS)}, got {self.model!r}")
         if self.arch not in ARCHS:
             raise ConfigError(f"arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
+        w_plus_c = self.model == "word2vec" and self.arch in WORD2VEC_W_PLUS_C
         defaults = {**ARCH_DEFAULTS[self.arch], **(FASTTEXT_DEFAULTS if self.model == "fasttext" else {}),
-                    **COUNT_DEFAULTS.get(self.model, {"add_context": self.model == "word2vec" and self.arch in WORD2VEC_W_PLUS_C})}
+                    **COUNT_DEFAULTS.get(self.model, {"add_context": w_plus_c})}
         for name, value in defaults.items():
             if getattr(self, name) is None:
                 object.__setattr__(self, name, value)
