@@ -182,6 +182,70 @@ def test_one_word_answers_from_the_neighbour_table_equal_the_search(serve, lee_s
             same_ranking(result["neighbors"], plain(store.similar(query, k=5))["neighbors"])
 
 
+def test_a_batch_does_its_work_once_for_the_list_and_answers_as_single_requests(serve, lee_store: Path, monkeypatch):
+    """POST /v1/similar/batch (engine.similar_documents): the one-word queries are looked up in the
+    neighbour table all at once and the others composed and searched as one matrix product; every
+    item is the document (or the error) the single request gives."""
+    from embedsearch.serve import engine
+
+    client = serve({"lee": lee_store})
+    deadline = time.monotonic() + 30
+    while client.get("/v1/stores").json()["stores"][0]["neighbour_table"] != "ready":
+        assert time.monotonic() < deadline, "the neighbour table was not built in 30 s"
+        time.sleep(0.05)
+    with embedsearch.open_store(lee_store) as store:
+        words = store.vocabulary()[::29][:60]
+    searched = ["police officers", "police - fire", "0.5*fire + police", "notaword", "king -", "police +"]
+    queries = words + [words[0], words[3].upper(), words[7]] + searched
+    calls = {"compose": 0, "similar_many": 0, "answer_many": 0}
+
+    def counted(name, function):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return function(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(engine, "compose", counted("compose", engine.compose))
+    monkeypatch.setattr(engine, "similar_many", counted("similar_many", engine.similar_many))
+    table_class = engine.NeighbourTable
+    monkeypatch.setattr(table_class, "answer_many", counted("answer_many", table_class.answer_many))
+    got = client.post("/v1/similar/batch", json={"queries": queries, "k": 8})
+    assert got.status_code == 200, got.text
+    results = got.json()["results"]
+    # One table look-up for every one-word query, one search for the rest, compose only for the rest.
+    assert calls == {"answer_many": 1, "similar_many": 1, "compose": len(searched)}
+    assert len(results) == len(queries)
+    for query, result in zip(queries, results):
+        single = client.post("/v1/similar", json={"q": query, "k": 8})
+        if single.status_code != 200:
+            assert result == single.json(), query  # the same error: status, type, message, suggestions
+        elif query in searched:  # several queries in one matrix product: last-bit rounding may differ
+            assert {key: result[key] for key in ("query", "terms", "search", "rerank")} == \
+                {key: single.json()[key] for key in ("query", "terms", "search", "rerank")}
+            same_ranking(result["neighbors"], single.json()["neighbors"])
+        else:  # both from the neighbour table: the very same document
+            assert result == single.json(), query
+    assert sum("error" in r for r in results) == 3
+    # Deeper than the table: every query searched, still one search for the list.
+    calls.update(compose=0, similar_many=0, answer_many=0)
+    deep = client.post("/v1/similar/batch", json={"queries": words[:5], "k": 51}).json()["results"]
+    assert calls["similar_many"] == 1 and calls["compose"] == 5
+    with embedsearch.open_store(lee_store) as store:
+        for word, result in zip(words[:5], deep):
+            same_ranking(result["neighbors"], plain(store.similar(word, k=51))["neighbors"])
+
+
+def test_json_responses_are_the_bytes_json_would_write():
+    from embedsearch.serve.app import dump_json
+
+    document = {"query": "서울", "neighbors": [{"word": "부산", "score": 0.6483205556869507}, {"word": "x", "score": 1e-05}],
+                "n": 3, "ok": True, "none": None, "terms": [{"words": ["a\"b", "\u00e9"], "weight": -0.5}]}
+    assert json.loads(dump_json(document)) == document
+    assert dump_json({k: v for k, v in document.items() if k != "neighbors"}) == \
+        json.dumps({k: v for k, v in document.items() if k != "neighbors"}, ensure_ascii=False, separators=(",", ":")).encode()
+    assert json.loads(dump_json({1: 2**70})) == {"1": 2**70}  # what orjson refuses goes through json
+
+
 def engine_compose(store, query):
     from embedsearch.serve.engine import compose
 
