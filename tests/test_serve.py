@@ -427,6 +427,20 @@ def test_serve_refuses_a_non_local_bind_without_a_token(toy_store: Path, monkeyp
     assert result.exit_code == 2 and "not a store" in result.output
 
 
+def test_serve_runs_uvicorn_on_the_asyncio_loop_with_a_deep_backlog(toy_store: Path, monkeypatch):
+    """uvloop, saturated, accepts ~20 connections a second (docs/serving.md): the default loop is asyncio."""
+    import uvicorn
+
+    calls: list[dict] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: calls.append(kwargs))
+    result = CliRunner().invoke(main, ["serve", "-s", str(toy_store)])
+    assert result.exit_code == 0, result.output
+    assert calls[-1]["loop"] == "asyncio" and calls[-1]["backlog"] == 2048
+    result = CliRunner().invoke(main, ["serve", "-s", str(toy_store), "--loop", "uvloop", "--backlog", "4096"])
+    assert result.exit_code == 0, result.output
+    assert calls[-1]["loop"] == "uvloop" and calls[-1]["backlog"] == 4096
+
+
 def test_store_names_default_to_the_directory(toy_store: Path, tmp_path: Path):
     from embedsearch.cli.serve import parse_stores
 
