@@ -537,6 +537,24 @@ def test_a_republished_store_is_picked_up_without_a_failed_request(serve, tmp_pa
     assert client.app.state.api.stores.reloads >= 1
 
 
+def test_a_slow_first_open_is_not_opened_again_by_the_watcher(serve, toy_store: Path, monkeypatch):
+    """The watcher polls while the stores are still opening at start; it must leave that first open
+    alone (it used to open the store a second time and count a reload, which made the test below
+    flaky on a busy machine, where opening takes longer than one poll)."""
+    opened: list[str] = []
+    real = stores_module.open_served
+
+    def slow(name, path, **kwargs):
+        opened.append(name)
+        time.sleep(0.3)
+        return real(name, path, **kwargs)
+
+    monkeypatch.setattr(stores_module, "open_served", slow)
+    client = serve({"toy": toy_store}, reload_seconds=0.01)
+    time.sleep(0.1)  # several more polls after ready
+    assert opened == ["toy"] and client.app.state.api.stores.reloads == 0
+
+
 def test_a_store_that_fails_to_reopen_leaves_the_old_one_answering(serve, tmp_path: Path):
     path = tmp_path / "store"
     write_store(path, words=TOY_WORDS, counts=list(range(100, 90, -1)), vectors=toy_vectors(), model={"kind": "handmade"},
@@ -546,13 +564,20 @@ def test_a_store_that_fails_to_reopen_leaves_the_old_one_answering(serve, tmp_pa
     # checksums recorded, so only opening it can tell).
     from embedsearch.store.update import updating_store
 
+    stores = client.app.state.api.stores
     with updating_store(path) as update:
         update.new_file("vectors.npy").write_bytes(b"broken")
         update.record_file("vectors.npy")
-    time.sleep(0.3)
+    # Wait for the server to have tried the new generation (not a fixed sleep, which on a busy
+    # machine can end before the first poll and then proves nothing).
+    deadline = time.monotonic() + 30
+    while "s" not in stores._errors:
+        assert time.monotonic() < deadline, "the server did not try the republished store in 30 s"
+        time.sleep(0.02)
+    assert "vectors.npy" in stores._errors["s"]
     response = client.get("/v1/similar", params={"q": "king", "k": 1})
     assert response.status_code == 200 and response.json()["neighbors"][0]["word"] == "man"
-    assert client.app.state.api.stores.reloads == 0
+    assert stores.reloads == 0 and client.get("/ready").status_code == 200
 
 
 def test_the_query_path_never_imports_training_code(lee_store: Path):
