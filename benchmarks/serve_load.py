@@ -9,6 +9,10 @@
 a different word (frequent words, rotating), then a batch of 100 words per request at 1 connection.
 Reported: requests/s, p50 and p99 latency (of completed requests; wrk's --timeout is 2 s and a
 timed-out request counts as an error), and errors (non-2xx, socket errors, timeouts).
+For (a) also: the batch's own 100 words as 100 single requests on one keep-alive connection against
+the one batch request (and whether their results are equal); 1,000 connections held for 60 s by
+benchmarks/_loadgen.py, which counts every request and its outcome (client timeout 10 s), with the
+server's resident memory sampled every 0.5 s; 20 republishes under 64 connections.
 
     flock /tmp/BENCH_LOCK python benchmarks/serve_load.py --store /tmp/text8_store
 
@@ -249,6 +253,53 @@ def wrk(url: str, script: Path, connections: int, seconds: float, timeout: float
     }
 
 
+def same_results(url: str, words: list[str]) -> bool:
+    """Whether the batch of ``words`` answers exactly what the single requests answer (k=10)."""
+    from urllib.parse import quote
+
+    request = urllib.request.Request(url + "/v1/similar/batch", data=json.dumps({"queries": words, "k": 10}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request) as response:
+        batch = json.load(response)["results"]
+    singles = []
+    for word in words:
+        with urllib.request.urlopen(f"{url}/v1/similar?k=10&q={quote(word)}") as response:
+            singles.append(json.load(response))
+    return batch == singles
+
+
+def hold(url: str, pid: int, tmp: Path, words: list[str], connections: int, seconds: float, timeout: float) -> dict[str, Any]:
+    """``connections`` keep-alive clients for ``seconds``, every request counted (benchmarks/_loadgen.py,
+    client timeout ``timeout``), and the server's resident memory sampled every 0.5 s."""
+    import threading
+
+    paths = tmp / "hold_paths.txt"
+    paths.write_text("".join(f"/v1/similar?k=10&q={w}\n" for w in words), encoding="utf-8")
+    samples: list[float] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            samples.append(rss_mb(pid))
+            done.wait(0.5)
+
+    before = rss_mb(pid)
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        output = subprocess.run([sys.executable, str(Path(__file__).resolve().parent / "_loadgen.py"), "--url", url,
+                                 "--paths", str(paths), "--connections", str(connections), "--seconds", f"{seconds:g}",
+                                 "--timeout", f"{timeout:g}"], capture_output=True, text=True, check=True,
+                                preexec_fn=more_files).stdout
+    finally:
+        done.set()
+        sampler.join()
+    result = json.loads(output)
+    result.pop("failed_at", None)
+    result.update(rss_before_mb=before, rss_peak_mb=max(samples, default=before), rss_after_mb=rss_mb(pid))
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--store", type=Path, required=True, help="Store to serve (the docs' figures: the text8 store).")
@@ -260,6 +311,8 @@ def main() -> None:
                              "asgi1 is (b) with OPENBLAS_NUM_THREADS=1, the BLAS setting (a) runs with.")
     parser.add_argument("--hold-connections", type=int, default=1000, help="(a) only: connections held open ... (0: skip)")
     parser.add_argument("--hold-seconds", type=float, default=60.0, help="... for this long, counting failures and memory.")
+    parser.add_argument("--hold-timeout", type=float, default=10.0,
+                        help="The client's timeout per request while holding them (a request answered later is a failure).")
     parser.add_argument("--republishes", type=int, default=20,
                         help="(a) only: republish a copy of the store this many times under 64 connections (0: skip).")
     parser.add_argument("--json", type=Path, default=Path(tempfile.gettempdir()) / "serve_load.json",
@@ -291,6 +344,8 @@ def main() -> None:
         get_script.write_text(WRK_GET % ",".join(f'"{w}"' for w in words), encoding="utf-8")
         post_script.write_text(WRK_POST % batch, encoding="utf-8")
         warm_script.write_text(WRK_GET % ",".join(f'"{w}"' for w in words[::-1]), encoding="utf-8")
+        single100_script = tmp / "single100.lua"
+        single100_script.write_text(WRK_GET % ",".join(f'"{w}"' for w in words[:100]), encoding="utf-8")
         for kind in args.servers.split(","):
             process, url, ready = start_server(kind, args.store, args.workers, tmp)
             try:
@@ -302,11 +357,14 @@ def main() -> None:
                     print(kind, entry["similar"][-1], file=sys.stderr, flush=True)
                     time.sleep(0.5)
                 entry["batch"] = wrk(url + "/v1/similar/batch", post_script, 1, args.seconds)
+                if kind == "embedsearch":
+                    # The comparison the batch target is about: the batch's own 100 words as single
+                    # requests, one after another on one keep-alive connection, against the batch.
+                    entry["single100"] = wrk(url, single100_script, 1, args.seconds)
+                    entry["batch_same_results"] = same_results(url, words[:100])
                 if kind == "embedsearch" and args.hold_connections:
-                    before = rss_mb(process.pid)
-                    # A thousand clients queue behind each other: a client's usual 10 s timeout, not the 2 s above.
-                    entry["hold"] = wrk(url, get_script, args.hold_connections, args.hold_seconds, timeout=10.0)
-                    entry["hold"].update(rss_before_mb=before, rss_after_mb=rss_mb(process.pid))
+                    entry["hold"] = hold(url, process.pid, tmp, words, args.hold_connections, args.hold_seconds,
+                                         args.hold_timeout)
                 results["servers"][kind] = entry
             finally:
                 stop(process)
@@ -321,7 +379,9 @@ def main() -> None:
                 published: list[int] = []
                 thread = threading.Thread(target=lambda: published.append(republish(copy, args.republishes, seconds - 1)))
                 thread.start()
-                load = wrk(url, get_script, 64, seconds)
+                # Every request counted, with the same stated client timeout as the hold (wrk's 2 s
+                # timeout count is per connection and per 2 s check, not per request).
+                load = hold(url, process.pid, tmp, words, 64, seconds, args.hold_timeout)
                 thread.join()
                 with urllib.request.urlopen(url + "/ready") as response:
                     reloaded = json.load(response)
@@ -346,18 +406,29 @@ def main() -> None:
         for ours, theirs in zip(servers["embedsearch"]["similar"], servers["asgi1"]["similar"]):
             print(f"(a)/(b') at {ours['connections']} connections: {ours['qps'] / max(theirs['qps'], 1e-9):.2f}x the requests/s")
     if "embedsearch" in servers and servers["embedsearch"].get("hold"):
-        hold = servers["embedsearch"]["hold"]
-        print(f"(a) {hold['connections']} connections for {args.hold_seconds:g} s: {hold['requests']:,} requests, "
-              f"{hold['errors']} failed, p99 {fmt(hold['p99_ms'])} ms; RSS {hold['rss_before_mb']:.0f} -> {hold['rss_after_mb']:.0f} MB")
+        held = servers["embedsearch"]["hold"]
+        kinds = ", ".join(f"{n} {k}" for k, n in held["failures"].items()) or "none"
+        print(f"(a) {held['connections']} connections for {args.hold_seconds:g} s (client timeout {held['timeout_s']:g} s): "
+              f"{held['requests']:,} requests, {held['failed']} failed ({kinds}), {held['qps']:.0f} req/s, "
+              f"p50 {fmt(held['p50_ms'])} ms, p99 {fmt(held['p99_ms'])} ms, max {fmt(held['max_ms'])} ms; "
+              f"{held['connections_opened']} connections opened; server RSS {held['rss_before_mb']:.0f} MB before, "
+              f"{held['rss_peak_mb']:.0f} MB peak, {held['rss_after_mb']:.0f} MB after")
     if "embedsearch" in servers and servers["embedsearch"].get("republish"):
         rep = servers["embedsearch"]["republish"]
-        print(f"(a) {rep['republishes']} republishes under 64 connections: {rep['requests']:,} requests, {rep['errors']} failed, "
-              f"{rep['qps']:.0f} req/s, p99 {fmt(rep['p99_ms'])} ms; the server reopened the store {rep['reloads_seen']} times")
+        kinds = ", ".join(f"{n} {k}" for k, n in rep["failures"].items()) or "none"
+        print(f"(a) {rep['republishes']} republishes under 64 connections (client timeout {rep['timeout_s']:g} s): "
+              f"{rep['requests']:,} requests, {rep['failed']} failed ({kinds}), {rep['qps']:.0f} req/s, "
+              f"p50 {fmt(rep['p50_ms'])} ms, p99 {fmt(rep['p99_ms'])} ms, max {fmt(rep['max_ms'])} ms; "
+              f"the server reopened the store {rep['reloads_seen']} times; RSS peak {rep['rss_peak_mb']:.0f} MB")
     if "embedsearch" in servers:
-        single = servers["embedsearch"]["similar"][0]
-        batch_rate = servers["embedsearch"]["batch"]["qps"] * 100
-        print(f"(a) batch of 100: {batch_rate:,.0f} words/s vs {single['qps']:,.0f} single requests/s at 1 connection "
-              f"= {batch_rate / max(single['qps'], 1e-9):.1f}x")
+        ours = servers["embedsearch"]
+        single = ours.get("single100") or ours["similar"][0]
+        hundred_singles = 100 / max(single["qps"], 1e-9) * 1000
+        one_batch = 1 / max(ours["batch"]["qps"], 1e-9) * 1000
+        print(f"(a) the batch's 100 words as 100 single requests, one after another on one keep-alive connection: "
+              f"{hundred_singles:.1f} ms ({single['qps']:,.0f} req/s, p50 {fmt(single['p50_ms'])} ms); as one batch "
+              f"request: {one_batch:.2f} ms (p50 {fmt(ours['batch']['p50_ms'])} ms) = {hundred_singles / one_batch:.1f}x faster; "
+              f"same results: {'yes' if ours.get('batch_same_results') else 'NO'}")
     args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
     print(f"results: {args.json}")
 

@@ -108,7 +108,8 @@ def word_plot(store: Store, queries: Sequence[str], *, k: int = 10, method: str 
         try:
             from sklearn.manifold import TSNE
         except ImportError:
-            raise ConfigError("t-SNE needs scikit-learn: pip install scikit-learn (or use the default, PCA)") from None
+            raise ConfigError(f"t-SNE needs scikit-learn, part of the plot extra: {install_hint('plot')} "
+                              "(or use the default, --method pca)") from None
         perplexity = float(min(30.0, max(2.0, (len(matrix) - 1) / 3)))
         coords = TSNE(n_components=2, perplexity=perplexity, random_state=seed, init="pca", metric="cosine").fit_transform(matrix)
     points = [PlotPoint(w, float(c[0]), float(c[1]), g, s, f) for w, c, g, s, f in zip(words, coords, groups, scores, flags)]

@@ -85,11 +85,39 @@ def test_cli_errors(toy_store: Path, tmp_path: Path):
     assert result.exit_code == 1 and "unknown word 'kingg'" in result.output and not (tmp_path / "m.png").exists()
 
 
-def test_tsne_places_every_word(toy_store: Path):
-    pytest.importorskip("sklearn")
+def test_tsne_places_every_word_the_same_way_for_a_seed(toy_store: Path):
+    # scikit-learn is in the plot and test extras: this runs in CI, it does not skip.
     with embedsearch.open_store(toy_store) as store:
-        plot = word_plot(store, ["king", "apple"], k=3, method="tsne")
+        plot = word_plot(store, ["king", "apple"], k=3, method="tsne", seed=7)
+        again = word_plot(store, ["king", "apple"], k=3, method="tsne", seed=7)
+    assert plot.method == "tsne"
     coords = np.array([(p.x, p.y) for p in plot.points])
     words = [p.word for p in plot.points]
     assert len(set(words)) == len(words) >= 6 and {"king", "apple"} <= set(words)
     assert np.isfinite(coords).all() and len({tuple(c) for c in coords.round(4)}) == len(words)
+    assert coords.tolist() == [[p.x, p.y] for p in again.points]
+    # The two queries' groups are apart: each word is nearer its own query's centre than the other's.
+    groups = np.array([p.group for p in plot.points])
+    centres = [coords[groups == g].mean(axis=0) for g in (0, 1)]
+    for point, group in zip(coords, groups):
+        assert np.linalg.norm(point - centres[group]) < np.linalg.norm(point - centres[1 - group])
+
+
+def test_tsne_from_the_cli_writes_a_png(toy_store: Path, tmp_path: Path):
+    out = tmp_path / "tsne.png"
+    result = CliRunner().invoke(main, ["plot", "-s", str(toy_store), "king", "apple", "-k", "3", "--method", "tsne", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.stat().st_size > 1000
+
+
+def test_tsne_without_scikit_learn_names_the_install_command(toy_store: Path, tmp_path: Path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # `import sklearn...` now raises ImportError
+    monkeypatch.setitem(sys.modules, "sklearn.manifold", None)
+    with embedsearch.open_store(toy_store) as store:
+        with pytest.raises(embedsearch.errors.ConfigError, match=r"pip install 'embedsearch-words\[plot\]'"):
+            word_plot(store, ["king"], k=3, method="tsne")
+    result = CliRunner().invoke(main, ["plot", "-s", str(toy_store), "king", "--method", "tsne", "-o", str(tmp_path / "m.png")])
+    assert result.exit_code != 0 and "t-SNE needs scikit-learn" in result.output and "[plot]" in result.output
+    assert not (tmp_path / "m.png").exists()

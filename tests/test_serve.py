@@ -182,6 +182,70 @@ def test_one_word_answers_from_the_neighbour_table_equal_the_search(serve, lee_s
             same_ranking(result["neighbors"], plain(store.similar(query, k=5))["neighbors"])
 
 
+def test_a_batch_does_its_work_once_for_the_list_and_answers_as_single_requests(serve, lee_store: Path, monkeypatch):
+    """POST /v1/similar/batch (engine.similar_documents): the one-word queries are looked up in the
+    neighbour table all at once and the others composed and searched as one matrix product; every
+    item is the document (or the error) the single request gives."""
+    from embedsearch.serve import engine
+
+    client = serve({"lee": lee_store})
+    deadline = time.monotonic() + 30
+    while client.get("/v1/stores").json()["stores"][0]["neighbour_table"] != "ready":
+        assert time.monotonic() < deadline, "the neighbour table was not built in 30 s"
+        time.sleep(0.05)
+    with embedsearch.open_store(lee_store) as store:
+        words = store.vocabulary()[::29][:60]
+    searched = ["police officers", "police - fire", "0.5*fire + police", "notaword", "king -", "police +"]
+    queries = words + [words[0], words[3].upper(), words[7]] + searched
+    calls = {"compose": 0, "similar_many": 0, "answer_many": 0}
+
+    def counted(name, function):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return function(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(engine, "compose", counted("compose", engine.compose))
+    monkeypatch.setattr(engine, "similar_many", counted("similar_many", engine.similar_many))
+    table_class = engine.NeighbourTable
+    monkeypatch.setattr(table_class, "answer_many", counted("answer_many", table_class.answer_many))
+    got = client.post("/v1/similar/batch", json={"queries": queries, "k": 8})
+    assert got.status_code == 200, got.text
+    results = got.json()["results"]
+    # One table look-up for every one-word query, one search for the rest, compose only for the rest.
+    assert calls == {"answer_many": 1, "similar_many": 1, "compose": len(searched)}
+    assert len(results) == len(queries)
+    for query, result in zip(queries, results):
+        single = client.post("/v1/similar", json={"q": query, "k": 8})
+        if single.status_code != 200:
+            assert result == single.json(), query  # the same error: status, type, message, suggestions
+        elif query in searched:  # several queries in one matrix product: last-bit rounding may differ
+            assert {key: result[key] for key in ("query", "terms", "search", "rerank")} == \
+                {key: single.json()[key] for key in ("query", "terms", "search", "rerank")}
+            same_ranking(result["neighbors"], single.json()["neighbors"])
+        else:  # both from the neighbour table: the very same document
+            assert result == single.json(), query
+    assert sum("error" in r for r in results) == 3
+    # Deeper than the table: every query searched, still one search for the list.
+    calls.update(compose=0, similar_many=0, answer_many=0)
+    deep = client.post("/v1/similar/batch", json={"queries": words[:5], "k": 51}).json()["results"]
+    assert calls["similar_many"] == 1 and calls["compose"] == 5
+    with embedsearch.open_store(lee_store) as store:
+        for word, result in zip(words[:5], deep):
+            same_ranking(result["neighbors"], plain(store.similar(word, k=51))["neighbors"])
+
+
+def test_json_responses_are_the_bytes_json_would_write():
+    from embedsearch.serve.app import dump_json
+
+    document = {"query": "서울", "neighbors": [{"word": "부산", "score": 0.6483205556869507}, {"word": "x", "score": 1e-05}],
+                "n": 3, "ok": True, "none": None, "terms": [{"words": ["a\"b", "\u00e9"], "weight": -0.5}]}
+    assert json.loads(dump_json(document)) == document
+    assert dump_json({k: v for k, v in document.items() if k != "neighbors"}) == \
+        json.dumps({k: v for k, v in document.items() if k != "neighbors"}, ensure_ascii=False, separators=(",", ":")).encode()
+    assert json.loads(dump_json({1: 2**70})) == {"1": 2**70}  # what orjson refuses goes through json
+
+
 def engine_compose(store, query):
     from embedsearch.serve.engine import compose
 
@@ -363,6 +427,20 @@ def test_serve_refuses_a_non_local_bind_without_a_token(toy_store: Path, monkeyp
     assert result.exit_code == 2 and "not a store" in result.output
 
 
+def test_serve_runs_uvicorn_on_the_asyncio_loop_with_a_deep_backlog(toy_store: Path, monkeypatch):
+    """uvloop, saturated, accepts ~20 connections a second (docs/serving.md): the default loop is asyncio."""
+    import uvicorn
+
+    calls: list[dict] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: calls.append(kwargs))
+    result = CliRunner().invoke(main, ["serve", "-s", str(toy_store)])
+    assert result.exit_code == 0, result.output
+    assert calls[-1]["loop"] == "asyncio" and calls[-1]["backlog"] == 2048
+    result = CliRunner().invoke(main, ["serve", "-s", str(toy_store), "--loop", "uvloop", "--backlog", "4096"])
+    assert result.exit_code == 0, result.output
+    assert calls[-1]["loop"] == "uvloop" and calls[-1]["backlog"] == 4096
+
+
 def test_store_names_default_to_the_directory(toy_store: Path, tmp_path: Path):
     from embedsearch.cli.serve import parse_stores
 
@@ -459,6 +537,24 @@ def test_a_republished_store_is_picked_up_without_a_failed_request(serve, tmp_pa
     assert client.app.state.api.stores.reloads >= 1
 
 
+def test_a_slow_first_open_is_not_opened_again_by_the_watcher(serve, toy_store: Path, monkeypatch):
+    """The watcher polls while the stores are still opening at start; it must leave that first open
+    alone (it used to open the store a second time and count a reload, which made the test below
+    flaky on a busy machine, where opening takes longer than one poll)."""
+    opened: list[str] = []
+    real = stores_module.open_served
+
+    def slow(name, path, **kwargs):
+        opened.append(name)
+        time.sleep(0.3)
+        return real(name, path, **kwargs)
+
+    monkeypatch.setattr(stores_module, "open_served", slow)
+    client = serve({"toy": toy_store}, reload_seconds=0.01)
+    time.sleep(0.1)  # several more polls after ready
+    assert opened == ["toy"] and client.app.state.api.stores.reloads == 0
+
+
 def test_a_store_that_fails_to_reopen_leaves_the_old_one_answering(serve, tmp_path: Path):
     path = tmp_path / "store"
     write_store(path, words=TOY_WORDS, counts=list(range(100, 90, -1)), vectors=toy_vectors(), model={"kind": "handmade"},
@@ -468,13 +564,20 @@ def test_a_store_that_fails_to_reopen_leaves_the_old_one_answering(serve, tmp_pa
     # checksums recorded, so only opening it can tell).
     from embedsearch.store.update import updating_store
 
+    stores = client.app.state.api.stores
     with updating_store(path) as update:
         update.new_file("vectors.npy").write_bytes(b"broken")
         update.record_file("vectors.npy")
-    time.sleep(0.3)
+    # Wait for the server to have tried the new generation (not a fixed sleep, which on a busy
+    # machine can end before the first poll and then proves nothing).
+    deadline = time.monotonic() + 30
+    while "s" not in stores._errors:
+        assert time.monotonic() < deadline, "the server did not try the republished store in 30 s"
+        time.sleep(0.02)
+    assert "vectors.npy" in stores._errors["s"]
     response = client.get("/v1/similar", params={"q": "king", "k": 1})
     assert response.status_code == 200 and response.json()["neighbors"][0]["word"] == "man"
-    assert client.app.state.api.stores.reloads == 0
+    assert stores.reloads == 0 and client.get("/ready").status_code == 200
 
 
 def test_the_query_path_never_imports_training_code(lee_store: Path):

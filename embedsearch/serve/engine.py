@@ -17,15 +17,18 @@ Nothing here imports gensim, fastText or training code.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import heapq
 import threading
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, EmbedsearchError, QueryError
+from ..errors import ConfigError, EmbedsearchError, ExpressionError, QueryError
+from ..expression import is_plain, parse_expression
 from ..plot import pca_2d
 from ..query import Neighbor, QueryTerm, SimilarResult, Store
 
@@ -35,6 +38,27 @@ _POOL = 200
 _SELECT_BLOCK = 64
 # At most this many scores (128 MB) in flight per search call; bigger batches go in row chunks.
 _MAX_SCORES = 32 * 2**20
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+_PLAIN = (str, float, int, bool, type(None))
+
+
+def as_data(value: Any) -> Any:
+    """``dataclasses.asdict`` for JSON, without its deep copies (a third of a small request's time)."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    names = _FIELDS.get(kind)
+    if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(value))
+    if names is not None:
+        return {name: as_data(getattr(value, name)) for name in names}
+    if kind is list or kind is tuple:
+        return [as_data(item) for item in value]
+    if kind is dict:
+        return {key: as_data(item) for key, item in value.items()}
+    return value
 
 
 @dataclass(frozen=True)
@@ -53,6 +77,26 @@ def compose(store: Store, query: str) -> Composed:
     """Parse ``query`` and resolve its terms exactly as ``Store.similar`` does (it is the same code)."""
     terms, combined, exclude, composed = store.compose(query)
     return Composed(query, terms, combined, frozenset(exclude), composed)
+
+
+def plain_word(store: Store, query: str) -> tuple[QueryTerm, int] | None:
+    """``(term, row)`` when ``query`` is one plain vocabulary word after the store's pipeline (what
+    ``compose`` would make a one-term, one-word, weight-1 query of, without its vector); else ``None``
+    (an expression, a phrase, an unknown word, anything that fails: :func:`compose` says what)."""
+    try:
+        parsed = parse_expression(query)
+    except ExpressionError:
+        return None
+    if not is_plain(parsed):
+        return None
+    text = " ".join(term.text for term in parsed)  # as compose joins a plain phrase
+    tokens = store.pipeline.tokens(text)
+    if len(tokens) != 1:
+        return None
+    row = store.rows_for(tokens).get(tokens[0])
+    if row is None:
+        return None
+    return QueryTerm(text, tokens, 1.0, []), row
 
 
 def unit(vector: np.ndarray) -> np.ndarray:
@@ -175,6 +219,7 @@ class NeighbourTable:
         self.seconds: float | None = None
         self._ids: np.ndarray | None = None
         self._scores: np.ndarray | None = None
+        self._usable: np.ndarray | None = None  # rows that are a query's own vector (finite, not zero)
         self._cancelled = False
         self.thread: threading.Thread | None = None
 
@@ -192,16 +237,21 @@ class NeighbourTable:
         width = min(self.depth + 1, total)
         ids = np.empty((total, width), dtype=np.int32)
         scores = np.empty((total, width), dtype=np.float32)
+        usable = np.empty(total, dtype=bool)
         for begin in range(0, total, self.block):
             if self._cancelled:
                 return
             rows = np.asarray(vectors[begin : begin + self.block], dtype=np.float32)
+            if not np.isfinite(rows).all():
+                return  # a damaged store: no table; searches say what is wrong with it
             norms = np.linalg.norm(rows, axis=1, keepdims=True)
+            # A zero row is no query (unit() refuses it): such words are searched, and fail as they should.
+            usable[begin : begin + len(rows)] = norms[:, 0] >= 1e-6
             units = (rows / np.where(norms < 1e-6, 1.0, norms)).astype(np.float32, copy=False)
             found_scores, found_ids = flat_top_k(vectors, units, width)
             ids[begin : begin + len(rows)] = found_ids
             scores[begin : begin + len(rows)] = found_scores
-        self._ids, self._scores = ids, scores
+        self._ids, self._scores, self._usable = ids, scores, usable
         self.seconds = time.perf_counter() - start
         self.ready = True
 
@@ -216,7 +266,9 @@ class NeighbourTable:
         if term.weight != 1.0 or len(term.words) != 1 or term.oov or len(item.exclude) != 1:
             return None
         (row,) = item.exclude
-        assert self._ids is not None and self._scores is not None
+        assert self._ids is not None and self._scores is not None and self._usable is not None
+        if not self._usable[row]:
+            return None
         ids, scores = self._ids[row].tolist(), self._scores[row].tolist()
         hits = [(i, s) for i, s in zip(ids, scores) if i != row][:k]
         if len(hits) < min(k, len(self.store) - 1):
@@ -224,6 +276,76 @@ class NeighbourTable:
         words = self.store.words_of(i for i, _ in hits)
         return SimilarResult(item.query, item.terms, [Neighbor(w, s) for w, (_, s) in zip(words, hits)],
                              self.store.search_info)
+
+
+    def answer_many(self, rows: Sequence[int], k: int) -> tuple[list[list[int]], list[list[float]], list[bool]] | None:
+        """For the vocabulary rows ``rows`` (one-word queries), their ``k`` nearest rows (themselves left
+        out) and scores, looked up all at once; ``found[i]`` is False where the table cannot answer
+        (search that one). ``None`` when the table cannot answer any (not built, ``k`` too deep)."""
+        if not self.ready or k > self.depth or not len(rows):
+            return None
+        assert self._ids is not None and self._scores is not None and self._usable is not None
+        picked = np.asarray(rows, dtype=np.int64)
+        ids, scores = self._ids[picked], self._scores[picked]
+        keep = ids != picked[:, None]
+        kept = keep.sum(axis=1)
+        # Each row's kept entries first, in their order (best first), then cut to k.
+        order = np.argsort(~keep, axis=1, kind="stable")[:, :k]
+        ids, scores = np.take_along_axis(ids, order, axis=1), np.take_along_axis(scores, order, axis=1)
+        lengths = np.minimum(kept, k).tolist()
+        found = ((kept >= min(k, len(self.store) - 1)) & self._usable[picked]).tolist()
+        id_lists = [row[:n] for row, n in zip(ids.tolist(), lengths)]
+        score_lists = [row[:n] for row, n in zip(scores.tolist(), lengths)]
+        return id_lists, score_lists, found
+
+
+def similar_documents(store: Store, table: NeighbourTable | None, queries: Sequence[str], k: int) -> list[Any]:
+    """The answers to many ``similar`` queries, each as its JSON document (``as_data`` of the
+    ``SimilarResult`` ``Store.similar`` returns) or the ``EmbedsearchError`` it raises; the work is
+    done once for the whole list, not once per query:
+
+    - one-word queries (most of a batch) are found in the neighbour table with one look-up for all
+      (:meth:`NeighbourTable.answer_many`), their words from the vocabulary list, and their documents
+      built directly (no dataclass per neighbour); a repeated query is resolved once;
+    - every other query is composed, and all of them are searched as ONE matrix product
+      (:func:`similar_many`).
+    """
+    out: list[Any] = [None] * len(queries)
+    if table is not None and table.ready and k <= table.depth:
+        resolved: dict[str, tuple[QueryTerm, int] | None] = {}
+        placed: list[int] = []
+        rows: list[int] = []
+        for position, query in enumerate(queries):
+            if query not in resolved:
+                resolved[query] = plain_word(store, query)
+            hit = resolved[query]
+            if hit is not None:
+                placed.append(position)
+                rows.append(hit[1])
+        answered = table.answer_many(rows, k)
+        if answered is not None:
+            vocabulary = store.vocabulary()
+            info = as_data(store.search_info)
+            terms = {query: [as_data(hit[0])] for query, hit in resolved.items() if hit is not None}
+            for position, ids, scores, found in zip(placed, *answered):
+                if found:
+                    query = queries[position]
+                    out[position] = {"query": query, "terms": terms[query],
+                                     "neighbors": [{"word": vocabulary[i], "score": s} for i, s in zip(ids, scores)],
+                                     "search": info, "rerank": None}
+    rest = [position for position, document in enumerate(out) if document is None]
+    items: list[Composed] = []
+    searched: list[int] = []
+    for position in rest:
+        try:
+            items.append(compose(store, queries[position]))
+            searched.append(position)
+        except EmbedsearchError as exc:
+            out[position] = exc
+    if items:
+        for position, answer in zip(searched, similar_many(store, items, [k] * len(items))):
+            out[position] = answer if isinstance(answer, BaseException) else as_data(answer)
+    return out
 
 
 @dataclass(frozen=True)

@@ -216,8 +216,12 @@ class Stores:
     def check(self) -> None:
         """Reopen every store whose token changed since it was opened (run in a worker thread)."""
         for name, path in self.paths.items():
-            token = _store_token(path)
             current = self._current.get(name)
+            if current is None and name not in self._errors:
+                # Still being opened for the first time (open_all, in its own thread): opening it
+                # here as well would open it twice and count the second swap as a reload.
+                continue
+            token = _store_token(path)
             if token is None or (current is not None and token == current.token):
                 continue
             self._open(name, path)
