@@ -287,6 +287,30 @@ def test_a_format_1_store_is_read_and_moves_to_generations_on_its_first_update(t
         assert opened.similar("king", k=3) == before
 
 
+def test_a_schema_3_store_keeps_its_contexts_readable_after_the_migration_adds_their_checksums(tmp_path: Path, lee_store: Path):
+    # Schema 4 added a CRC-32 to every contexts row. A store written before it has none; the
+    # migration on its first update must fill them in, or every row would then fail its check.
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    for child in live_directory(lee_store).iterdir():
+        (legacy / child.name).write_bytes(child.read_bytes())
+    db = sqlite3.connect(legacy / "meta.sqlite")
+    db.execute("ALTER TABLE contexts DROP COLUMN crc32")
+    db.execute("PRAGMA user_version = 3")
+    db.commit()
+    db.close()
+    with embedsearch.open_store(legacy) as opened:
+        before = opened.examples("police", limit=3)
+    assert before.examples
+    reindex(legacy, IndexOptions("flat"))
+    with embedsearch.open_store(legacy) as opened:
+        assert opened.examples("police", limit=3) == before
+    db = sqlite3.connect(store_file(legacy, "meta.sqlite"))
+    assert db.execute("SELECT count(*) FROM contexts WHERE crc32 IS NULL").fetchone() == (0,)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 4
+    db.close()
+
+
 def test_update_recomputes_the_metadata_checksum(toy_store: Path):
     with updating_store(toy_store) as update:
         update.set_meta("note", "hello")

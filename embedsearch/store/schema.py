@@ -34,8 +34,17 @@ def _v3(db: sqlite_utils.Database) -> None:
 
 def _v4(db: sqlite_utils.Database) -> None:
     # Each contexts row's CRC-32 (over word, n and tokens), checked whenever the row is read: the
-    # table is most of meta.sqlite's bytes, too many to checksum whole on every open.
+    # table is most of meta.sqlite's bytes, too many to checksum whole on every open. Rows written
+    # before this version get theirs now (they had none to check), or every one would fail its check.
+    from ..rerank.contexts import context_crc
+
     db["contexts"].add_column("crc32", str)
+    last = -1
+    while rows := db.execute("SELECT word, n, tokens FROM contexts WHERE word > ? ORDER BY word LIMIT 10000",
+                             [last]).fetchall():  # a block at a time: the table can be GBs
+        db.conn.executemany("UPDATE contexts SET crc32 = ? WHERE word = ?",
+                            [(context_crc(word, n, tokens), word) for word, n, tokens in rows])
+        last = rows[-1][0]
 
 
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1, _v2, _v3, _v4)
