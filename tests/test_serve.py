@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -436,9 +437,15 @@ def test_serve_runs_uvicorn_on_the_asyncio_loop_with_a_deep_backlog(toy_store: P
     result = CliRunner().invoke(main, ["serve", "-s", str(toy_store)])
     assert result.exit_code == 0, result.output
     assert calls[-1]["loop"] == "asyncio" and calls[-1]["backlog"] == 2048
+    # uvloop is in the serve extra, not the test one: the option is checked with and without it
+    monkeypatch.setitem(sys.modules, "uvloop", types.ModuleType("uvloop"))
     result = CliRunner().invoke(main, ["serve", "-s", str(toy_store), "--loop", "uvloop", "--backlog", "4096"])
     assert result.exit_code == 0, result.output
     assert calls[-1]["loop"] == "uvloop" and calls[-1]["backlog"] == 4096
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # import uvloop raises ImportError
+    result = CliRunner().invoke(main, ["serve", "-s", str(toy_store), "--loop", "uvloop"])
+    assert result.exit_code == 1 and "--loop uvloop needs uvloop: pip install 'embedsearch-words[serve]'" in result.output
+    assert len(calls) == 2
 
 
 def test_store_names_default_to_the_directory(toy_store: Path, tmp_path: Path):
@@ -535,6 +542,44 @@ def test_a_republished_store_is_picked_up_without_a_failed_request(serve, tmp_pa
     assert seen == {"man", "queen"}
     assert client.get("/v1/similar", params={"q": "king", "k": 1}).json()["neighbors"][0]["word"] == "queen"
     assert client.app.state.api.stores.reloads >= 1
+
+
+def test_a_retired_generation_is_closed_once_no_request_holds_it(tmp_path: Path):
+    """Republishes must not pile up open generations for the whole grace period (memory grew by a
+    store's size per publish): one is closed at the first poll after its last request ends, and a
+    request that timed out (its work may still run in a thread) keeps it until the grace is over."""
+    path = tmp_path / "store"
+
+    def publish() -> None:
+        write_store(path, words=TOY_WORDS, counts=list(range(100, 90, -1)), vectors=toy_vectors(),
+                    model={"kind": "handmade"}, pipeline=english_words().to_dict(), overwrite=True)
+
+    publish()
+    stores = stores_module.Stores({"s": path}, grace_seconds=3600, tables=False)
+    stores.open_all()
+    try:
+        with stores.lease("s") as held:
+            publish()
+            stores.check()  # the new generation is current; the held one is retired but in use
+            assert stores.get("s") is not held and stores.reloads == 1
+            stores.check()
+            assert [s for _, s in stores._retired] == [held]
+            assert held.store.similar("king", k=1).neighbors  # still answers: nothing closed under it
+        stores.check()
+        assert stores._retired == []  # closed at the first poll after its request ended
+
+        abandoned = stores.get("s")
+        with pytest.raises(asyncio.TimeoutError), stores.lease("s"):
+            raise asyncio.TimeoutError  # as asyncio.wait_for ends a request that took too long
+        publish()
+        stores.check()
+        stores.check()
+        assert [s for _, s in stores._retired] == [abandoned]  # kept for the grace period
+        stores._retired = [(0.0, abandoned)]  # the grace period is over
+        stores.check()
+        assert stores._retired == []
+    finally:
+        stores.close()
 
 
 def test_a_slow_first_open_is_not_opened_again_by_the_watcher(serve, toy_store: Path, monkeypatch):

@@ -38,7 +38,7 @@ from . import engine
 from .engine import as_data
 from .batcher import MicroBatcher
 from .schema import Limits, Operation, ParamError, TooLarge, openapi, operations
-from .stores import NotReady, Served, Stores
+from .stores import NotReady, Served, Stores, UnknownStore
 
 log = logging.getLogger("embedsearch.serve")
 STATIC = resources.files("embedsearch.serve") / "static"
@@ -273,11 +273,8 @@ class Api:
             try:
                 p = await read_params(request, op, self.limits)
                 name = p.pop("store", None)
-                try:
-                    served = self.stores.get(name)
-                except KeyError:
-                    raise ApiError(404, "unknown_store", f"no store named {name!r}; serving {', '.join(self.stores.paths)}") from None
-                result = await asyncio.wait_for(handler(served, p), self.limits.timeout_seconds)
+                with self.stores.lease(name) as served:
+                    result = await asyncio.wait_for(handler(served, p), self.limits.timeout_seconds)
                 return JSON(result if type(result) is dict else as_data(result))
             except ApiError as exc:
                 return error_response(exc.status, exc.kind, exc.message, **exc.extra)
@@ -290,6 +287,8 @@ class Api:
                 return error_response(err.status, err.kind, err.message, **err.extra)
             except NotReady as exc:
                 return error_response(503, "not_ready", str(exc))
+            except UnknownStore as exc:
+                return error_response(404, "unknown_store", f"no store named {exc.name!r}; serving {', '.join(self.stores.paths)}")
             except asyncio.TimeoutError:
                 return error_response(503, "timeout", f"the request took longer than {self.limits.timeout_seconds:g} s")
 

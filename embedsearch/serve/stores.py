@@ -4,12 +4,13 @@ A store directory is republished atomically (``reindex``, ``rerank train``, ``tr
 server notices it by :func:`_store_token` (polled every few seconds), opens the new store in a
 worker thread, warms it with a query, and only then swaps it in (:meth:`Stores._swap`, one dict
 assignment under a lock): until that moment the old store keeps answering, and requests that
-already hold the old one finish on it (it is closed a grace period later, after the request
-timeout). A store that fails to open (e.g. caught half-published) is retried at the next poll;
+already hold the old one finish on it (it is closed at the first poll after the last of them
+ends, or a grace period later if one of them timed out with its work still running in a thread). A store that fails to open (e.g. caught half-published) is retried at the next poll;
 the old one stays in service meanwhile.
 """
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import os
@@ -87,6 +88,10 @@ class Served:
     vocabulary: Vocabulary
     lock: _SharedExclusive
     table: NeighbourTable | None = None
+    # Requests holding this generation now; ``abandoned``: one gave up (timed out or was cancelled)
+    # while its work may still run in a thread, so the generation waits out the grace period.
+    users: int = 0
+    abandoned: bool = False
 
     @contextmanager
     def search_params(self, ef_search: int | None, nprobe: int | None) -> Iterator[Store]:
@@ -147,6 +152,14 @@ class NotReady(Exception):
     pass
 
 
+class UnknownStore(KeyError):
+    """No store of that name is served."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
 class Stores:
     """Named stores: ``get`` the current one; ``open_all`` at start; ``check`` for republished ones."""
 
@@ -174,11 +187,27 @@ class Stores:
     def get(self, name: str | None) -> Served:
         name = self.default if name is None else name
         if name not in self.paths:
-            raise KeyError(name)
+            raise UnknownStore(name)
         served = self._current.get(name)
         if served is None:
             raise NotReady(self._errors.get(name) or f"store {name!r} is still opening")
         return served
+
+    @contextmanager
+    def lease(self, name: str | None) -> Iterator[Served]:
+        """The current generation of store ``name``, held for one request: a retired generation is
+        closed as soon as no request holds it (at the watcher's next poll), not a grace period later."""
+        with self._lock:
+            served = self.get(name)
+            served.users += 1
+        try:
+            yield served
+        except (asyncio.CancelledError, asyncio.TimeoutError):
+            served.abandoned = True
+            raise
+        finally:
+            with self._lock:
+                served.users -= 1
 
     def open_all(self) -> None:
         for name, path in self.paths.items():
@@ -228,13 +257,19 @@ class Stores:
         self._close_retired()
 
     def _close_retired(self, force: bool = False) -> None:
+        """Close the retired generations that no request holds (or whose grace period is over)."""
         now = time.monotonic()
         with self._lock:
-            due = [s for t, s in self._retired if force or t <= now]
-            self._retired = [(t, s) for t, s in self._retired if not (force or t <= now)]
-        for served in due:
+            def due(deadline: float, served: Served) -> bool:
+                return force or deadline <= now or (served.users == 0 and not served.abandoned)
+
+            closing = [s for t, s in self._retired if due(t, s)]
+            self._retired = [(t, s) for t, s in self._retired if not due(t, s)]
+        for served in closing:
             if served.table is not None:
                 served.table.cancel()
+                if served.table.thread is not None:
+                    served.table.thread.join(5)  # it stops at its next block of rows; then nothing reads the store
             served.store.close()
 
     def close(self) -> None:
