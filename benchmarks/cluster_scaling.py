@@ -7,14 +7,16 @@ reported, and ratio = cluster median / local median (1.00: no cost; the target i
 * **English ingest**: the default pipeline on the first ``--en-mb`` MB of
   ``../shared/data/en/wiki2015_plain_40MB.txt``. Local: ``ingest(workers=W)`` (W = 1: in-process;
   W = 2: the process pool). Cluster: ``ingest(cluster=client)`` on ``LocalCluster(n_workers=W,
-  threads_per_worker=1)``, inputs shipped as bytes (the default) and, as a second row, read by the
-  workers from the shared path (``inputs="shared"``).
+  threads_per_worker=1)``, inputs ``auto`` (the default: the workers see the file, so they read
+  their byte ranges themselves) and, as a second row, ``bytes`` (the client reads and ships every
+  chunk). Both on workers as Dask starts them (``dask``: its nanny sets MALLOC_TRIM_THRESHOLD_=65536)
+  and, as a third row, with that variable unset (``no-trim``).
   For the cluster side the client process's own CPU time is reported too: what one client, which
-  reads, ships, writes in order and unions the vocabulary, can feed.
+  reads (bytes), ships, writes in order and unions the vocabulary, can feed.
 * **Korean ingest**: the ``--lang ko`` pipeline (Kiwi morphemes) on the first ``--ko-mb`` MB of
-  ``../shared/data/ko/kowiki_40MB.txt``. Local at W = 2 runs one process with a 2-thread Kiwi;
-  the cluster runs W one-thread workers (one Kiwi each) and, at W = 2, also one worker with 2
-  threads (the local layout, on a cluster).
+  ``../shared/data/ko/kowiki_40MB.txt``, inputs ``auto``. Local at W = 2 runs one process with a
+  2-thread Kiwi; the cluster runs W one-thread workers (one Kiwi each) and, at W = 2, also one
+  worker with 2 threads (the local layout, on a cluster).
 * **Batch export**: top-10 neighbours of every word of a ``--words`` x ``--dim`` store of random
   unit vectors (exact index). Local: ``neighbors_of`` with FAISS on W threads. Cluster: the same
   batches searched on W one-thread workers (their FAISS on 1 thread each), results streamed back.
@@ -24,7 +26,7 @@ cluster is started before timing (a cluster is a long-lived service); what is ti
 ``ingest`` / export call, including connecting to nothing new, shipping the settings, compiling the
 pipeline on each worker (Kiwi's model load included, on both sides) and gathering results.
 
-Run under the machine-wide benchmark lock (~5 minutes on 2 cores):
+Run under the machine-wide benchmark lock (~8 minutes on 2 cores; ``--tasks en`` alone ~1 minute):
 
     flock /tmp/BENCH_LOCK python benchmarks/cluster_scaling.py --workdir /tmp/bench_cluster --json-out /tmp/bench_cluster/cluster_scaling.json
 """
@@ -34,6 +36,7 @@ import argparse
 import gc
 import json
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -97,6 +100,10 @@ def corpus_files(path: Path) -> dict[str, bytes]:
     return found
 
 
+def worker_env(name: str) -> str | None:
+    return os.environ.get(name)
+
+
 def timed(function: Callable[[], Any]) -> float:
     gc.collect()
     started = time.perf_counter()
@@ -123,6 +130,7 @@ def alternate(name: str, local: Callable[[], Any], cluster: Callable[[], Any], r
 
 
 def main() -> None:
+    import dask
     from distributed import Client, LocalCluster
 
     logging.getLogger("distributed").setLevel(logging.WARNING)
@@ -190,25 +198,42 @@ def main() -> None:
                          "cluster_words_s": args.words / result["cluster_median"]})
 
     tasks = set(args.tasks.split(","))
-    for workers in range(1, args.max_workers + 1):
-        layouts = [(workers, 1)] + ([(1, workers)] if workers > 1 else [])
-        for n_workers, threads in layouts:
-            layout = f"{n_workers}x{threads}"
-            if threads > 1 and "ko" not in tasks:
-                continue
-            print(f"LocalCluster: {n_workers} worker process(es) x {threads} thread(s)", flush=True)
-            with LocalCluster(n_workers=n_workers, threads_per_worker=threads, processes=True, dashboard_address=None,
-                              worker_dashboard_address=None) as cluster, Client(cluster) as client:
-                info.setdefault("worker_faiss_threads", client.run(faiss.omp_get_max_threads))
-                if threads == 1:
-                    if "en" in tasks:
-                        ingest_rows(workers, client, layout, ("en",), ("bytes", "shared"))
-                    if "ko" in tasks:
-                        ingest_rows(workers, client, layout, ("ko",), ("bytes",))
-                    if "export" in tasks:
-                        export_rows(workers, client, layout)
-                elif "ko" in tasks:  # the local Korean layout (one process, a multi-threaded Kiwi) on a cluster
-                    ingest_rows(workers, client, layout, ("ko",), ("bytes",))
+    # (worker processes, threads each, worker environment, what runs there). "dask": Dask's defaults,
+    # whose nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536; "no-trim": that variable unset
+    # (docs/scaling.md: it costs English ingest workers ~46k page faults per 10 MB).
+    layouts = [(1, 1, "dask", ("en", "en-bytes", "ko", "export")), (1, 1, "no-trim", ("en",))]
+    if args.max_workers >= 2:
+        layouts += [(2, 1, "dask", ("en", "en-bytes", "ko", "export")), (2, 1, "no-trim", ("en",)),
+                    (1, 2, "dask", ("ko",))]
+    for n_workers, threads, env, runs_here in layouts:
+        wanted = [name for name in runs_here if name.split("-")[0] in tasks]
+        if not wanted:
+            continue
+        workers = n_workers * threads
+        layout = f"{n_workers}x{threads}"
+        print(f"LocalCluster: {n_workers} worker process(es) x {threads} thread(s), worker env {env}", flush=True)
+        environ = dict(os.environ)
+        config = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None} if env == "no-trim" else {}
+        with dask.config.set(config), LocalCluster(n_workers=n_workers, threads_per_worker=threads, processes=True,
+                                                   dashboard_address=None, worker_dashboard_address=None) as cluster, \
+                Client(cluster) as client:
+            # the nanny sets its pre-spawn variables in this process too: put the environment back, so
+            # that the local process pools started from here run as they would without Dask
+            os.environ.clear()
+            os.environ.update(environ)
+            info.setdefault("worker_faiss_threads", client.run(faiss.omp_get_max_threads))
+            trim = set(client.run(worker_env, "MALLOC_TRIM_THRESHOLD_").values())
+            label = f"{layout} {env}"
+            print(f"  workers' MALLOC_TRIM_THRESHOLD_: {trim}", flush=True)
+            for name in wanted:
+                if name == "en":
+                    ingest_rows(workers, client, label, ("en",), ("auto",))
+                elif name == "en-bytes":
+                    ingest_rows(workers, client, label, ("en",), ("bytes",))
+                elif name == "ko":
+                    ingest_rows(workers, client, label, ("ko",), ("auto",))
+                else:
+                    export_rows(workers, client, label)
 
     table = []
     for row in rows:
@@ -220,7 +245,7 @@ def main() -> None:
                       speed, f"{row['ratio']:.2f}"])
     print()
     print(f"machine: {machine_line(info)}; distributed {info['distributed']}; medians of {args.runs} runs")
-    print(markdown_table(["task", "input", "workers", "cluster (procs x threads)", "inputs", "local s", "cluster s",
+    print(markdown_table(["task", "input", "workers", "cluster (procs x threads, worker env)", "inputs", "local s", "cluster s",
                           "client CPU s", "local / cluster speed", "cluster / local"], table))
     write_json(args.json_out, {"machine": info, "runs": args.runs, "rows": rows})
 

@@ -347,10 +347,10 @@ _GROUP_CHUNKS = 8
 class ChunkExecutor:
     """What corpus._run_pass needs of an executor (``submit``, ``shutdown``), on a Dask cluster."""
 
-    def __init__(self, cluster: Any, settings: Any, files: Sequence[str] = ()) -> None:
+    def __init__(self, cluster: Any, settings: Any, files: Sequence[str] = (), workers: int | None = None) -> None:
         self._options = options(cluster)
         self._client = client_for(self._options)
-        workers = cluster_workers(self._options)
+        workers = workers or cluster_workers(self._options)
         #: plain files the workers read themselves, by absolute path: their identity as the client sees it
         self.by_path: dict[str, Identity] = self._readable_files(files) if self._options.inputs != "bytes" else {}
         # a task, not scattered data: recomputed if every worker holding it dies
@@ -468,8 +468,8 @@ class ChunkExecutor:
             pass
 
 
-def chunk_executor(cluster: Any, settings: Any, files: Sequence[str] = ()) -> ChunkExecutor:
-    return ChunkExecutor(cluster, settings, files)
+def chunk_executor(cluster: Any, settings: Any, files: Sequence[str] = (), workers: int | None = None) -> ChunkExecutor:
+    return ChunkExecutor(cluster, settings, files, workers)
 
 
 # --- batch export ----------------------------------------------------------------------------

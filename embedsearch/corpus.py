@@ -243,7 +243,7 @@ def _run_pass(files: Sequence[str], settings: _WorkerSettings, out: IO[bytes], *
     if cluster is not None:  # a Dask cluster runs _process_chunk on its workers (cluster.py)
         from .cluster import chunk_executor
 
-        executor = chunk_executor(cluster, settings, files)
+        executor = chunk_executor(cluster, settings, files, workers)
     elif workers == 1 or threaded:
         _init_worker(replace(settings, threads=workers) if threaded else settings)
         executor: Any = _InlineExecutor()
