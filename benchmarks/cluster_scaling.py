@@ -111,22 +111,45 @@ def timed(function: Callable[[], Any]) -> float:
     return time.perf_counter() - started
 
 
-def alternate(name: str, local: Callable[[], Any], cluster: Callable[[], Any], runs: int) -> dict[str, Any]:
+def worker_cpu() -> float:
+    return time.process_time()
+
+
+def alternate(name: str, local: Callable[[], Any], cluster: Callable[[], Any], runs: int, client: Any,
+              in_process: bool) -> dict[str, Any]:
     """Alternating runs; for the cluster side also the client process's CPU seconds (reading,
-    shipping, writing the output in order, the vocabulary union): what one client can feed."""
+    shipping, writing the output in order, the vocabulary union): what one client can feed.
+
+    CPU seconds, which a loaded machine disturbs far less than wall time: for the cluster, this
+    process's (client and scheduler) plus every worker process's (their event loops included); for
+    the local side only when it runs in this process (``in_process``: one worker; a process pool's
+    workers are not this process's children, so their CPU is not counted)."""
     ours_local: list[float] = []
     ours_cluster: list[float] = []
     client_cpu: list[float] = []
+    local_cpu: list[float] = []
+    cluster_cpu: list[float] = []
     for run in range(runs):
+        cpu = time.process_time()
         ours_local.append(timed(local))
+        local_cpu.append(time.process_time() - cpu)
+        before = client.run(worker_cpu)
         cpu = time.process_time()
         ours_cluster.append(timed(cluster))
         client_cpu.append(time.process_time() - cpu)
+        after = client.run(worker_cpu)
+        cluster_cpu.append(client_cpu[-1] + sum(after[w] - before[w] for w in after if w in before))
         print(f"  {name} run {run + 1}: local {ours_local[-1]:.2f} s, cluster {ours_cluster[-1]:.2f} s "
-              f"(client CPU {client_cpu[-1]:.2f} s)", flush=True)
-    return {"local_seconds": ours_local, "cluster_seconds": ours_cluster, "local_median": median(ours_local),
-            "cluster_median": median(ours_cluster), "ratio": median(ours_cluster) / median(ours_local),
-            "client_cpu_seconds": client_cpu, "client_cpu_median": median(client_cpu)}
+              f"(client CPU {client_cpu[-1]:.2f} s; CPU local {local_cpu[-1]:.2f} s, cluster {cluster_cpu[-1]:.2f} s)",
+              flush=True)
+    found = {"local_seconds": ours_local, "cluster_seconds": ours_cluster, "local_median": median(ours_local),
+             "cluster_median": median(ours_cluster), "ratio": median(ours_cluster) / median(ours_local),
+             "client_cpu_seconds": client_cpu, "client_cpu_median": median(client_cpu),
+             "cluster_cpu_seconds": cluster_cpu, "cluster_cpu_median": median(cluster_cpu)}
+    if in_process:
+        found.update(local_cpu_seconds=local_cpu, local_cpu_median=median(local_cpu),
+                     cpu_ratio=median(cluster_cpu) / median(local_cpu))
+    return found
 
 
 def main() -> None:
@@ -141,6 +164,7 @@ def main() -> None:
     import faiss
 
     info["distributed"] = distributed.__version__
+    info["load_average_before"] = os.getloadavg()
     print(f"machine: {machine_line(info)}; distributed {info['distributed']}")
     en = head_of(args.en_input, args.en_mb, work / "en.txt")
     ko = head_of(args.ko_input, args.ko_mb, work / "ko.txt")
@@ -164,7 +188,7 @@ def main() -> None:
                                        cluster=ClusterOptions(client, mode))
 
                 name = f"{lang} ingest, {workers} worker(s), cluster {layout}, inputs {mode}"
-                result = alternate(name, local, cluster, args.runs)
+                result = alternate(name, local, cluster, args.runs, client, workers == 1)
                 same = corpus_files(out_local) == corpus_files(out_cluster)
                 if not same:
                     raise SystemExit(f"error: {name}: the cluster's corpus differs from the local one")
@@ -189,7 +213,7 @@ def main() -> None:
                 got["cluster"] = list(neighbors_of(store, k=10, cluster=client))
 
             name = f"export, {workers} worker(s), cluster {layout}"
-            result = alternate(name, local, cluster, args.runs)
+            result = alternate(name, local, cluster, args.runs, client, False)
             if got["local"] != got["cluster"]:
                 raise SystemExit(f"error: {name}: the cluster's neighbours differ from the local ones")
             rows.append({"task": "export top-10", "workers": workers, "cluster": layout, "inputs": "store path",
@@ -238,15 +262,18 @@ def main() -> None:
     table = []
     for row in rows:
         unit = f"{row['megabytes']} MB" if "megabytes" in row else f"{row['words']:,} x {row['dim']}"
-        speed = (f"{row['local_mb_s']:.2f} / {row['cluster_mb_s']:.2f} MB/s" if "local_mb_s" in row
-                 else f"{row['local_words_s']:,.0f} / {row['cluster_words_s']:,.0f} words/s")
+        cpu = (f"{row['local_cpu_median']:.2f} / {row['cluster_cpu_median']:.2f} = {row['cpu_ratio']:.2f}"
+               if "cpu_ratio" in row else f"- / {row['cluster_cpu_median']:.2f}")
         table.append([row["task"], unit, str(row["workers"]), row["cluster"], row["inputs"],
-                      f"{row['local_median']:.2f}", f"{row['cluster_median']:.2f}", f"{row['client_cpu_median']:.2f}",
-                      speed, f"{row['ratio']:.2f}"])
+                      f"{row['local_median']:.2f}", f"{row['cluster_median']:.2f}", f"{row['ratio']:.2f}",
+                      f"{row['client_cpu_median']:.2f}", cpu])
     print()
     print(f"machine: {machine_line(info)}; distributed {info['distributed']}; medians of {args.runs} runs")
-    print(markdown_table(["task", "input", "workers", "cluster (procs x threads, worker env)", "inputs", "local s", "cluster s",
-                          "client CPU s", "local / cluster speed", "cluster / local"], table))
+    print(markdown_table(["task", "input", "workers", "cluster (procs x threads, worker env)", "inputs", "local s",
+                          "cluster s", "cluster / local (wall)", "client CPU s",
+                          "CPU s: local / cluster = ratio"], table))
+    info["load_average_after"] = os.getloadavg()
+    print(f"load average (1, 5, 15 min): {info['load_average_before']} before, {info['load_average_after']} after")
     write_json(args.json_out, {"machine": info, "runs": args.runs, "rows": rows})
 
 
