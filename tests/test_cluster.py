@@ -66,7 +66,7 @@ def big_texts(folder: Path, lee_text: Path, monkeypatch: pytest.MonkeyPatch, fil
     return paths
 
 
-@pytest.mark.parametrize("inputs", ["bytes", "shared"])
+@pytest.mark.parametrize("inputs", ["auto", "bytes", "shared"])
 def test_english_corpus_is_byte_identical_to_a_local_run(tmp_path: Path, lee_text: Path, client, inputs: str):
     local = embedsearch.ingest([lee_text], tmp_path / "local", workers=2)
     remote = embedsearch.ingest([lee_text], tmp_path / "cluster", cluster=ClusterOptions(client, inputs))
