@@ -7,14 +7,16 @@ reported, and ratio = cluster median / local median (1.00: no cost; the target i
 * **English ingest**: the default pipeline on the first ``--en-mb`` MB of
   ``../shared/data/en/wiki2015_plain_40MB.txt``. Local: ``ingest(workers=W)`` (W = 1: in-process;
   W = 2: the process pool). Cluster: ``ingest(cluster=client)`` on ``LocalCluster(n_workers=W,
-  threads_per_worker=1)``, inputs shipped as bytes (the default) and, as a second row, read by the
-  workers from the shared path (``inputs="shared"``).
+  threads_per_worker=1)``, inputs ``auto`` (the default: the workers see the file, so they read
+  their byte ranges themselves) and, as a second row, ``bytes`` (the client reads and ships every
+  chunk). Both on workers as Dask starts them (``dask``: its nanny sets MALLOC_TRIM_THRESHOLD_=65536)
+  and, as a third row, with that variable unset (``no-trim``).
   For the cluster side the client process's own CPU time is reported too: what one client, which
-  reads, ships, writes in order and unions the vocabulary, can feed.
+  reads (bytes), ships, writes in order and unions the vocabulary, can feed.
 * **Korean ingest**: the ``--lang ko`` pipeline (Kiwi morphemes) on the first ``--ko-mb`` MB of
-  ``../shared/data/ko/kowiki_40MB.txt``. Local at W = 2 runs one process with a 2-thread Kiwi;
-  the cluster runs W one-thread workers (one Kiwi each) and, at W = 2, also one worker with 2
-  threads (the local layout, on a cluster).
+  ``../shared/data/ko/kowiki_40MB.txt``, inputs ``auto``. Local at W = 2 runs one process with a
+  2-thread Kiwi; the cluster runs W one-thread workers (one Kiwi each) and, at W = 2, also one
+  worker with 2 threads (the local layout, on a cluster).
 * **Batch export**: top-10 neighbours of every word of a ``--words`` x ``--dim`` store of random
   unit vectors (exact index). Local: ``neighbors_of`` with FAISS on W threads. Cluster: the same
   batches searched on W one-thread workers (their FAISS on 1 thread each), results streamed back.
@@ -24,7 +26,7 @@ cluster is started before timing (a cluster is a long-lived service); what is ti
 ``ingest`` / export call, including connecting to nothing new, shipping the settings, compiling the
 pipeline on each worker (Kiwi's model load included, on both sides) and gathering results.
 
-Run under the machine-wide benchmark lock (~5 minutes on 2 cores):
+Run under the machine-wide benchmark lock (~8 minutes on 2 cores; ``--tasks en`` alone ~1 minute):
 
     flock /tmp/BENCH_LOCK python benchmarks/cluster_scaling.py --workdir /tmp/bench_cluster --json-out /tmp/bench_cluster/cluster_scaling.json
 """
@@ -34,6 +36,7 @@ import argparse
 import gc
 import json
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -97,6 +100,10 @@ def corpus_files(path: Path) -> dict[str, bytes]:
     return found
 
 
+def worker_env(name: str) -> str | None:
+    return os.environ.get(name)
+
+
 def timed(function: Callable[[], Any]) -> float:
     gc.collect()
     started = time.perf_counter()
@@ -104,25 +111,49 @@ def timed(function: Callable[[], Any]) -> float:
     return time.perf_counter() - started
 
 
-def alternate(name: str, local: Callable[[], Any], cluster: Callable[[], Any], runs: int) -> dict[str, Any]:
+def worker_cpu() -> float:
+    return time.process_time()
+
+
+def alternate(name: str, local: Callable[[], Any], cluster: Callable[[], Any], runs: int, client: Any,
+              in_process: bool) -> dict[str, Any]:
     """Alternating runs; for the cluster side also the client process's CPU seconds (reading,
-    shipping, writing the output in order, the vocabulary union): what one client can feed."""
+    shipping, writing the output in order, the vocabulary union): what one client can feed.
+
+    CPU seconds, which a loaded machine disturbs far less than wall time: for the cluster, this
+    process's (client and scheduler) plus every worker process's (their event loops included); for
+    the local side only when it runs in this process (``in_process``: one worker; a process pool's
+    workers are not this process's children, so their CPU is not counted)."""
     ours_local: list[float] = []
     ours_cluster: list[float] = []
     client_cpu: list[float] = []
+    local_cpu: list[float] = []
+    cluster_cpu: list[float] = []
     for run in range(runs):
+        cpu = time.process_time()
         ours_local.append(timed(local))
+        local_cpu.append(time.process_time() - cpu)
+        before = client.run(worker_cpu)
         cpu = time.process_time()
         ours_cluster.append(timed(cluster))
         client_cpu.append(time.process_time() - cpu)
+        after = client.run(worker_cpu)
+        cluster_cpu.append(client_cpu[-1] + sum(after[w] - before[w] for w in after if w in before))
         print(f"  {name} run {run + 1}: local {ours_local[-1]:.2f} s, cluster {ours_cluster[-1]:.2f} s "
-              f"(client CPU {client_cpu[-1]:.2f} s)", flush=True)
-    return {"local_seconds": ours_local, "cluster_seconds": ours_cluster, "local_median": median(ours_local),
-            "cluster_median": median(ours_cluster), "ratio": median(ours_cluster) / median(ours_local),
-            "client_cpu_seconds": client_cpu, "client_cpu_median": median(client_cpu)}
+              f"(client CPU {client_cpu[-1]:.2f} s; CPU local {local_cpu[-1]:.2f} s, cluster {cluster_cpu[-1]:.2f} s)",
+              flush=True)
+    found = {"local_seconds": ours_local, "cluster_seconds": ours_cluster, "local_median": median(ours_local),
+             "cluster_median": median(ours_cluster), "ratio": median(ours_cluster) / median(ours_local),
+             "client_cpu_seconds": client_cpu, "client_cpu_median": median(client_cpu),
+             "cluster_cpu_seconds": cluster_cpu, "cluster_cpu_median": median(cluster_cpu)}
+    if in_process:
+        found.update(local_cpu_seconds=local_cpu, local_cpu_median=median(local_cpu),
+                     cpu_ratio=median(cluster_cpu) / median(local_cpu))
+    return found
 
 
 def main() -> None:
+    import dask
     from distributed import Client, LocalCluster
 
     logging.getLogger("distributed").setLevel(logging.WARNING)
@@ -133,6 +164,7 @@ def main() -> None:
     import faiss
 
     info["distributed"] = distributed.__version__
+    info["load_average_before"] = os.getloadavg()
     print(f"machine: {machine_line(info)}; distributed {info['distributed']}")
     en = head_of(args.en_input, args.en_mb, work / "en.txt")
     ko = head_of(args.ko_input, args.ko_mb, work / "ko.txt")
@@ -156,7 +188,7 @@ def main() -> None:
                                        cluster=ClusterOptions(client, mode))
 
                 name = f"{lang} ingest, {workers} worker(s), cluster {layout}, inputs {mode}"
-                result = alternate(name, local, cluster, args.runs)
+                result = alternate(name, local, cluster, args.runs, client, workers == 1)
                 same = corpus_files(out_local) == corpus_files(out_cluster)
                 if not same:
                     raise SystemExit(f"error: {name}: the cluster's corpus differs from the local one")
@@ -181,7 +213,7 @@ def main() -> None:
                 got["cluster"] = list(neighbors_of(store, k=10, cluster=client))
 
             name = f"export, {workers} worker(s), cluster {layout}"
-            result = alternate(name, local, cluster, args.runs)
+            result = alternate(name, local, cluster, args.runs, client, False)
             if got["local"] != got["cluster"]:
                 raise SystemExit(f"error: {name}: the cluster's neighbours differ from the local ones")
             rows.append({"task": "export top-10", "workers": workers, "cluster": layout, "inputs": "store path",
@@ -190,38 +222,58 @@ def main() -> None:
                          "cluster_words_s": args.words / result["cluster_median"]})
 
     tasks = set(args.tasks.split(","))
-    for workers in range(1, args.max_workers + 1):
-        layouts = [(workers, 1)] + ([(1, workers)] if workers > 1 else [])
-        for n_workers, threads in layouts:
-            layout = f"{n_workers}x{threads}"
-            if threads > 1 and "ko" not in tasks:
-                continue
-            print(f"LocalCluster: {n_workers} worker process(es) x {threads} thread(s)", flush=True)
-            with LocalCluster(n_workers=n_workers, threads_per_worker=threads, processes=True, dashboard_address=None,
-                              worker_dashboard_address=None) as cluster, Client(cluster) as client:
-                info.setdefault("worker_faiss_threads", client.run(faiss.omp_get_max_threads))
-                if threads == 1:
-                    if "en" in tasks:
-                        ingest_rows(workers, client, layout, ("en",), ("bytes", "shared"))
-                    if "ko" in tasks:
-                        ingest_rows(workers, client, layout, ("ko",), ("bytes",))
-                    if "export" in tasks:
-                        export_rows(workers, client, layout)
-                elif "ko" in tasks:  # the local Korean layout (one process, a multi-threaded Kiwi) on a cluster
-                    ingest_rows(workers, client, layout, ("ko",), ("bytes",))
+    # (worker processes, threads each, worker environment, what runs there). "dask": Dask's defaults,
+    # whose nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536; "no-trim": that variable unset
+    # (docs/scaling.md: it costs English ingest workers ~46k page faults per 10 MB).
+    layouts = [(1, 1, "dask", ("en", "en-bytes", "ko", "export")), (1, 1, "no-trim", ("en",))]
+    if args.max_workers >= 2:
+        layouts += [(2, 1, "dask", ("en", "en-bytes", "ko", "export")), (2, 1, "no-trim", ("en",)),
+                    (1, 2, "dask", ("ko",))]
+    for n_workers, threads, env, runs_here in layouts:
+        wanted = [name for name in runs_here if name.split("-")[0] in tasks]
+        if not wanted:
+            continue
+        workers = n_workers * threads
+        layout = f"{n_workers}x{threads}"
+        print(f"LocalCluster: {n_workers} worker process(es) x {threads} thread(s), worker env {env}", flush=True)
+        environ = dict(os.environ)
+        config = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None} if env == "no-trim" else {}
+        with dask.config.set(config), LocalCluster(n_workers=n_workers, threads_per_worker=threads, processes=True,
+                                                   dashboard_address=None, worker_dashboard_address=None) as cluster, \
+                Client(cluster) as client:
+            # the nanny sets its pre-spawn variables in this process too: put the environment back, so
+            # that the local process pools started from here run as they would without Dask
+            os.environ.clear()
+            os.environ.update(environ)
+            info.setdefault("worker_faiss_threads", client.run(faiss.omp_get_max_threads))
+            trim = set(client.run(worker_env, "MALLOC_TRIM_THRESHOLD_").values())
+            label = f"{layout} {env}"
+            print(f"  workers' MALLOC_TRIM_THRESHOLD_: {trim}", flush=True)
+            for name in wanted:
+                if name == "en":
+                    ingest_rows(workers, client, label, ("en",), ("auto",))
+                elif name == "en-bytes":
+                    ingest_rows(workers, client, label, ("en",), ("bytes",))
+                elif name == "ko":
+                    ingest_rows(workers, client, label, ("ko",), ("auto",))
+                else:
+                    export_rows(workers, client, label)
 
     table = []
     for row in rows:
         unit = f"{row['megabytes']} MB" if "megabytes" in row else f"{row['words']:,} x {row['dim']}"
-        speed = (f"{row['local_mb_s']:.2f} / {row['cluster_mb_s']:.2f} MB/s" if "local_mb_s" in row
-                 else f"{row['local_words_s']:,.0f} / {row['cluster_words_s']:,.0f} words/s")
+        cpu = (f"{row['local_cpu_median']:.2f} / {row['cluster_cpu_median']:.2f} = {row['cpu_ratio']:.2f}"
+               if "cpu_ratio" in row else f"- / {row['cluster_cpu_median']:.2f}")
         table.append([row["task"], unit, str(row["workers"]), row["cluster"], row["inputs"],
-                      f"{row['local_median']:.2f}", f"{row['cluster_median']:.2f}", f"{row['client_cpu_median']:.2f}",
-                      speed, f"{row['ratio']:.2f}"])
+                      f"{row['local_median']:.2f}", f"{row['cluster_median']:.2f}", f"{row['ratio']:.2f}",
+                      f"{row['client_cpu_median']:.2f}", cpu])
     print()
     print(f"machine: {machine_line(info)}; distributed {info['distributed']}; medians of {args.runs} runs")
-    print(markdown_table(["task", "input", "workers", "cluster (procs x threads)", "inputs", "local s", "cluster s",
-                          "client CPU s", "local / cluster speed", "cluster / local"], table))
+    print(markdown_table(["task", "input", "workers", "cluster (procs x threads, worker env)", "inputs", "local s",
+                          "cluster s", "cluster / local (wall)", "client CPU s",
+                          "CPU s: local / cluster = ratio"], table))
+    info["load_average_after"] = os.getloadavg()
+    print(f"load average (1, 5, 15 min): {info['load_average_before']} before, {info['load_average_after']} after")
     write_json(args.json_out, {"machine": info, "runs": args.runs, "rows": rows})
 
 

@@ -12,11 +12,16 @@ How work reaches the workers:
   own (recomputable, unlike scattered data, if every worker holding it dies); each worker compiles
   the pipeline once per pass (loading Kiwi, SentencePiece... there) and keeps it, with the set of
   words it has already reported, for that pass's chunks.
-- **Inputs**, ``inputs="bytes"`` (the default): the client reads every chunk and ships its bytes,
-  so workers need no access to the sources. ``inputs="shared"``: plain files travel as (absolute
-  path, offset, length) and workers read them themselves, which saves the client the reading and
-  copying but needs every input at the same path on every worker (a shared filesystem). Compressed
-  files, stdin, JSONL, CSV and Wikipedia dumps are always shipped as chunks.
+- **Inputs**, ``inputs="auto"`` (the default): before each pass every worker stats the plain input
+  files at the client's absolute paths; a file every worker sees with the client's size and
+  modification time travels as (path, offset, length) and the workers read it themselves (one
+  machine, or a shared filesystem); any other file is read by the client and shipped as bytes.
+  ``inputs="shared"``: the same, but a file some worker cannot see as the client does fails the run
+  before any work, naming the file and the worker. ``inputs="bytes"``: always ship the bytes; the
+  workers need no access to the sources. Workers re-check a file's size and modification time
+  before reading it (a worker that joined later, a file changed mid-run): a mismatch fails the run,
+  naming the file and the worker. Compressed files, stdin, JSONL, CSV and Wikipedia dumps are
+  always shipped as chunks.
 - **Export** reads the store on the workers from its path (a shared filesystem): each worker opens
   it once and checks it is the generation the client opened.
 
@@ -31,7 +36,9 @@ store's no-pickle rule is about files, which stay pickle-free).
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
+import stat
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -47,20 +54,20 @@ if TYPE_CHECKING:
 
 ENV_ADDRESS = "EMBEDSEARCH_CLUSTER"
 ENV_INPUTS = "EMBEDSEARCH_CLUSTER_INPUTS"
-INPUT_MODES = ("bytes", "shared")
+INPUT_MODES = ("auto", "bytes", "shared")
 _CONNECT_TIMEOUT = "10s"
 _KEPT_STATES = 4  # per worker: compiled pipelines of the latest passes (two ingests may share a cluster)
 
-__all__ = ["ENV_ADDRESS", "ENV_INPUTS", "INPUT_MODES", "ClusterOptions", "cluster_workers"]
+__all__ = ["ENV_ADDRESS", "ENV_INPUTS", "INPUT_MODES", "ClusterOptions", "cluster_workers", "connected"]
 
 
 @dataclass(frozen=True)
 class ClusterOptions:
     """Where to run: a scheduler address (``tcp://host:8786``) or a connected ``distributed.Client``,
-    and how inputs reach the workers (``bytes`` or ``shared``, see the module docstring)."""
+    and how inputs reach the workers (``auto``, ``bytes`` or ``shared``, see the module docstring)."""
 
     address: Any
-    inputs: str = "bytes"
+    inputs: str = "auto"
 
     def __post_init__(self) -> None:
         if self.inputs not in INPUT_MODES:
@@ -71,32 +78,48 @@ def options(cluster: Any) -> ClusterOptions:
     """A :class:`ClusterOptions` from an address, a Client or options (inputs from ``EMBEDSEARCH_CLUSTER_INPUTS``)."""
     if isinstance(cluster, ClusterOptions):
         return cluster
-    return ClusterOptions(cluster, os.environ.get(ENV_INPUTS) or "bytes")
+    return ClusterOptions(cluster, os.environ.get(ENV_INPUTS) or "auto")
 
 
-_clients: dict[str, Any] = {}
-_clients_lock = threading.Lock()
-
-
-def client_for(cluster: Any) -> Any:
-    """The ``distributed.Client`` for ``cluster``: the one given, or one connection per address and process."""
-    address = options(cluster).address
-    if not isinstance(address, str):
-        return address
+def _connect(address: str) -> Any:
     try:
         from distributed import Client
     except ImportError:
         raise ConfigError(f"running on a cluster needs Dask distributed: {install_hint('cluster')}") from None
-    with _clients_lock:
-        client = _clients.get(address)
-        if client is None or client.status != "running":
-            try:
-                client = Client(address, timeout=_CONNECT_TIMEOUT, set_as_default=False)
-            except (OSError, TimeoutError) as exc:
-                raise ConfigError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
-            _clients[address] = client
-            _check_workers(client, address)
+    try:
+        client = Client(address, timeout=_CONNECT_TIMEOUT, set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise ConfigError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+    try:
+        _check_workers(client, address)
+    except BaseException:
+        client.close()
+        raise
     return client
+
+
+@contextlib.contextmanager
+def connected(cluster: Any) -> Iterator[ClusterOptions]:
+    """``cluster`` as :class:`ClusterOptions` holding a connected ``distributed.Client``: for an
+    address, a client of its own, closed when the block ends (nothing left reconnecting to a
+    scheduler that has gone); a Client given by the caller stays the caller's to close."""
+    given = options(cluster)
+    if not isinstance(given.address, str):
+        yield given
+        return
+    client = _connect(given.address)
+    try:
+        yield replace(given, address=client)
+    finally:
+        client.close()
+
+
+def client_for(cluster: Any) -> Any:
+    """The connected ``distributed.Client`` of ``cluster`` (from :func:`connected`, or the caller's)."""
+    address = options(cluster).address
+    if isinstance(address, str):
+        raise TypeError("client_for needs a connected Client: use `with connected(address) as cluster:`")
+    return address
 
 
 def _worker_info(dask_worker: Any) -> tuple[str, int]:
@@ -123,6 +146,9 @@ def _check_workers(client: Any, address: str) -> dict[str, tuple[str, int]]:
 
 def cluster_workers(cluster: Any) -> int:
     """How many tasks the cluster runs at once (its workers' threads); fails if it has no worker."""
+    if isinstance(options(cluster).address, str):
+        with connected(cluster) as on:
+            return cluster_workers(on)
     client = client_for(cluster)
     threads = sum(client.nthreads().values())
     if threads < 1:
@@ -161,9 +187,74 @@ def _settings(settings: Any) -> Any:
     return settings
 
 
-def _run_chunks(key: str, settings: Any, chunks: list[Chunk]) -> list[Any]:
+Identity = tuple[int, int]  # a file's size and modification time (ns): what the client and a worker compare
+
+
+def _file_identity(path: str) -> Identity:
+    """Open ``path`` for reading (so that it is known to be readable) and return its size and mtime."""
+    with open(path, "rb") as handle:
+        info = os.fstat(handle.fileno())
+    if not stat.S_ISREG(info.st_mode):
+        raise IsADirectoryError(21, "not a regular file", path)
+    return info.st_size, info.st_mtime_ns
+
+
+def _identities(paths: list[str]) -> list[Identity | str]:
+    """Worker side (``client.run``): each path's identity, or why this worker cannot read it."""
+    found: list[Identity | str] = []
+    for path in paths:
+        try:
+            found.append(_file_identity(path))
+        except OSError as exc:
+            found.append(exc.strerror or str(exc))
+    return found
+
+
+def _describe(identity: Identity) -> str:
+    import datetime
+
+    size, mtime = identity
+    when = datetime.datetime.fromtimestamp(mtime / 1e9, datetime.timezone.utc).isoformat(timespec="microseconds")
+    return f"{size:,} bytes, modified {when}"
+
+
+def _check_files(files: dict[str, Identity]) -> None:
+    """Worker side, before reading a group's ranges: each file is still the one the client saw."""
+    for path, expected in files.items():
+        try:
+            found = _file_identity(path)
+        except OSError as exc:
+            raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from None
+        if found != expected:
+            raise SourceError(f"{path} is not the file the client read ({_describe(found)} here, "
+                              f"{_describe(expected)} there): it changed during the ingest, or this worker sees "
+                              "another file at that path")
+
+
+def _packed(result: Any) -> tuple[Any, str | None]:
+    """A chunk's result with its new words as one string: pickled (and unpickled by the client) as
+    one object, not one per word. Only when the words cannot be mistaken (none empty, none with a
+    line break); otherwise the list travels as is."""
+    words = result.words
+    if not words:
+        return result, None
+    joined = "\n".join(words)
+    if joined.count("\n") != len(words) - 1 or not all(words):
+        return result, None
+    return replace(result, words=[]), joined
+
+
+def _unpacked(item: tuple[Any, str | None]) -> Any:
+    result, joined = item
+    if joined is not None:
+        result.words = joined.split("\n")
+    return result
+
+
+def _run_chunks(key: str, settings: Any, chunks: list[Chunk], files: dict[str, Identity]) -> list[Any]:
     """Worker side: compile the pass's pipeline once per worker (corpus._init_worker), then run
-    exactly the local worker code on each chunk of the group, in order."""
+    exactly the local worker code on each chunk of the group, in order. ``files``: the identities
+    of the files whose ranges this group reads here."""
     from . import corpus
 
     with _state_lock:
@@ -181,7 +272,8 @@ def _run_chunks(key: str, settings: Any, chunks: list[Chunk]) -> list[Any]:
         else:
             corpus._worker_pipeline, corpus._worker_settings, corpus._worker_fast, corpus._worker_seen = state
         try:
-            return [corpus._process_chunk(chunk) for chunk in chunks]
+            _check_files(files)
+            return [_packed(corpus._process_chunk(chunk)) for chunk in chunks]
         except EmbedsearchError as exc:
             raise _on_worker(exc) from None
 
@@ -203,6 +295,7 @@ class _Group:
 
     def __init__(self) -> None:
         self.chunks: list[Chunk] = []
+        self.files: dict[str, Identity] = {}
         self.bytes = 0
         self.future: Any = None
         self.results: list[Any] | None = None
@@ -239,13 +332,14 @@ class _ChunkFuture:
             group.future.release()
         assert group.results is not None  # noqa: S101 - set just above
         done, group.results[self._index] = group.results[self._index], None  # handed out once: free it
-        return done
+        return _unpacked(done)
 
 
 # A task carries consecutive chunks up to this many bytes (and at most _GROUP_CHUNKS of them): a
 # task costs the client and scheduler a few milliseconds, which would be a large share of a 300 KB
 # English chunk's ~20 ms of work; but no fewer than 4 tasks per worker, so that none idles long at
-# the end. The chunks themselves, and so the corpus, are those of a local run.
+# the end. The first tasks are smaller (1, 2, 4... chunks), so that the workers start at once.
+# The chunks themselves, and so the corpus, are those of a local run.
 _GROUP_BYTES = 4 << 20
 _GROUP_CHUNKS = 8
 
@@ -253,10 +347,12 @@ _GROUP_CHUNKS = 8
 class ChunkExecutor:
     """What corpus._run_pass needs of an executor (``submit``, ``shutdown``), on a Dask cluster."""
 
-    def __init__(self, cluster: Any, settings: Any, files: Sequence[str] = ()) -> None:
+    def __init__(self, cluster: Any, settings: Any, files: Sequence[str] = (), workers: int | None = None) -> None:
         self._options = options(cluster)
         self._client = client_for(self._options)
-        workers = cluster_workers(self._options)
+        workers = workers or cluster_workers(self._options)
+        #: plain files the workers read themselves, by absolute path: their identity as the client sees it
+        self.by_path: dict[str, Identity] = self._readable_files(files) if self._options.inputs != "bytes" else {}
         # a task, not scattered data: recomputed if every worker holding it dies
         self._settings = self._client.submit(_settings, settings, pure=False)
         try:
@@ -269,17 +365,45 @@ class ChunkExecutor:
         per_group = min(_GROUP_CHUNKS, -(-self._group_bytes // _chunk_bytes(list(files))) + 1)
         #: chunks in flight (read by corpus._run_pass): as many groups as a local pool has chunks
         self.window = (2 * workers + 2) * per_group
+        self._group_chunks = 1  # doubles with each task sent, up to _GROUP_CHUNKS
         self._group = _Group()
         self._sent: list[_Group] = []
 
-    def _ship(self, chunk: Chunk) -> Chunk:
-        from .sources import Chunk
+    def _readable_files(self, files: Sequence[str]) -> dict[str, Identity]:
+        """The plain files every worker can read at the client's absolute path, as the client sees
+        them (same size and modification time). ``shared``: all of them, or fail naming the file
+        and the worker; ``auto``: those, the others are shipped."""
+        mine: dict[str, Identity] = {}
+        for name in files:
+            if name == "-":
+                continue
+            path = os.path.abspath(name)
+            try:
+                mine[path] = _file_identity(path)
+            except OSError:
+                continue  # the reader reports it when it comes to it
+        if not mine:
+            return {}
+        paths = list(mine)
+        replies = self._client.run(_identities, paths)
+        readable: dict[str, Identity] = {}
+        for index, path in enumerate(paths):
+            theirs = {worker: found[index] if isinstance(found[index], str) else tuple(found[index])
+                      for worker, found in replies.items()}
+            differ = {worker: found for worker, found in theirs.items() if found != mine[path]}
+            if not differ:
+                readable[path] = mine[path]
+                continue
+            if self._options.inputs == "shared":
+                worker, found = sorted(differ.items())[0]
+                why = found if isinstance(found, str) else f"it sees {_describe(found)}, this process {_describe(mine[path])}"
+                raise SourceError(f"Dask worker {worker} cannot read {path} as this process does ({why}); "
+                                  "--cluster-inputs shared needs every input at the same path on every worker "
+                                  "(auto ships the files the workers cannot read, bytes ships them all)")
+        return readable
 
-        if chunk.kind != "range":
-            return chunk
-        path, start, length = chunk.payload
-        if self._options.inputs == "shared":
-            return replace(chunk, payload=(os.path.abspath(path), start, length))
+    @staticmethod
+    def _read(path: str, start: int, length: int) -> bytes:
         try:
             with open(path, "rb") as handle:
                 handle.seek(start)
@@ -288,6 +412,20 @@ class ChunkExecutor:
             raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from exc
         if len(data) != length:
             raise SourceError(f"{path} changed while it was being read")
+        return data
+
+    def _ship(self, chunk: Chunk) -> Chunk:
+        from .sources import Chunk
+
+        if chunk.kind != "range":
+            return chunk
+        path, start, length = chunk.payload
+        absolute = os.path.abspath(path)
+        identity = self.by_path.get(absolute)
+        if identity is not None:
+            self._group.files[absolute] = identity
+            return replace(chunk, payload=(absolute, start, length))
+        data = self._read(path, start, length)
         return Chunk("bytes", data, chunk.source, chunk.first_line, chunk.continues_line, chunk.field)
 
     def submit(self, fn: Any, chunk: Chunk) -> _ChunkFuture:
@@ -301,7 +439,7 @@ class ChunkExecutor:
         group.chunks.append(self._ship(chunk))
         group.bytes += chunk.size()
         wrapped = _ChunkFuture(self, group, len(group.chunks) - 1)
-        if group.bytes >= self._group_bytes or len(group.chunks) >= _GROUP_CHUNKS:
+        if group.bytes >= self._group_bytes or len(group.chunks) >= self._group_chunks:
             self._flush()
         return wrapped
 
@@ -309,9 +447,11 @@ class ChunkExecutor:
         group = self._group
         if not group.chunks:
             return
-        group.future = self._client.submit(_run_chunks, self._settings.key, self._settings, group.chunks, pure=False)
+        group.future = self._client.submit(_run_chunks, self._settings.key, self._settings, group.chunks, group.files,
+                                           pure=False)
         group.chunks = []
         self._group = _Group()
+        self._group_chunks = min(2 * self._group_chunks, _GROUP_CHUNKS)
         self._sent = [g for g in self._sent if g.results is None]
         self._sent.append(group)
 
@@ -328,8 +468,8 @@ class ChunkExecutor:
             pass
 
 
-def chunk_executor(cluster: Any, settings: Any, files: Sequence[str] = ()) -> ChunkExecutor:
-    return ChunkExecutor(cluster, settings, files)
+def chunk_executor(cluster: Any, settings: Any, files: Sequence[str] = (), workers: int | None = None) -> ChunkExecutor:
+    return ChunkExecutor(cluster, settings, files, workers)
 
 
 # --- batch export ----------------------------------------------------------------------------
@@ -376,6 +516,12 @@ def _search_words(path: str, generation: str | None, search_param: int | None, w
 def neighbors(store: Store, cluster: Any, words: Iterable[str] | None, *, k: int, min_score: float | None,
               batch_size: int, progress: ProgressCallback = ignore_progress) -> Iterator[NeighborList]:
     """:func:`embedsearch.batch.neighbors_of` with each batch searched on a worker (same batches, same results)."""
+    with connected(cluster) as on:
+        yield from _neighbors(store, on, words, k=k, min_score=min_score, batch_size=batch_size, progress=progress)
+
+
+def _neighbors(store: Store, cluster: ClusterOptions, words: Iterable[str] | None, *, k: int, min_score: float | None,
+               batch_size: int, progress: ProgressCallback) -> Iterator[NeighborList]:
     from .batch import rows_to_lists
 
     client = client_for(cluster)

@@ -243,7 +243,7 @@ def _run_pass(files: Sequence[str], settings: _WorkerSettings, out: IO[bytes], *
     if cluster is not None:  # a Dask cluster runs _process_chunk on its workers (cluster.py)
         from .cluster import chunk_executor
 
-        executor = chunk_executor(cluster, settings, files)
+        executor = chunk_executor(cluster, settings, files, workers)
     elif workers == 1 or threaded:
         _init_worker(replace(settings, threads=workers) if threaded else settings)
         executor: Any = _InlineExecutor()
@@ -351,11 +351,32 @@ def ingest(
     :class:`embedsearch.cluster.ClusterOptions`) runs the chunks on that cluster's workers instead of
     local processes (``workers`` is then the cluster's thread count); the corpus is the same.
     """
-    pipeline = pipeline or english_words()
-    if cluster is not None:
-        from .cluster import cluster_workers
+    options = dict(pipeline=pipeline, artifacts=artifacts, workers=workers, encoding_errors=encoding_errors,
+                   max_sentence_tokens=max_sentence_tokens, source_format=source_format, overwrite=overwrite,
+                   progress=progress)
+    if cluster is None:
+        return _ingest(sources, output, **options)
+    from .cluster import cluster_workers, connected
 
-        workers = cluster_workers(cluster)
+    with connected(cluster) as on:  # one connection for every pass, closed at the end
+        return _ingest(sources, output, **{**options, "workers": cluster_workers(on)}, cluster=on)
+
+
+def _ingest(
+    sources: Sequence[str | os.PathLike[str]],
+    output: str | os.PathLike[str],
+    *,
+    pipeline: Pipeline | None,
+    artifacts: Mapping[str, bytes] | None,
+    workers: int | None,
+    encoding_errors: str,
+    max_sentence_tokens: int,
+    source_format: SourceFormat | None,
+    overwrite: bool,
+    progress: ProgressCallback,
+    cluster: Any = None,
+) -> Corpus:
+    pipeline = pipeline or english_words()
     workers = default_workers() if workers is None else workers
     source_format = source_format or SourceFormat()
     if workers < 1:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -65,7 +66,7 @@ def big_texts(folder: Path, lee_text: Path, monkeypatch: pytest.MonkeyPatch, fil
     return paths
 
 
-@pytest.mark.parametrize("inputs", ["bytes", "shared"])
+@pytest.mark.parametrize("inputs", ["auto", "bytes", "shared"])
 def test_english_corpus_is_byte_identical_to_a_local_run(tmp_path: Path, lee_text: Path, client, inputs: str):
     local = embedsearch.ingest([lee_text], tmp_path / "local", workers=2)
     remote = embedsearch.ingest([lee_text], tmp_path / "cluster", cluster=ClusterOptions(client, inputs))
@@ -116,6 +117,16 @@ def test_cli_ingest_and_export_with_cluster_address(tmp_path: Path, lee_text: Pa
         assert result.exit_code == 0, result.output
     assert (tmp_path / "cluster.tsv").read_bytes() == (tmp_path / "local.tsv").read_bytes()
     assert len((tmp_path / "local.tsv").read_bytes().splitlines()) > 4000
+    # each call connected with a Client of its own and closed it: only the fixture's is left (a
+    # client left open would try to reconnect once the cluster is gone, and log it in later tests)
+    deadline = time.monotonic() + 10
+    while scheduler_clients(client) != {client.id} and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert scheduler_clients(client) == {client.id}
+
+
+def scheduler_clients(client) -> set[str]:
+    return set(client.run_on_scheduler(lambda dask_scheduler: [c for c in dask_scheduler.clients if c != "fire-and-forget"]))
 
 
 def test_a_killed_worker_has_its_chunks_redone(tmp_path: Path, lee_text: Path, client, monkeypatch: pytest.MonkeyPatch):
@@ -139,7 +150,8 @@ def test_a_killed_worker_has_its_chunks_redone(tmp_path: Path, lee_text: Path, c
     assert killed[0] not in client.run(os.getpid).values()
 
 
-def test_input_a_worker_cannot_read_fails_naming_file_and_worker(tmp_path: Path, lee_text: Path, client,
+@pytest.mark.parametrize("inputs", ["auto", "shared"])
+def test_input_a_worker_cannot_read_fails_naming_file_and_worker(tmp_path: Path, lee_text: Path, client, inputs: str,
                                                                 monkeypatch: pytest.MonkeyPatch):
     sources = big_texts(tmp_path, lee_text, monkeypatch)
     source = sources[1]  # open in the client when the first results arrive, most of it still to come
@@ -150,7 +162,7 @@ def test_input_a_worker_cannot_read_fails_naming_file_and_worker(tmp_path: Path,
             source.unlink()
 
     with pytest.raises(SourceError) as caught:
-        embedsearch.ingest(sources, output, cluster=ClusterOptions(client, "shared"), progress=remove_source)
+        embedsearch.ingest(sources, output, cluster=ClusterOptions(client, inputs), progress=remove_source)
     message = str(caught.value)
     assert str(source) in message and ("no such file" in message.lower() or "cannot read" in message)
     assert "on Dask worker tcp://" in message
@@ -162,3 +174,98 @@ def test_bad_cluster_options_are_clear_errors(tmp_path: Path, lee_text: Path):
         ClusterOptions("tcp://127.0.0.1:1", "nfs")
     with pytest.raises(ConfigError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
         embedsearch.ingest([lee_text], tmp_path / "out", cluster="tcp://127.0.0.1:9")
+
+
+# Workers on this machine see every file the client sees; to give one worker a different view, its
+# _file_identity (how workers open and stat an input) is replaced in that worker process only.
+HIDE = """
+import embedsearch.cluster as m
+real = getattr(m, "_real_file_identity", m._file_identity)
+m._real_file_identity = real
+def hidden(path, real=real):
+    if path.endswith(NAME):
+        raise FileNotFoundError(2, "No such file or directory", path)
+    return real(path)
+m._file_identity = hidden
+"""
+RESTORE = """
+import embedsearch.cluster as m
+m._file_identity = getattr(m, "_real_file_identity", m._file_identity)
+"""
+
+
+@pytest.fixture
+def hide_on_one_worker(client):
+    """hide(name): one worker cannot open files whose path ends with name; returns that worker's address."""
+    def hide(name: str) -> str:
+        worker = sorted(client.scheduler_info()["workers"])[0]
+        client.run(exec, HIDE.replace("NAME", repr(name)), {}, workers=[worker])
+        return worker
+
+    yield hide
+    client.run(exec, RESTORE, {})
+
+
+def count_client_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Paths of the chunks the client reads itself to ship them (inputs not read by the workers)."""
+    read: list[str] = []
+    real = cluster_module.ChunkExecutor._read
+
+    def counting(path: str, start: int, length: int) -> bytes:
+        read.append(path)
+        return real(path, start, length)
+
+    monkeypatch.setattr(cluster_module.ChunkExecutor, "_read", staticmethod(counting))
+    return read
+
+
+def test_auto_inputs_travel_as_paths_when_every_worker_sees_the_file(tmp_path: Path, lee_text: Path, client,
+                                                                     monkeypatch: pytest.MonkeyPatch):
+    sources = big_texts(tmp_path, lee_text, monkeypatch, files=2, copies=2)
+    local = embedsearch.ingest(sources, tmp_path / "local", workers=2)
+    read = count_client_reads(monkeypatch)
+    embedsearch.ingest(sources, tmp_path / "auto", cluster=client)  # auto: the default
+    assert read == []  # the workers read every range themselves: no byte went through the client
+    assert corpus_files(tmp_path / "auto") == corpus_files(tmp_path / "local")
+    embedsearch.ingest(sources, tmp_path / "bytes", cluster=ClusterOptions(client, "bytes"))
+    assert sorted(set(read)) == sorted(str(p) for p in sources) and len(read) > 4  # every chunk shipped
+    assert corpus_files(tmp_path / "bytes") == corpus_files(tmp_path / "local")
+    assert local.stats.tokens > 100_000
+
+
+def test_auto_ships_a_file_one_worker_cannot_see_and_shared_refuses_it(tmp_path: Path, lee_text: Path, client,
+                                                                      hide_on_one_worker,
+                                                                      monkeypatch: pytest.MonkeyPatch):
+    sources = big_texts(tmp_path, lee_text, monkeypatch, files=2, copies=2)
+    local = embedsearch.ingest(sources, tmp_path / "local", workers=2)
+    worker = hide_on_one_worker(sources[1].name)
+    read = count_client_reads(monkeypatch)
+    embedsearch.ingest(sources, tmp_path / "auto", cluster=client)
+    assert set(read) == {str(sources[1])}  # the hidden file is shipped, the other read by the workers
+    assert corpus_files(tmp_path / "auto") == corpus_files(tmp_path / "local")
+    assert local.stats.files == 2
+    with pytest.raises(SourceError) as caught:
+        embedsearch.ingest(sources, tmp_path / "shared", cluster=ClusterOptions(client, "shared"))
+    message = str(caught.value)
+    assert f"Dask worker {worker} cannot read {sources[1]}" in message and "No such file" in message
+    assert "same path on every worker" in message
+    assert not (tmp_path / "shared").exists() and not [p for p in tmp_path.iterdir() if "shared" in p.name]
+
+
+def test_a_file_changed_during_the_ingest_fails_naming_it(tmp_path: Path, lee_text: Path, client,
+                                                         monkeypatch: pytest.MonkeyPatch):
+    sources = big_texts(tmp_path, lee_text, monkeypatch)
+    source = sources[2]  # still to be read by the workers when the first results arrive
+    changed: list[bool] = []
+
+    def append(event: Progress) -> None:
+        if event.stage == "ingest" and not changed:
+            with open(source, "a", encoding="utf-8") as out:
+                out.write("a line added while the ingest runs\n")
+            changed.append(True)
+
+    with pytest.raises(SourceError) as caught:
+        embedsearch.ingest(sources, tmp_path / "cluster", cluster=client, progress=append)
+    message = str(caught.value)
+    assert changed and f"{source} is not the file the client read" in message and "on Dask worker tcp://" in message
+    assert not (tmp_path / "cluster").exists()

@@ -156,10 +156,11 @@ def _pipeline_from_options(ctx: click.Context, pipeline_spec: str | None, values
 @click.option("--cluster", metavar="ADDRESS", envvar="EMBEDSEARCH_CLUSTER", default=None,
               help="Run on a Dask cluster (its scheduler, tcp://host:8786; env EMBEDSEARCH_CLUSTER) instead of "
                    "local processes; needs the cluster extra. Same corpus.")
-@click.option("--cluster-inputs", type=click.Choice(["bytes", "shared"]), envvar="EMBEDSEARCH_CLUSTER_INPUTS",
-              default="bytes", show_default=True,
-              help="How inputs reach cluster workers: bytes shipped from here, or read by the workers from the "
-                   "same path (a shared filesystem).")
+@click.option("--cluster-inputs", type=click.Choice(["auto", "bytes", "shared"]), envvar="EMBEDSEARCH_CLUSTER_INPUTS",
+              default="auto", show_default=True,
+              help="How inputs reach cluster workers: auto: workers read the files they see as this process does "
+                   "(same path, size, mtime), the others are shipped as bytes; bytes: ship all; shared: workers "
+                   "read all, or fail naming the file and the worker.")
 @click.option("--encoding-errors", type=click.Choice(["replace", "strict"]), default="replace", show_default=True,
               help="Invalid UTF-8: replace with U+FFFD and count, or stop with the file and line.")
 @click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
