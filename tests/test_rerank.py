@@ -22,13 +22,14 @@ from embedsearch.rerank.model import (
     OOV,
     PAD,
     PARAMETERS,
+    LMWeights,
     WindowBatch,
     encode_slots,
     lm_init,
     lm_loss,
     lm_loss_and_gradients,
 )
-from embedsearch.rerank.optim import Adam, clip_global_norm
+from embedsearch.rerank.optim import Adam, LazyAdam, clip_global_norm
 from embedsearch.rerank.training import (
     RerankConfig,
     corpus_windows,
@@ -119,11 +120,11 @@ def test_forget_gate_starts_open() -> None:
 # --- the language model ------------------------------------------------------------------------
 
 
-def _lm_problem(seed: int = 3):
+def _lm_problem(seed: int = 3, learned: bool = False):
     rng = np.random.default_rng(seed)
     vocab, dim, hidden, batch, steps = 20, 5, 4, 3, 6
     vectors = rng.normal(size=(vocab, dim))
-    weights = lm_init(dim, hidden, rng, np.float64)
+    weights = lm_init(dim, hidden, rng, np.float64, output=vectors + rng.normal(0, 0.5, vectors.shape) if learned else None)
     for array in weights.arrays().values():
         array += rng.normal(0, 0.3, array.shape)
     tokens = rng.integers(0, vocab, size=(batch, steps))
@@ -134,11 +135,51 @@ def _lm_problem(seed: int = 3):
 
 def test_lm_loss_gradient_check() -> None:
     weights, vectors, batch, negatives = _lm_problem()
-    _, gradients = lm_loss_and_gradients(weights, vectors, batch, negatives)
-    assert gradients is not None
+    _, gradients, table = lm_loss_and_gradients(weights, vectors, batch, negatives)
+    assert gradients is not None and table is None
     for name in PARAMETERS:
         numeric = central_difference(lambda: lm_loss(weights, vectors, batch, negatives), getattr(weights, name))
         assert relative_error(numeric, getattr(gradients, name)) < 1e-6, name
+
+
+def test_lm_loss_gradient_check_with_a_learned_target_table() -> None:
+    """context2vec's variant: the target table is trained too, its gradient given as rows. A
+    negative drawn twice and a word that is both target and negative must sum their parts."""
+    weights, vectors, batch, _ = _lm_problem(learned=True)
+    negatives = np.array([3, 3, int(batch.tokens[1, 2]), 7, 11])
+    loss, gradients, table = lm_loss_and_gradients(weights, vectors, batch, negatives)
+    assert table is not None and list(table.rows) == sorted(set(table.rows))
+    for name in PARAMETERS:
+        numeric = central_difference(lambda: lm_loss(weights, vectors, batch, negatives), getattr(weights, name))
+        assert relative_error(numeric, getattr(gradients, name)) < 1e-6, name
+    numeric = central_difference(lambda: lm_loss(weights, vectors, batch, negatives), weights.output)
+    assert relative_error(numeric, table.dense(weights.output.shape)) < 1e-6
+    untouched = np.setdiff1d(np.arange(len(vectors)), table.rows)
+    assert len(untouched) and not numeric[untouched].any()
+    # The inputs stay the store's vectors: changing the table changes only the scoring side.
+    moved = LMWeights(weights.forward, weights.backward, weights.projection, output=vectors)
+    assert lm_loss(moved, vectors, batch, negatives) != pytest.approx(loss)
+    assert lm_loss(moved, vectors, batch, negatives) == pytest.approx(lm_loss(
+        LMWeights(weights.forward, weights.backward, weights.projection), vectors, batch, negatives))
+
+
+def test_lazy_adam_updates_only_the_rows_given_and_matches_dense_adam_on_them() -> None:
+    rng = np.random.default_rng(2)
+    table = rng.normal(size=(6, 3))
+    original, dense = table.copy(), table.copy()
+    lazy = LazyAdam(table, learning_rate=0.1)
+    reference = Adam({"t": dense}, learning_rate=0.1)
+    rows = np.array([1, 4])
+    for _ in range(5):
+        values = rng.normal(size=(2, 3))
+        lazy.step(rows, values)
+        full = np.zeros_like(dense)
+        full[rows] = values
+        reference.step({"t": full})
+    np.testing.assert_allclose(table[rows], dense[rows], rtol=1e-12)
+    untouched = [0, 2, 3, 5]
+    np.testing.assert_array_equal(table[untouched], original[untouched])
+    assert not np.allclose(table[rows], original[rows])
 
 
 def test_slot_encoding_matches_training_features() -> None:
@@ -424,3 +465,94 @@ def test_collected_contexts_do_not_depend_on_processes_or_spans(tmp_path: Path, 
         fragment = " ".join([*(vocabulary[t] if t >= 0 else "rare" for t in left if t != PAD), vocabulary[word],
                              *(vocabulary[t] if t >= 0 else "rare" for t in right if t != PAD)])
         assert any(fragment in line for line in lines)
+
+
+# --- a learned target table (context2vec) ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def learned(tmp_path_factory: pytest.TempPathFactory, lee_store: Path, lee_corpus: embedsearch.Corpus):
+    store = tmp_path_factory.mktemp("learned") / "store"
+    shutil.copytree(lee_store, store)
+    result = train_reranker(store, lee_corpus.path, RerankConfig(hidden=16, batch=32, negatives=10, epochs=2,
+                                                                 sample=1e-3, seed=4, targets="learned"))
+    return store, result
+
+
+def test_learned_targets_are_trained_saved_and_used(learned, reranked) -> None:
+    store_path, result = learned
+    assert result.validation_loss_after < 0.7 * result.validation_loss_before
+    with sqlite3.connect(store_file(store_path, "meta.sqlite")) as db:
+        manifest = json.loads(db.execute("SELECT value FROM meta WHERE key = 'reranker'").fetchone()[0])
+    assert manifest["format"] == 2 and manifest["targets"] == "learned" and manifest["config"]["targets"] == "learned"
+    with np.load(store_file(store_path, "reranker.npz"), allow_pickle=False) as arrays:
+        assert sorted(arrays.files) == ["backward", "forward", "output", "projection"]
+        output = arrays["output"]
+    with embedsearch.open_store(store_path) as store:
+        assert output.shape == (len(store), store.dim)
+        vectors = np.asarray(store.vectors)
+        # Trained: the table has moved away from the store's vectors it started from, most for frequent words.
+        moved = np.linalg.norm(output - vectors, axis=1)
+        assert moved[:50].mean() > 0.05 and moved[:50].mean() > moved[-50:].mean()
+        reranker = store.reranker
+        assert reranker.targets is not store.vectors and np.array_equal(reranker.targets, output)
+        row = store.word_id("government")
+        candidates = [store.word_id(n.word) for n in store.similar("government", k=10).neighbors]
+        slots, own = reranker.slots([row])
+        expected = (-np.logaddexp(0, -(slots @ output[candidates].T)) - own[:, None]).mean(axis=0)
+        np.testing.assert_allclose(reranker.fit([row], candidates).scores, expected, rtol=1e-5, atol=1e-6)
+        assert reranker.fit([row], [row]).scores[0] == pytest.approx(0.0, abs=1e-6)
+        assert store.similar("government", k=5, rerank=True).rerank is not None
+    # The store-target reranker of the same settings scores differently (its targets are the store's vectors).
+    with embedsearch.open_store(reranked[0]) as store:
+        assert store.reranker.weights.output is None and store.reranker.targets is store.reranker.vectors
+    output_cli = CliRunner().invoke(main, ["info", "-s", str(store_path)])
+    assert "its own learned target table" in output_cli.output
+
+
+def test_rerank_train_cli_targets_option(tmp_path: Path, lee_store: Path, lee_corpus: embedsearch.Corpus) -> None:
+    store = tmp_path / "store"
+    shutil.copytree(lee_store, store)
+    output = CliRunner().invoke(main, ["rerank", "train", "-s", str(store), str(lee_corpus.path), "--hidden", "8",
+                                       "--tokens", "2000", "--targets", "learned"])
+    assert output.exit_code == 0, output.output
+    with np.load(store_file(store, "reranker.npz"), allow_pickle=False) as arrays:
+        assert "output" in arrays.files
+    bad = CliRunner().invoke(main, ["rerank", "train", "-s", str(store), str(lee_corpus.path), "--targets", "other"])
+    assert bad.exit_code == 2
+    with pytest.raises(ConfigError, match="targets"):
+        RerankConfig(targets="other")
+
+
+def test_a_learned_table_of_the_wrong_shape_or_missing_is_refused(learned, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    shutil.copytree(learned[0], store)
+    with np.load(store_file(store, "reranker.npz"), allow_pickle=False) as arrays:
+        saved = {key: arrays[key] for key in arrays.files}
+    for broken, message in (({**saved, "output": saved["output"][:-1]}, "output has shape"),
+                            ({k: v for k, v in saved.items() if k != "output"}, "not a readable reranker")):
+        with updating_store(store) as update:
+            with open(update.new_file("reranker.npz"), "wb") as handle:
+                np.savez(handle, **broken)
+            update.record_file("reranker.npz")
+        with embedsearch.open_store(store) as opened, pytest.raises(StoreError, match=message):
+            opened.similar("government", rerank=True)
+
+
+def test_an_old_format_reranker_still_opens_and_reranks(reranked, tmp_path: Path) -> None:
+    """A reranker.npz written before target tables existed (format 1, three arrays, no 'targets'
+    key in its manifest) is read as before: candidates scored against the store's vectors."""
+    store = tmp_path / "store"
+    shutil.copytree(reranked[0], store)
+    with embedsearch.open_store(store) as opened:
+        manifest = dict(opened.meta["reranker"])
+        before = [(n.word, n.score) for n in opened.similar("government", k=5, rerank=True).neighbors]
+    manifest.pop("targets", None)
+    manifest["config"] = {k: v for k, v in manifest["config"].items() if k != "targets"}
+    with updating_store(store) as update:
+        update.set_meta("reranker", manifest)
+    with np.load(store_file(store, "reranker.npz"), allow_pickle=False) as arrays:
+        assert sorted(arrays.files) == ["backward", "forward", "projection"]
+    with embedsearch.open_store(store) as opened:
+        assert opened.meta["reranker"]["format"] == 1 and "targets" not in opened.meta["reranker"]
+        assert [(n.word, n.score) for n in opened.similar("government", k=5, rerank=True).neighbors] == before

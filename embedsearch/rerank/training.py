@@ -23,8 +23,8 @@ from ..errors import ConfigError, TrainingError
 from ..progress import Progress, ProgressCallback, ignore_progress
 from ..resources import check_memory
 from .corpus_ids import IdBlock
-from .model import PAD, LMWeights, WindowBatch, lm_init, lm_loss, lm_loss_and_gradients
-from .optim import Adam, clip_global_norm
+from .model import PAD, TARGETS, LMWeights, WindowBatch, lm_init, lm_loss, lm_loss_and_gradients
+from .optim import Adam, LazyAdam, clip_global_norm
 
 if TYPE_CHECKING:
     from ..corpus import Corpus
@@ -32,7 +32,12 @@ if TYPE_CHECKING:
 
 WEIGHTS_FILE = "reranker.npz"
 MANIFEST_KEY = "reranker"
+# Format 1: the three dense arrays, candidates scored against the store's vectors. Format 2 adds the
+# model's own target table ("output", V x dim); a frozen-target reranker is still saved as format 1,
+# so an older embedsearch keeps reading it, and refuses a format-2 one instead of ignoring its table.
 MANIFEST_FORMAT = 1
+MANIFEST_FORMAT_LEARNED = 2
+MANIFEST_FORMATS = (MANIFEST_FORMAT, MANIFEST_FORMAT_LEARNED)
 # One nat of fit is worth this much cosine in the blended score unless the user says otherwise. Chosen
 # on development sets the README's benchmark does not report (SimVerb-3500, MTurk-771): the weight
 # that ranks each most-similar pair's partner highest among the query's top 50 by cosine, 0.2 after
@@ -50,7 +55,9 @@ class RerankConfig:
     """How to train the reranker. ``epochs`` passes over the corpus at most, stopping earlier at
     ``tokens`` corpus tokens or after ``minutes`` if given. ``sample`` subsamples frequent target
     words (word2vec's formula; 0 keeps all). ``contexts`` per word are sampled from the corpus if
-    the store has none (stores from ``import``). ``workers``: processes for the corpus passes
+    the store has none (stores from ``import``). ``targets``: score candidates against the store's
+    vectors (``store``, frozen) or against a target table the model learns (``learned``, context2vec;
+    ``V x dim`` more parameters, initialised from the store's vectors). ``workers``: processes for the corpus passes
     (default: all cores); the training steps themselves run on one BLAS thread, which is several
     times faster for these small matrix products than letting BLAS threads fight for the cores."""
 
@@ -67,8 +74,11 @@ class RerankConfig:
     contexts: int = 16
     seed: int = 1
     workers: int | None = None
+    targets: str = "store"
 
     def __post_init__(self) -> None:
+        if self.targets not in TARGETS:
+            raise ConfigError(f"targets must be one of {', '.join(TARGETS)}, got {self.targets!r}")
         for name in ("hidden", "window", "batch", "negatives", "contexts", "seed", "tokens"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
@@ -149,12 +159,14 @@ class NegativeSampler:
 
 def estimate_rerank_bytes(words: int, dim: int, config: RerankConfig) -> int:
     """Memory a reranker training run needs, roughly: the store's vectors read whole, the weights
-    with their gradients and Adam's two moments, and one batch's activations kept for backpropagation."""
+    with their gradients and Adam's two moments (a learned target table: the table and its two
+    moments), and one batch's activations kept for backpropagation."""
     hidden, length = config.hidden, 2 * config.window + 1
     parameters = 2 * (dim + hidden + 1) * 4 * hidden + (2 * hidden + 1) * dim
     activations = config.batch * length * (2 * 8 * hidden + 2 * dim) + config.batch * length * config.negatives
     per_window = length * 4 * 2  # the corpus windows stay memory-mapped; a held-out copy is read
-    return 4 * (words * dim + 4 * parameters + 3 * activations + _VALIDATION_WINDOWS * per_window)
+    table = 3 * words * dim if config.targets == "learned" else 0
+    return 4 * (words * dim + table + 4 * parameters + 3 * activations + _VALIDATION_WINDOWS * per_window)
 
 
 def corpus_windows(blocks: Iterable[IdBlock], length: int, scratch: Path) -> np.ndarray:
@@ -220,7 +232,7 @@ def _train_locked(store_path: Path, source: Corpus, config: RerankConfig, writin
     length = 2 * config.window + 1
     keep = keep_probabilities(counts.astype(np.float64), config.sample)
     negatives = NegativeSampler(counts, rng)
-    weights = lm_init(vectors.shape[1], config.hidden, rng)
+    weights = lm_init(vectors.shape[1], config.hidden, rng, output=vectors if config.targets == "learned" else None)
     started = time.perf_counter()
     with writing.scratch() as scratch:
         windows = corpus_windows(iter_id_blocks(source.text_path, row_of, stage="read corpus", progress=progress),
@@ -249,8 +261,9 @@ def _train_locked(store_path: Path, source: Corpus, config: RerankConfig, writin
             added = collect_contexts(source.text_path, words, per_word=config.contexts, seed=config.seed,
                                      workers=config.workers, progress=progress)
     manifest = {
-        "format": MANIFEST_FORMAT,
+        "format": MANIFEST_FORMAT if weights.output is None else MANIFEST_FORMAT_LEARNED,
         "file": WEIGHTS_FILE,
+        "targets": weights.targets,
         "hidden": config.hidden,
         "window": config.window,
         "dim": int(vectors.shape[1]),
@@ -265,7 +278,7 @@ def _train_locked(store_path: Path, source: Corpus, config: RerankConfig, writin
     with updating_store(store_path) as update:
         target = update.new_file(WEIGHTS_FILE)
         with open(target, "wb") as handle:
-            np.savez(handle, **weights.arrays())
+            np.savez(handle, **weights.saved())
         update.record_file(WEIGHTS_FILE)
         update.set_meta(MANIFEST_KEY, manifest)
         if added is not None:
@@ -292,6 +305,7 @@ def _run_steps(weights: LMWeights, vectors: np.ndarray, windows: np.ndarray, tra
                deadline: float, progress: ProgressCallback) -> _Run:
     """Adam steps over shuffled training windows until ``planned`` tokens or the deadline."""
     optimizer = Adam(weights.arrays(), config.learning_rate)
+    table = None if weights.output is None else LazyAdam(weights.output, config.learning_rate)
     run = _Run()
     started = last_report = time.perf_counter()  # throughput counts the steps, not reading the corpus
     smoothed: float | None = None
@@ -306,12 +320,17 @@ def _run_steps(weights: LMWeights, vectors: np.ndarray, windows: np.ndarray, tra
         tokens = np.asarray(windows[np.sort(training[position:position + config.batch])])
         position += config.batch
         targets = subsampled_targets(tokens, keep, rng)
-        loss, gradients = lm_loss_and_gradients(weights, vectors, WindowBatch(tokens, targets), negatives(config.negatives))
+        loss, gradients, rows = lm_loss_and_gradients(weights, vectors, WindowBatch(tokens, targets),
+                                                      negatives(config.negatives))
         if not math.isfinite(loss):
             raise TrainingError(f"the reranker's training diverged at step {run.steps + 1} (loss {loss}); "
                                 "lower --learning-rate")
         grads = gradients.arrays()
-        clip_global_norm(grads, config.clip)
+        if rows is None:
+            clip_global_norm(grads, config.clip)
+        else:
+            clip_global_norm({**grads, "output": rows.values}, config.clip)  # one norm over all of them
+            table.step(rows.rows, rows.values)
         optimizer.step(grads)
         run.steps += 1
         run.tokens += int((tokens != PAD).sum())
