@@ -365,7 +365,7 @@ def test_rerank_reorders_the_same_candidates_by_blended_score(reranked) -> None:
         row = store.word_id("government")
         assert store.reranker.fit([row], [row]).scores[0] == pytest.approx(0.0, abs=1e-6)
         analogy = store.analogy("man", "king", "woman", k=3, rerank=True)
-        assert analogy.rerank is not None and analogy.rerank.context_words == ["king"]
+        assert analogy.rerank is not None and analogy.rerank.context_words == ["man", "king", "woman"]
 
 
 def test_rerank_cli_shows_cosine_fit_and_final(reranked) -> None:
@@ -556,3 +556,84 @@ def test_an_old_format_reranker_still_opens_and_reranks(reranked, tmp_path: Path
     with embedsearch.open_store(store) as opened:
         assert opened.meta["reranker"]["format"] == 1 and "targets" not in opened.meta["reranker"]
         assert [(n.word, n.score) for n in opened.similar("government", k=5, rerank=True).neighbors] == before
+
+
+# --- analogies -----------------------------------------------------------------------------------
+
+
+def test_analogy_fit_is_the_3cosadd_of_fits(reranked) -> None:
+    store_path, _ = reranked
+    with embedsearch.open_store(store_path) as store:
+        a, b, c = (store.word_id(w) for w in ("government", "police", "people"))
+        candidates = [store.word_id(n.word) for n in store.similar("president", k=8).neighbors]
+        r = store.reranker
+        fit = r.analogy_fit([a], [b], [c], candidates)
+        expected = r.fit([b], candidates).scores - r.fit([a], candidates).scores + r.fit([c], candidates).scores
+        np.testing.assert_allclose(fit.scores, expected, rtol=1e-10)
+        assert fit.contexts == 48
+        # The one-question path reorders its candidates by the same score.
+        plain = store.analogy("government", "police", "people", k=30)
+        result = store.analogy("government", "police", "people", k=30, rerank=True, rerank_k=30, rerank_weight=0.3)
+        rows = [store.word_id(n.word) for n in plain.neighbors]
+        blended = np.array([n.score for n in plain.neighbors]) + 0.3 * r.analogy_fit([a], [b], [c], rows).scores
+        assert [n.word for n in result.neighbors] == [plain.neighbors[i].word for i in np.argsort(-blended, kind="stable")]
+
+
+ANALOGIES = """: capital
+government police people officials
+police government officials people
+: gram-plural
+year years day days
+day days year years
+city cities state states
+state states city cities
+"""
+
+
+def test_evaluate_analogies_rerank_matches_one_question_at_a_time(reranked, tmp_path: Path) -> None:
+    from embedsearch.evaluate import evaluate_analogies, rerank_candidates
+
+    store_path, _ = reranked
+    questions = tmp_path / "q.txt"
+    questions.write_text(ANALOGIES, encoding="utf-8")
+    with embedsearch.open_store(store_path) as store:
+        plain = evaluate_analogies(store, questions, restrict=None)
+        result = evaluate_analogies(store, questions, restrict=None, rerank=True, rerank_k=20, rerank_weight=0.5)
+        assert result.rerank is not None and result.rerank.plain == plain.total
+        assert result.rerank.weight == 0.5 and result.rerank.candidates == 20
+        # Each answer equals analogy --rerank's first answer on the same question.
+        expected = 0
+        for line in ANALOGIES.splitlines():
+            if line.startswith(":"):
+                continue
+            a, b, c, d = line.split()
+            answer = store.analogy(a, b, c, k=1, rerank=True, rerank_k=20, rerank_weight=0.5).neighbors[0].word
+            expected += answer == d
+        assert result.total.correct == expected
+        # Weight 0 is the plain answer; a huge weight is the fit's own choice, which differs here.
+        assert evaluate_analogies(store, questions, restrict=None, rerank=True, rerank_weight=0.0).total == plain.total
+        vectors = np.asarray(store.vectors)
+        rows = np.array([[store.word_id(w) for w in line.split()] for line in ANALOGIES.splitlines()
+                         if not line.startswith(":")])
+        found = rerank_candidates(store, vectors, rows, "3cosadd", 20)
+        assert all(len(f.rows) == 20 and (np.diff(f.scores) <= 0).all() for f in found)
+        assert [f.predict(0.0) for f in found] == [int(r) for r in
+                                                   (np.asarray([f.rows[0] for f in found]))]
+        assert any(f.predict(1e3) != f.predict(0.0) for f in found)
+        with pytest.raises(ConfigError):
+            evaluate_analogies(store, questions, rerank=True, rerank_k=0)
+
+
+def test_evaluate_analogies_rerank_cli(reranked, tmp_path: Path, lee_store: Path) -> None:
+    store_path, _ = reranked
+    questions = tmp_path / "q.txt"
+    questions.write_text(ANALOGIES, encoding="utf-8")
+    output = CliRunner().invoke(main, ["evaluate", "analogies", "-s", str(store_path), str(questions), "--rerank",
+                                       "--rerank-k", "20", "--rerank-weight", "0.5", "--json"])
+    assert output.exit_code == 0, output.output
+    data = json.loads(output.stdout)
+    assert data["rerank"]["candidates"] == 20 and data["rerank"]["plain"]["answered"] == 6
+    text = CliRunner().invoke(main, ["evaluate", "analogies", "-s", str(store_path), str(questions), "--rerank"])
+    assert text.exit_code == 0 and "without reranking" in text.output
+    missing = CliRunner().invoke(main, ["evaluate", "analogies", "-s", str(lee_store), str(questions), "--rerank"])
+    assert missing.exit_code == 1 and "rerank train" in missing.output
