@@ -637,3 +637,34 @@ def test_evaluate_analogies_rerank_cli(reranked, tmp_path: Path, lee_store: Path
     assert text.exit_code == 0 and "without reranking" in text.output
     missing = CliRunner().invoke(main, ["evaluate", "analogies", "-s", str(lee_store), str(questions), "--rerank"])
     assert missing.exit_code == 1 and "rerank train" in missing.output
+
+
+def test_resume_learns_a_table_on_top_of_a_trained_encoder(reranked, tmp_path: Path, lee_corpus: embedsearch.Corpus) -> None:
+    store = tmp_path / "store"
+    shutil.copytree(reranked[0], store)
+    with np.load(store_file(store, "reranker.npz"), allow_pickle=False) as arrays:
+        encoder = {key: arrays[key] for key in arrays.files}
+    config = RerankConfig(hidden=16, batch=32, negatives=10, tokens=3000, sample=1e-3, seed=4, targets="learned",
+                          resume=True, table_learning_rate=1e-3)
+    result = train_reranker(store, lee_corpus.path, config)
+    # It starts where the trained reranker ended, far below a fresh model's held-out loss.
+    assert result.validation_loss_before < 0.8 * reranked[1].validation_loss_before
+    with np.load(store_file(store, "reranker.npz"), allow_pickle=False) as arrays:
+        assert "output" in arrays.files
+        assert not np.array_equal(arrays["forward"], encoder["forward"])  # trained further
+        assert np.abs(arrays["forward"] - encoder["forward"]).max() < 0.2
+    with embedsearch.open_store(store) as opened:
+        manifest = opened.meta["reranker"]
+        assert manifest["resumed_from"]["targets"] == "store" and manifest["resumed_from"]["tokens"] == reranked[1].tokens
+        assert manifest["config"]["table_learning_rate"] == 1e-3
+    with pytest.raises(ConfigError, match="units per direction"):
+        train_reranker(store, lee_corpus.path, RerankConfig(hidden=8, tokens=100, resume=True))
+
+
+def test_resume_needs_a_trained_reranker(tmp_path: Path, lee_store: Path, lee_corpus: embedsearch.Corpus) -> None:
+    store = tmp_path / "store"
+    shutil.copytree(lee_store, store)
+    with pytest.raises(ConfigError, match="no reranker to resume from"):
+        train_reranker(store, lee_corpus.path, RerankConfig(hidden=8, tokens=100, resume=True))
+    with pytest.raises(ConfigError, match="table_learning_rate"):
+        RerankConfig(table_learning_rate=0)

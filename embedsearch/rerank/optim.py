@@ -74,3 +74,37 @@ class LazyAdam:
         v = self.beta2 * self.second[rows] + (1 - self.beta2) * (values * values)
         self.first[rows], self.second[rows] = m, v
         self.table[rows] -= rate * m / (np.sqrt(v) + self.epsilon)
+
+
+class SparseSGD:
+    """Plain stochastic gradient descent on the rows of a table a step touches (word2vec's update).
+    ``scale`` multiplies the gradient first: the loss is a mean over a batch's target slots, so the
+    trainer passes their count to give each slot's example the step word2vec gives it."""
+
+    def __init__(self, table: np.ndarray, learning_rate: float) -> None:
+        if learning_rate <= 0:
+            raise ValueError(f"learning rate must be positive, got {learning_rate}")
+        self.table = table
+        self.learning_rate = learning_rate
+
+    def step(self, rows: np.ndarray, values: np.ndarray, scale: float = 1.0) -> None:
+        self.table[rows] -= (self.learning_rate * scale) * values
+
+
+class SparseAdagrad:
+    """Adagrad (Duchi et al. 2011) on the rows of a table a step touches, as GloVe trains its word
+    vectors: each coordinate's step shrinks with the square root of its accumulated squared
+    gradients, so rows touched at every step (frequent words, drawn as negatives again and again)
+    settle while rows seen a few times still learn from each sighting."""
+
+    def __init__(self, table: np.ndarray, learning_rate: float, initial: float = 1e-8) -> None:
+        if learning_rate <= 0:
+            raise ValueError(f"learning rate must be positive, got {learning_rate}")
+        self.table = table
+        self.learning_rate = learning_rate
+        self.accumulated = np.full_like(table, initial)
+
+    def step(self, rows: np.ndarray, values: np.ndarray) -> None:
+        accumulated = self.accumulated[rows] + values * values
+        self.accumulated[rows] = accumulated
+        self.table[rows] -= self.learning_rate * values / np.sqrt(accumulated)

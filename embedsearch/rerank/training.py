@@ -44,10 +44,16 @@ MANIFEST_FORMATS = (MANIFEST_FORMAT, MANIFEST_FORMAT_LEARNED)
 # one and after two epochs on text8 (benchmarks/rerank_quality.py).
 DEFAULT_BLEND_WEIGHT = 0.2
 _VALIDATION_WINDOWS = 2000
+# Adam's step for a learned target table. Much smaller than the LSTMs': Adam moves every row it
+# touches by about this much per coordinate per step, and the rows of frequent words are touched
+# (as targets or shared negatives) at nearly every step. At the LSTMs' 2e-3, trained jointly from
+# the start, the table drifted faster than the encoder could follow and held-out loss rose back to
+# where it started (docs/quality.md, "LSTM reranker").
+DEFAULT_TABLE_LEARNING_RATE = 1e-4
 # Upper bounds of the settings, far above useful values (the defaults are 128 units, 8 words, 64
 # windows): a typo becomes an error at once instead of an allocation of terabytes.
 LIMITS: dict[str, float] = {"hidden": 4096, "window": 256, "batch": 65_536, "negatives": 100_000, "contexts": 100_000,
-                            "learning_rate": 1.0, "clip": 1e6, "epochs": 1_000, "minutes": 1e6}
+                            "learning_rate": 1.0, "table_learning_rate": 1.0, "clip": 1e6, "epochs": 1_000, "minutes": 1e6}
 
 
 @dataclass(frozen=True)
@@ -57,7 +63,10 @@ class RerankConfig:
     words (word2vec's formula; 0 keeps all). ``contexts`` per word are sampled from the corpus if
     the store has none (stores from ``import``). ``targets``: score candidates against the store's
     vectors (``store``, frozen) or against a target table the model learns (``learned``, context2vec;
-    ``V x dim`` more parameters, initialised from the store's vectors). ``workers``: processes for the corpus passes
+    ``V x dim`` more parameters, initialised from the store's vectors, trained with lazy Adam at
+    ``table_learning_rate``). ``resume`` starts from the store's trained reranker (its LSTMs and
+    projection, and its table if it has one) instead of fresh weights, e.g. to learn a target table
+    on top of a trained encoder. ``workers``: processes for the corpus passes
     (default: all cores); the training steps themselves run on one BLAS thread, which is several
     times faster for these small matrix products than letting BLAS threads fight for the cores."""
 
@@ -75,6 +84,8 @@ class RerankConfig:
     seed: int = 1
     workers: int | None = None
     targets: str = "store"
+    table_learning_rate: float = DEFAULT_TABLE_LEARNING_RATE
+    resume: bool = False
 
     def __post_init__(self) -> None:
         if self.targets not in TARGETS:
@@ -83,7 +94,7 @@ class RerankConfig:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
                 raise ConfigError(f"{name} must be an integer, got {value!r}")
-        for name in ("learning_rate", "clip", "sample", "epochs", "minutes"):
+        for name in ("learning_rate", "clip", "sample", "epochs", "minutes", "table_learning_rate"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
                                       or not math.isfinite(value)):
@@ -91,7 +102,7 @@ class RerankConfig:
         for name in ("hidden", "window", "batch", "negatives", "contexts"):
             if not 1 <= getattr(self, name) <= LIMITS[name]:
                 raise ConfigError(f"{name} must be from 1 to {LIMITS[name]:,}, got {getattr(self, name):,}")
-        for name in ("learning_rate", "clip", "epochs", "minutes"):
+        for name in ("learning_rate", "clip", "epochs", "minutes", "table_learning_rate"):
             value = getattr(self, name)
             if value is not None and not 0 < value <= LIMITS[name]:
                 raise ConfigError(f"{name} must be positive and at most {LIMITS[name]:g}, got {value}")
@@ -224,6 +235,7 @@ def _train_locked(store_path: Path, source: Corpus, config: RerankConfig, writin
         counts = opened.counts()
         vectors = np.array(opened.vectors, dtype=np.float32)  # read in full once: every step gathers rows
         has_contexts = "contexts" in meta
+        earlier = meta.get(MANIFEST_KEY) or {}
     check_memory(estimate_rerank_bytes(len(words), vectors.shape[1], config),
                  f"the reranker ({config.hidden:,} units, windows of {2 * config.window + 1} words, batches of "
                  f"{config.batch:,})", "lower --hidden, --window or --batch")
@@ -233,6 +245,8 @@ def _train_locked(store_path: Path, source: Corpus, config: RerankConfig, writin
     keep = keep_probabilities(counts.astype(np.float64), config.sample)
     negatives = NegativeSampler(counts, rng)
     weights = lm_init(vectors.shape[1], config.hidden, rng, output=vectors if config.targets == "learned" else None)
+    if config.resume:
+        weights = _resumed(store_path, config, weights)
     started = time.perf_counter()
     with writing.scratch() as scratch:
         windows = corpus_windows(iter_id_blocks(source.text_path, row_of, stage="read corpus", progress=progress),
@@ -275,6 +289,8 @@ def _train_locked(store_path: Path, source: Corpus, config: RerankConfig, writin
         "seconds": round(seconds, 3),
         "validation_loss": {"before": round(before, 5), "after": round(after, 5)},
     }
+    if config.resume:
+        manifest["resumed_from"] = {key: earlier.get(key) for key in ("targets", "tokens", "seconds", "validation_loss")}
     with updating_store(store_path) as update:
         target = update.new_file(WEIGHTS_FILE)
         with open(target, "wb") as handle:
@@ -291,6 +307,27 @@ def _train_locked(store_path: Path, source: Corpus, config: RerankConfig, writin
                              after, run.stopped_by, added is not None, run.losses)
 
 
+def _resumed(store_path: Path, config: RerankConfig, fresh: LMWeights) -> LMWeights:
+    """The store's trained reranker as starting weights (checked as queries check it), with the
+    target table ``config.targets`` asks for: the saved one, or ``fresh``'s (the store's vectors)."""
+    from ..query import open_store
+
+    with open_store(store_path) as opened:
+        if not opened.meta.get(MANIFEST_KEY):
+            raise ConfigError(f"{store_path} has no reranker to resume from; train one first (without --resume)")
+        saved = opened.reranker.weights
+    if saved.hidden != config.hidden:
+        raise ConfigError(f"the store's reranker has {saved.hidden} units per direction, not {config.hidden}; "
+                          f"resume with --hidden {saved.hidden}")
+    if int(opened.meta[MANIFEST_KEY]["window"]) != config.window:
+        raise ConfigError(f"the store's reranker reads {opened.meta[MANIFEST_KEY]['window']} words either side, "
+                          f"not {config.window}")
+    output = None
+    if config.targets == "learned":
+        output = fresh.output if saved.output is None else saved.output.copy()
+    return LMWeights(saved.forward.copy(), saved.backward.copy(), saved.projection.copy(), output=output)
+
+
 @dataclass
 class _Run:
     steps: int = 0
@@ -305,7 +342,7 @@ def _run_steps(weights: LMWeights, vectors: np.ndarray, windows: np.ndarray, tra
                deadline: float, progress: ProgressCallback) -> _Run:
     """Adam steps over shuffled training windows until ``planned`` tokens or the deadline."""
     optimizer = Adam(weights.arrays(), config.learning_rate)
-    table = None if weights.output is None else LazyAdam(weights.output, config.learning_rate)
+    table = None if weights.output is None else LazyAdam(weights.output, config.table_learning_rate)
     run = _Run()
     started = last_report = time.perf_counter()  # throughput counts the steps, not reading the corpus
     smoothed: float | None = None
