@@ -26,11 +26,10 @@ from pathlib import Path
 import numpy as np
 from _common import REPO, locked, machine, machine_line, markdown_table, median, percentile, require_file, workdir, write_json
 
-EVAL = REPO.parent / "shared" / "data" / "eval" / "en"
+EVAL = REPO.parent / "shared" / "data" / "eval" / "en"  # from a worktree, pass --eval-dir /work/shared/data/eval/en
 TEST = {"SimLex-999": "faruqui/EN-SIMLEX-999.txt", "WS353-SIM": "faruqui/EN-WS-353-SIM.txt", "MEN": "faruqui/EN-MEN-TR-3k.txt"}
 DEVELOPMENT = {"SimVerb-3500": "faruqui/EN-SimVerb-3500.txt", "MTurk-771": "faruqui/EN-MTurk-771.txt"}
 REPORTED = [*TEST, "SimVerb-3500"]
-ANALOGIES = EVAL / "questions-words.txt"
 WEIGHTS = [0.0, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0]
 TOP = 50
 
@@ -99,7 +98,7 @@ def analogy_data(store, restrict: int = 30_000, k: int = TOP):
     limit = min(restrict, len(store))
     vocabulary = _Vocabulary(store, limit)
     asked, skipped = [], 0
-    for line in require_file(ANALOGIES).read_text(encoding="utf-8").splitlines():
+    for line in require_file(EVAL / "questions-words.txt").read_text(encoding="utf-8").splitlines():
         if not line or line[0] in ":#":
             continue
         rows = [vocabulary.single_row(w) for w in line.split()]
@@ -185,8 +184,10 @@ def main() -> None:
     parser.add_argument("--workdir", default=None)
     parser.add_argument("--reranked", nargs="+", default=[], metavar="LABEL=STORE", help="stores with a reranker, used as they are")
     parser.add_argument("--latency", action="store_true", help="also time rerank latency (under the bench lock)")
+    parser.add_argument("--eval-dir", type=Path, default=EVAL, help="the English evaluation sets (default: %(default)s)")
     parser.add_argument("--json", default=None, help="write the results here")
     args = parser.parse_args()
+    globals()["EVAL"] = args.eval_dir
 
     stores: list[tuple[str, Path]] = [(item.split("=", 1)[0], Path(item.split("=", 1)[1])) for item in args.reranked]
     if args.store is not None:

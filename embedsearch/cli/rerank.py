@@ -36,8 +36,8 @@ def rerank() -> None:
 @click.option("--targets", type=click.Choice(["store", "learned"]), default="store", show_default=True,
               help="Score candidates against the store's vectors (frozen), or against a target table the "
                    "model learns (context2vec; vocabulary x dim more parameters, a larger reranker.npz).")
-@click.option("--table-learning-rate", type=click.FloatRange(min=0, min_open=True), default=1e-4, show_default=True,
-              help="Adam's step size for the learned target table (--targets learned).")
+@click.option("--table-learning-rate", type=click.FloatRange(min=0, min_open=True), default=1e-5, show_default=True,
+              help="SGD step size per target for the learned target table (--targets learned).")
 @click.option("--resume", is_flag=True,
               help="Start from the store's trained reranker instead of fresh weights (e.g. to learn a target "
                    "table on top of a trained encoder).")

@@ -47,35 +47,6 @@ class Adam:
             parameter -= rate * m / (np.sqrt(v) + self.epsilon)
 
 
-class LazyAdam:
-    """Adam for a large table whose gradient touches few rows per step (a learned target table):
-    only those rows' moments and values are updated ("lazy" Adam, as TensorFlow's LazyAdam and
-    PyTorch's SparseAdam), with the bias correction of the global step count. A dense update would
-    cost ``V x dim`` per step, many times the rest of the step."""
-
-    def __init__(self, table: np.ndarray, learning_rate: float = 2e-3, beta1: float = 0.9, beta2: float = 0.999,
-                 epsilon: float = 1e-8) -> None:
-        if learning_rate <= 0:
-            raise ValueError(f"learning rate must be positive, got {learning_rate}")
-        self.table = table
-        self.learning_rate = learning_rate
-        self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
-        self.first = np.zeros_like(table)
-        self.second = np.zeros_like(table)
-        self.steps = 0
-
-    def step(self, rows: np.ndarray, values: np.ndarray) -> None:
-        """One step with gradient ``values`` for the (unique) ``rows``, zero elsewhere."""
-        self.steps += 1
-        correction1 = 1 - self.beta1 ** self.steps
-        correction2 = 1 - self.beta2 ** self.steps
-        rate = self.learning_rate * math.sqrt(correction2) / correction1
-        m = self.beta1 * self.first[rows] + (1 - self.beta1) * values
-        v = self.beta2 * self.second[rows] + (1 - self.beta2) * (values * values)
-        self.first[rows], self.second[rows] = m, v
-        self.table[rows] -= rate * m / (np.sqrt(v) + self.epsilon)
-
-
 class SparseSGD:
     """Plain stochastic gradient descent on the rows of a table a step touches (word2vec's update).
     ``scale`` multiplies the gradient first: the loss is a mean over a batch's target slots, so the
@@ -90,21 +61,3 @@ class SparseSGD:
     def step(self, rows: np.ndarray, values: np.ndarray, scale: float = 1.0) -> None:
         self.table[rows] -= (self.learning_rate * scale) * values
 
-
-class SparseAdagrad:
-    """Adagrad (Duchi et al. 2011) on the rows of a table a step touches, as GloVe trains its word
-    vectors: each coordinate's step shrinks with the square root of its accumulated squared
-    gradients, so rows touched at every step (frequent words, drawn as negatives again and again)
-    settle while rows seen a few times still learn from each sighting."""
-
-    def __init__(self, table: np.ndarray, learning_rate: float, initial: float = 1e-8) -> None:
-        if learning_rate <= 0:
-            raise ValueError(f"learning rate must be positive, got {learning_rate}")
-        self.table = table
-        self.learning_rate = learning_rate
-        self.accumulated = np.full_like(table, initial)
-
-    def step(self, rows: np.ndarray, values: np.ndarray) -> None:
-        accumulated = self.accumulated[rows] + values * values
-        self.accumulated[rows] = accumulated
-        self.table[rows] -= self.learning_rate * values / np.sqrt(accumulated)

@@ -24,7 +24,7 @@ from ..progress import Progress, ProgressCallback, ignore_progress
 from ..resources import check_memory
 from .corpus_ids import IdBlock
 from .model import PAD, TARGETS, LMWeights, WindowBatch, lm_init, lm_loss, lm_loss_and_gradients
-from .optim import Adam, LazyAdam, clip_global_norm
+from .optim import Adam, SparseSGD, clip_global_norm
 
 if TYPE_CHECKING:
     from ..corpus import Corpus
@@ -44,12 +44,12 @@ MANIFEST_FORMATS = (MANIFEST_FORMAT, MANIFEST_FORMAT_LEARNED)
 # one and after two epochs on text8 (benchmarks/rerank_quality.py).
 DEFAULT_BLEND_WEIGHT = 0.2
 _VALIDATION_WINDOWS = 2000
-# Adam's step for a learned target table. Much smaller than the LSTMs': Adam moves every row it
-# touches by about this much per coordinate per step, and the rows of frequent words are touched
-# (as targets or shared negatives) at nearly every step. At the LSTMs' 2e-3, trained jointly from
-# the start, the table drifted faster than the encoder could follow and held-out loss rose back to
-# where it started (docs/quality.md, "LSTM reranker").
-DEFAULT_TABLE_LEARNING_RATE = 1e-4
+# The learned target table's step: plain SGD, per target slot (word2vec's update, the batch's mean
+# gradient times its number of targets). Adam, at any step size that moved the table at all, raised
+# held-out loss, from scratch and on top of a trained encoder: it moves every coordinate of a touched
+# row by about its step size whatever the gradient, and frequent words' rows are touched (as
+# targets or shared negatives) at nearly every step. SGD at 1e-5 lowered it (docs/quality.md).
+DEFAULT_TABLE_LEARNING_RATE = 1e-5
 # Upper bounds of the settings, far above useful values (the defaults are 128 units, 8 words, 64
 # windows): a typo becomes an error at once instead of an allocation of terabytes.
 LIMITS: dict[str, float] = {"hidden": 4096, "window": 256, "batch": 65_536, "negatives": 100_000, "contexts": 100_000,
@@ -63,8 +63,8 @@ class RerankConfig:
     words (word2vec's formula; 0 keeps all). ``contexts`` per word are sampled from the corpus if
     the store has none (stores from ``import``). ``targets``: score candidates against the store's
     vectors (``store``, frozen) or against a target table the model learns (``learned``, context2vec;
-    ``V x dim`` more parameters, initialised from the store's vectors, trained with lazy Adam at
-    ``table_learning_rate``). ``resume`` starts from the store's trained reranker (its LSTMs and
+    ``V x dim`` more parameters, initialised from the store's vectors, trained by SGD at
+    ``table_learning_rate`` per target slot). ``resume`` starts from the store's trained reranker (its LSTMs and
     projection, and its table if it has one) instead of fresh weights, e.g. to learn a target table
     on top of a trained encoder. ``workers``: processes for the corpus passes
     (default: all cores); the training steps themselves run on one BLAS thread, which is several
@@ -342,7 +342,7 @@ def _run_steps(weights: LMWeights, vectors: np.ndarray, windows: np.ndarray, tra
                deadline: float, progress: ProgressCallback) -> _Run:
     """Adam steps over shuffled training windows until ``planned`` tokens or the deadline."""
     optimizer = Adam(weights.arrays(), config.learning_rate)
-    table = None if weights.output is None else LazyAdam(weights.output, config.table_learning_rate)
+    table = None if weights.output is None else SparseSGD(weights.output, config.table_learning_rate)
     run = _Run()
     started = last_report = time.perf_counter()  # throughput counts the steps, not reading the corpus
     smoothed: float | None = None
@@ -363,11 +363,9 @@ def _run_steps(weights: LMWeights, vectors: np.ndarray, windows: np.ndarray, tra
             raise TrainingError(f"the reranker's training diverged at step {run.steps + 1} (loss {loss}); "
                                 "lower --learning-rate")
         grads = gradients.arrays()
-        if rows is None:
-            clip_global_norm(grads, config.clip)
-        else:
-            clip_global_norm({**grads, "output": rows.values}, config.clip)  # one norm over all of them
-            table.step(rows.rows, rows.values)
+        clip_global_norm(grads, config.clip)  # the LSTMs' gradients; SGD on the table needs no clipping at its step
+        if rows is not None:
+            table.step(rows.rows, rows.values, float(targets.sum()))
         optimizer.step(grads)
         run.steps += 1
         run.tokens += int((tokens != PAD).sum())
