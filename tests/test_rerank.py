@@ -442,7 +442,8 @@ def learned(tmp_path_factory: pytest.TempPathFactory, lee_store: Path, lee_corpu
     store = tmp_path_factory.mktemp("learned") / "store"
     shutil.copytree(lee_store, store)
     result = train_reranker(store, lee_corpus.path, RerankConfig(hidden=16, batch=32, negatives=10, epochs=2,
-                                                                 sample=1e-3, seed=4, targets="learned"))
+                                                                 sample=1e-3, seed=4, targets="learned",
+                                                                 table_learning_rate=1e-3))
     return store, result
 
 
