@@ -1,47 +1,37 @@
-"""Does the LSTM reranker help? Spearman of cosine vs cosine + weight * fit on word-pair sets,
-LM training throughput, and rerank latency, on a store trained from the text8-style corpus.
+"""Does the LSTM reranker earn its place? Its job is the order of a word's neighbours, so it is
+measured there: for the most similar quarter of each set's pairs (by the human score), the
+partner's reciprocal rank and precision@1 among the query's top 50 by cosine, before and after
+reranking; and the accuracy of `evaluate analogies --rerank` against plain 3CosAdd. Also LM
+training throughput and rerank latency.
 
-    python benchmarks/rerank_quality.py --workdir /tmp/bench_rerank --epochs 2 --minutes 14   # builds all
-    python benchmarks/rerank_quality.py --store S --corpus C --minutes 10      # an existing store
+    # one store, two rerankers trained on copies of it (store targets, learned targets):
+    python benchmarks/rerank_quality.py --store S --corpus C --targets store learned --epochs 1
+    # rerankers already trained (`embedsearch rerank train`), each a LABEL=STORE:
+    python benchmarks/rerank_quality.py --reranked store=/tmp/a learned=/tmp/b --latency
 
-A pair (a, b) scores cosine(a, b) + weight * fit(a, b), fit being the mean of b's fit in a's stored
-contexts and a's fit in b's. The weight is chosen on development sets (SimVerb-3500, MTurk-771)
-that are not among the reported ones (SimLex-999, WordSim-353 similarity and relatedness, MEN),
-so the reported gain is not tuned on the sets it is reported for.
+The blend weight of each reranker is chosen on development sets (SimVerb-3500, MTurk-771), as the
+weight that ranks their most similar pairs' partners highest (mean reciprocal rank) among the
+top 50; the test sets (SimLex-999, WordSim-353 similarity, MEN) and the analogy set never choose
+anything. SimVerb is reported too, marked dev. The analogy rerank uses that same weight and the
+top 50 candidates (``evaluate analogies --rerank`` defaults), fixed before measuring.
 """
 from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from _common import (
-    DEFAULT_INPUT,
-    REPO,
-    machine,
-    machine_line,
-    markdown_table,
-    median,
-    percentile,
-    require_file,
-    workdir,
-    write_json,
-)
+from _common import REPO, locked, machine, machine_line, markdown_table, median, percentile, require_file, workdir, write_json
 
-EVAL = REPO.parent / "shared" / "data" / "eval" / "en" / "faruqui"
-REPORTED = {"SimLex-999": "EN-SIMLEX-999.txt", "WS353-SIM": "EN-WS-353-SIM.txt", "WS353-REL": "EN-WS-353-REL.txt",
-            "MEN": "EN-MEN-TR-3k.txt"}
-DEVELOPMENT = {"SimVerb-3500": "EN-SimVerb-3500.txt", "MTurk-771": "EN-MTurk-771.txt"}
-WEIGHTS = [0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5]
-
-
-def run(*args: str) -> None:
-    print("+ embedsearch " + " ".join(args), flush=True)
-    subprocess.run([sys.executable, str(REPO / "cli.py"), *args], check=True)
+EVAL = REPO.parent / "shared" / "data" / "eval" / "en"  # from a worktree, pass --eval-dir /work/shared/data/eval/en
+TEST = {"SimLex-999": "faruqui/EN-SIMLEX-999.txt", "WS353-SIM": "faruqui/EN-WS-353-SIM.txt", "MEN": "faruqui/EN-MEN-TR-3k.txt"}
+DEVELOPMENT = {"SimVerb-3500": "faruqui/EN-SimVerb-3500.txt", "MTurk-771": "faruqui/EN-MTurk-771.txt"}
+REPORTED = [*TEST, "SimVerb-3500"]
+WEIGHTS = [0.0, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0]
+TOP = 50
 
 
 def read_pairs(path: Path) -> list[tuple[str, str, float]]:
@@ -54,37 +44,6 @@ def read_pairs(path: Path) -> list[tuple[str, str, float]]:
             except ValueError:
                 continue  # a header
     return pairs
-
-
-def pair_scores(store, pairs: list[tuple[str, str, float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """Gold scores, cosines and fits of the pairs whose words are both in the store with contexts."""
-    from embedsearch.errors import QueryError
-
-    reranker = store.reranker
-    gold, cosine, fit = [], [], []
-    skipped = 0
-    for a, b, score in pairs:
-        words = [store.pipeline.tokens(w) for w in (a, b)]
-        rows = store.rows_for([w[0] for w in words if w])
-        if any(len(w) != 1 or w[0] not in rows for w in words):
-            skipped += 1
-            continue
-        first, second = rows[words[0][0]], rows[words[1][0]]
-        try:
-            f = reranker.pair_fit(first, second)
-        except QueryError:
-            skipped += 1
-            continue
-        gold.append(score)
-        cosine.append(float(store.vectors[first] @ store.vectors[second]))
-        fit.append(f)
-    return np.array(gold), np.array(cosine), np.array(fit), skipped
-
-
-def spearman(gold: np.ndarray, model: np.ndarray) -> float:
-    from scipy import stats
-
-    return float(stats.spearmanr(gold, model).correlation)
 
 
 def ranking_data(store, pairs: list[tuple[str, str, float]], k: int) -> list[tuple[np.ndarray, np.ndarray, int]]:
@@ -116,113 +75,167 @@ def ranking_data(store, pairs: list[tuple[str, str, float]], k: int) -> list[tup
     return found
 
 
-def mean_reciprocal_rank(data: list[tuple[np.ndarray, np.ndarray, int]], weight: float) -> float:
-    ranks = []
+def ranks(data: list[tuple[np.ndarray, np.ndarray, int]], weight: float) -> np.ndarray:
+    out = []
     for cosine, fit, at in data:
         final = cosine + weight * fit
-        ranks.append(1 + int((final > final[at]).sum()))
-    return float(np.mean([1 / r for r in ranks]))
+        out.append(1 + int((final > final[at]).sum()))
+    return np.array(out)
+
+
+def mrr(data, weight: float) -> float:
+    return float(np.mean(1 / ranks(data, weight))) if data else float("nan")
+
+
+def precision_at_1(data, weight: float) -> float:
+    return float(np.mean(ranks(data, weight) == 1)) if data else float("nan")
+
+
+def analogy_data(store, restrict: int = 30_000, k: int = TOP):
+    """Every Google analogy question's top-k 3CosAdd candidates with their fits (evaluate's own path)."""
+    from embedsearch.evaluate import _Vocabulary, rerank_candidates
+
+    limit = min(restrict, len(store))
+    vocabulary = _Vocabulary(store, limit)
+    asked, skipped = [], 0
+    for line in require_file(EVAL / "questions-words.txt").read_text(encoding="utf-8").splitlines():
+        if not line or line[0] in ":#":
+            continue
+        rows = [vocabulary.single_row(w) for w in line.split()]
+        if len(rows) != 4 or any(r is None for r in rows):
+            skipped += 1
+            continue
+        asked.append(rows)
+    candidates = np.asarray(store.vectors[:limit], dtype=np.float32)
+    return rerank_candidates(store, candidates, np.array(asked, dtype=np.int64), "3cosadd", k), skipped
+
+
+def analogy_accuracy(found, weight: float) -> float:
+    return float(np.mean([f.answer >= 0 and f.predict(weight) == f.rows[f.answer] for f in found]))
 
 
 def latency(store, words: list[str], rounds: int) -> dict[str, float]:
     """Per-query ms of similar (top 10) without and with --rerank (top 50 reranked), each word's
-    contexts encoded afresh (the reranker's cache is cleared) so the figure is a first query's."""
-    plain, reranked = [], []
+    contexts encoded afresh (the reranker's cache is cleared) so the figure is a first query's.
+    Wall-clock and the process's CPU time, all threads (which a loaded machine inflates far less)."""
+    plain, reranked, plain_cpu, reranked_cpu = [], [], [], []
+    store.similar(words[0], k=10, rerank=True)  # loads the reranker (once per process)
     for _ in range(rounds):
         for word in words:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             store.similar(word, k=10)
             plain.append(1000 * (time.perf_counter() - started))
+            plain_cpu.append(1000 * (time.process_time() - cpu))
             store.reranker._slots.clear()
-            started = time.perf_counter()
-            store.similar(word, k=10, rerank=True, rerank_k=50)
+            started, cpu = time.perf_counter(), time.process_time()
+            store.similar(word, k=10, rerank=True, rerank_k=TOP)
             reranked.append(1000 * (time.perf_counter() - started))
+            reranked_cpu.append(1000 * (time.process_time() - cpu))
     return {"plain_median_ms": median(plain), "rerank_median_ms": median(reranked),
-            "rerank_p95_ms": percentile(reranked, 95), "rerank_extra_median_ms": median(reranked) - median(plain)}
+            "rerank_p95_ms": percentile(reranked, 95), "plain_cpu_median_ms": median(plain_cpu),
+            "rerank_cpu_median_ms": median(reranked_cpu), "rerank_cpu_p95_ms": percentile(reranked_cpu, 95)}
+
+
+def train(label: str, base: Path, corpus: Path, work: Path, targets: str, epochs: float, minutes: float | None) -> Path:
+    import embedsearch
+
+    path = work / f"store_{label}"
+    if path.exists():
+        shutil.rmtree(path)
+    shutil.copytree(base, path)
+    result = embedsearch.train_reranker(path, corpus, embedsearch.RerankConfig(targets=targets, epochs=epochs,
+                                                                               minutes=minutes), progress=_progress())
+    print(f"trained {label}: {result.tokens:,} tokens in {result.seconds:.0f} s, {result.tokens_per_second:,.0f} tokens/s, "
+          f"held-out loss {result.validation_loss_before:.3f} -> {result.validation_loss_after:.3f}", flush=True)
+    return path
+
+
+def measure(label: str, path: Path, with_latency: bool) -> dict:
+    import embedsearch
+
+    with embedsearch.open_store(path) as store:
+        manifest = store.meta["reranker"]
+        ranking = {name: ranking_data(store, read_pairs(EVAL / file), TOP) for name, file in {**DEVELOPMENT, **TEST}.items()}
+        dev = [item for name in DEVELOPMENT for item in ranking[name]]
+        dev_mrr = {w: mrr(dev, w) for w in WEIGHTS}
+        chosen = max(dev_mrr, key=lambda w: (dev_mrr[w], -w))
+        found, skipped = analogy_data(store)
+        timing = None
+        if with_latency:
+            words = store.vocabulary()[100:1100:5]
+            with locked(Path("/tmp/BENCH_LOCK")):
+                timing = latency(store, words, 3)
+    sets = {}
+    for name in REPORTED:
+        data = ranking[name]
+        sets[name] = {"queries": len(data), "mrr_cosine": mrr(data, 0.0), "mrr_reranked": mrr(data, chosen),
+                      "p1_cosine": precision_at_1(data, 0.0), "p1_reranked": precision_at_1(data, chosen)}
+    analogies = {"questions": len(found), "skipped": skipped, "plain": analogy_accuracy(found, 0.0),
+                 "reranked": analogy_accuracy(found, chosen), "gold_in_top": float(np.mean([f.answer >= 0 for f in found])),
+                 "by_weight_not_used_to_choose": {w: analogy_accuracy(found, w) for w in WEIGHTS}}
+    return {"label": label, "store": str(path), "targets": manifest.get("targets", "store"), "weight": chosen,
+            "dev_mrr": dev_mrr, "sets": sets, "analogies": analogies, "latency": timing,
+            "training": {k: manifest.get(k) for k in ("tokens", "seconds", "validation_loss", "config")}}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--input", type=Path, default=DEFAULT_INPUT, help="raw text (default: the text8-style corpus)")
-    parser.add_argument("--workdir", default=None, help="where corpus and store are built (under /tmp)")
-    parser.add_argument("--store", type=Path, default=None, help="an existing store (copied; the copy gets the reranker)")
+    parser.add_argument("--store", type=Path, default=None, help="a store to copy and train rerankers on")
     parser.add_argument("--corpus", type=Path, default=None, help="the store's tokenized corpus")
-    parser.add_argument("--minutes", type=float, default=10.0, help="reranker training budget")
-    parser.add_argument("--hidden", type=int, default=128)
-    parser.add_argument("--epochs", type=float, default=1.0, help="reranker passes over the corpus (at most; see --minutes)")
-    parser.add_argument("--skip-training", action="store_true", help="use the reranker already in --store")
+    parser.add_argument("--targets", nargs="+", default=["store", "learned"], choices=["store", "learned"])
+    parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument("--minutes", type=float, default=None)
+    parser.add_argument("--workdir", default=None)
+    parser.add_argument("--reranked", nargs="+", default=[], metavar="LABEL=STORE", help="stores with a reranker, used as they are")
+    parser.add_argument("--latency", action="store_true", help="also time rerank latency (under the bench lock)")
+    parser.add_argument("--eval-dir", type=Path, default=EVAL, help="the English evaluation sets (default: %(default)s)")
     parser.add_argument("--json", default=None, help="write the results here")
     args = parser.parse_args()
+    globals()["EVAL"] = args.eval_dir
 
-    import embedsearch
-
-    work = workdir(args.workdir, "embedsearch-rerank-")
-    corpus = args.corpus or work / "corpus"
-    if args.corpus is None and not (corpus / "corpus.json").exists():
-        run("ingest", str(require_file(args.input)), "-o", str(corpus))
-    store_path = work / "store"
-    if args.store is not None and not args.skip_training:
-        if store_path.exists():
-            shutil.rmtree(store_path)
-        shutil.copytree(args.store, store_path)
-    elif args.store is not None:
-        store_path = args.store
-    elif not store_path.exists():
-        # Pinned rather than the defaults, so the README's figures stay reproducible if they change.
-        run("train", str(corpus), "-o", str(store_path), "--arch", "skipgram", "--dim", "100", "--window", "5",
-            "--negative", "5", "--sample", "1e-3", "--epochs", "5", "--min-count", "5", "--seed", "1")
-    training = None
-    if not args.skip_training:
-        result = embedsearch.train_reranker(store_path, corpus, embedsearch.RerankConfig(
-            hidden=args.hidden, epochs=args.epochs, minutes=args.minutes), progress=_progress())
-        training = {"steps": result.steps, "tokens": result.tokens, "seconds": result.seconds,
-                    "tokens_per_second": round(result.tokens_per_second), "stopped_by": result.stopped_by,
-                    "validation_loss_before": result.validation_loss_before,
-                    "validation_loss_after": result.validation_loss_after}
-        print(f"trained: {training}", flush=True)
-
-    with embedsearch.open_store(store_path) as store:
-        scored = {}
-        for name, file in {**DEVELOPMENT, **REPORTED}.items():
-            gold, cosine, fit, skipped = pair_scores(store, read_pairs(EVAL / file))
-            scored[name] = (gold, cosine, fit, skipped)
-        gains = {w: float(np.mean([spearman(g, c + w * f) - spearman(g, c) for g, c, f, _ in
-                                   (scored[n] for n in DEVELOPMENT)])) for w in WEIGHTS}
-        # The weight is chosen for what --rerank does, reorder a word's neighbours: the one that
-        # ranks the development sets' most similar partners highest among the top 50.
-        ranking = {name: ranking_data(store, read_pairs(EVAL / file), 50) for name, file in {**DEVELOPMENT, **REPORTED}.items()}
-        dev_ranking = [item for name in DEVELOPMENT for item in ranking[name]]
-        mrr = {w: mean_reciprocal_rank(dev_ranking, w) for w in WEIGHTS}
-        chosen = max(mrr, key=lambda w: (mrr[w], -w))
-        rows, results = [], {}
-        for name in [*REPORTED, *DEVELOPMENT]:
-            gold, cosine, fit, skipped = scored[name]
-            base, blended, alone = spearman(gold, cosine), spearman(gold, cosine + chosen * fit), spearman(gold, fit)
-            results[name] = {"pairs": len(gold), "skipped": skipped, "cosine": base, "reranked": blended,
-                             "gain": blended - base, "fit_alone": alone}
-            role = "dev" if name in DEVELOPMENT else "test"
-            mrr_cosine, mrr_reranked = mean_reciprocal_rank(ranking[name], 0.0), mean_reciprocal_rank(ranking[name], chosen)
-            results[name].update({"ranking_queries": len(ranking[name]), "mrr_cosine": mrr_cosine, "mrr_reranked": mrr_reranked})
-            rows.append([name, role, f"{len(gold)}", f"{base:.3f}", f"{blended:.3f}", f"{blended - base:+.3f}", f"{alone:.3f}",
-                         f"{len(ranking[name])}", f"{mrr_cosine:.3f}", f"{mrr_reranked:.3f}"])
-        frequent = store.vocabulary()[100:1100:5]
-        timing = latency(store, frequent, 3)
+    stores: list[tuple[str, Path]] = [(item.split("=", 1)[0], Path(item.split("=", 1)[1])) for item in args.reranked]
+    if args.store is not None:
+        if args.corpus is None:
+            parser.error("--store needs --corpus")
+        work = workdir(args.workdir, "embedsearch-rerank-")
+        stores += [(t, train(t, args.store, args.corpus, work, t, args.epochs, args.minutes)) for t in args.targets]
+    if not stores:
+        parser.error("give --store and --corpus, or --reranked LABEL=STORE")
+    results = [measure(label, path, args.latency) for label, path in stores]
 
     info = machine()
     print(f"\nmachine: {machine_line(info)}")
-    print(f"blend weight chosen on {', '.join(DEVELOPMENT)} (neighbour ranking): {chosen}")
-    print("dev MRR by weight: " + ", ".join(f"{w}: {m:.4f}" for w, m in mrr.items()))
-    print("dev Spearman gain by weight: " + ", ".join(f"{w}: {g:+.4f}" for w, g in gains.items()) + "\n")
-    print(markdown_table(["set", "role", "pairs", "Spearman cosine", "Spearman cosine + w*fit", "gain", "fit alone",
-                          "ranking queries", "MRR cosine", "MRR reranked"], rows))
-    print(f"\nrerank latency (similar top-10 from top-50, {len(frequent)} words x 3): plain {timing['plain_median_ms']:.2f} ms, "
-          f"reranked {timing['rerank_median_ms']:.2f} ms median, {timing['rerank_p95_ms']:.2f} ms p95")
-    if training:
-        print(f"LM training: {training['tokens_per_second']:,} tokens/s over {training['seconds']:.0f} s "
-              f"({training['tokens']:,} tokens), held-out loss {training['validation_loss_before']:.3f} -> "
-              f"{training['validation_loss_after']:.3f}")
-    write_json(args.json, {"machine": info, "training": training, "weight": chosen, "dev_gains": gains, "dev_mrr": mrr,
-                           "results": results, "latency": timing, "store": str(store_path)})
+    header = ["set", "role", "ranking queries", "MRR cosine"]
+    for r in results:
+        header += [f"MRR {r['label']} (w={r['weight']:g})", "gain"]
+    header += ["P@1 cosine"] + [f"P@1 {r['label']}" for r in results]
+    rows = []
+    for name in REPORTED:
+        first = results[0]["sets"][name]
+        row = [name, "dev" if name in DEVELOPMENT else "test", str(first["queries"]), f"{first['mrr_cosine']:.3f}"]
+        for r in results:
+            s = r["sets"][name]
+            row += [f"{s['mrr_reranked']:.3f}", f"{100 * (s['mrr_reranked'] / s['mrr_cosine'] - 1):+.0f}%"]
+        row += [f"{first['p1_cosine']:.3f}"] + [f"{r['sets'][name]['p1_reranked']:.3f}" for r in results]
+        rows.append(row)
+    print(markdown_table(header, rows))
+    print()
+    a_rows = [[r["label"], f"{r['weight']:g}", f"{r['analogies']['questions']:,}", f"{100 * r['analogies']['plain']:.2f}%",
+               f"{100 * r['analogies']['reranked']:.2f}%", f"{100 * (r['analogies']['reranked'] - r['analogies']['plain']):+.2f}",
+               f"{100 * r['analogies']['gold_in_top']:.1f}%"] for r in results]
+    print(markdown_table(["reranker", "weight", "questions", "3CosAdd", f"--rerank (top {TOP})", "points",
+                          f"answer in top {TOP}"], a_rows))
+    for r in results:
+        print(f"\n{r['label']}: dev MRR by weight " + ", ".join(f"{w:g}: {m:.4f}" for w, m in r["dev_mrr"].items()))
+        print(f"{r['label']}: analogy accuracy by weight (NOT used to choose) " + ", ".join(
+            f"{w:g}: {100 * a:.2f}" for w, a in r["analogies"]["by_weight_not_used_to_choose"].items()))
+        if r["latency"]:
+            t = r["latency"]
+            print(f"{r['label']}: rerank latency (similar top 10 from top {TOP}, 200 words x 3): plain "
+                  f"{t['plain_median_ms']:.2f} ms, reranked {t['rerank_median_ms']:.2f} ms median, {t['rerank_p95_ms']:.2f} ms p95; "
+                  f"CPU time: plain {t['plain_cpu_median_ms']:.2f} ms, reranked {t['rerank_cpu_median_ms']:.2f} ms median, "
+                  f"{t['rerank_cpu_p95_ms']:.2f} ms p95")
+    write_json(args.json, {"machine": info, "results": results})
 
 
 def _progress():
@@ -237,4 +250,4 @@ def _progress():
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

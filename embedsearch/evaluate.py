@@ -42,6 +42,19 @@ class SectionScore:
 
 
 @dataclass(frozen=True)
+class AnalogyRerank:
+    """How ``evaluate analogies --rerank`` answered: the top ``candidates`` by the method's score
+    reordered by score + ``weight`` x fit (:meth:`Reranker.analogy_fit`); ``plain`` is the total
+    without reranking, from the same run; ``unscored`` questions had no stored contexts for any of
+    a, b, c and kept the plain answer."""
+
+    candidates: int
+    weight: float
+    plain: SectionScore
+    unscored: int
+
+
+@dataclass(frozen=True)
 class AnalogyEvaluation:
     file: str
     method: str
@@ -51,6 +64,23 @@ class AnalogyEvaluation:
     semantic: SectionScore | None
     syntactic: SectionScore | None
     invalid_lines: int
+    rerank: AnalogyRerank | None = None
+
+
+@dataclass(frozen=True)
+class RerankCandidates:
+    """One analogy question's top candidates for reranking: their rows and method scores (best
+    first), their fits, and where the expected answer is among them (-1: not there)."""
+
+    rows: np.ndarray
+    scores: np.ndarray
+    fits: np.ndarray
+    answer: int
+    contexts: int
+
+    def predict(self, weight: float) -> int:
+        """The row answered at this blend weight."""
+        return int(self.rows[int(np.argmax(self.scores + weight * self.fits))])
 
 
 @dataclass(frozen=True)
@@ -138,6 +168,9 @@ def evaluate_analogies(
     *,
     method: str = "3cosadd",
     restrict: int | None = 30_000,
+    rerank: bool = False,
+    rerank_k: int = 50,
+    rerank_weight: float | None = None,
 ) -> AnalogyEvaluation:
     """Accuracy on an analogy file (``: section`` or ``# section`` headers, ``a b c d`` lines).
     ``path`` may also name a shipped set (``google``, ``ko-analogy-semantic``; see ``embedsearch datasets``).
@@ -146,6 +179,11 @@ def evaluate_analogies(
     store's first rows); a question with a word outside them, or a word that the pipeline does not
     turn into exactly one vocabulary word, is skipped and counted. The answer is the best-scoring
     word other than ``a``, ``b`` and ``c``.
+
+    ``rerank`` (needs ``embedsearch rerank train``): the top ``rerank_k`` by the method's score are
+    reordered by score + ``rerank_weight`` (default: the store's) x their fit in the stored contexts
+    of b and c minus that in a's (:meth:`~embedsearch.rerank.reranker.Reranker.analogy_fit`), as
+    ``analogy --rerank`` answers one question; the result also carries the plain accuracy.
     """
     if method not in ANALOGY_METHODS:
         raise ConfigError(f"method must be one of {', '.join(ANALOGY_METHODS)}, got {method!r}")
@@ -187,10 +225,27 @@ def evaluate_analogies(
         raise StoreError(f"{store.path / 'vectors.npy'}: holds NaN or infinite values; the store is damaged "
                          f"(check it with `embedsearch verify {store.path}`, then rebuild or re-import it)")
     scores: list[SectionScore] = []
+    plain: list[SectionScore] = []
+    weight, unscored = 0.0, 0
+    if rerank:
+        from .query import check_rerank_weight
+
+        if rerank_k < 1:
+            raise ConfigError(f"rerank_k must be at least 1, got {rerank_k}")
+        weight = store.reranker.blend_weight if rerank_weight is None else check_rerank_weight(rerank_weight)
     for name in names:
         asked = np.array(questions[name], dtype=np.int64).reshape(-1, 4)
-        correct = sum(int((_predict(candidates, batch, method) == batch[:, 3]).sum())
-                      for batch in (asked[i : i + _BATCH] for i in range(0, len(asked), _BATCH)))
+        if not rerank:
+            correct = sum(int((_predict(candidates, batch, method) == batch[:, 3]).sum())
+                          for batch in (asked[i : i + _BATCH] for i in range(0, len(asked), _BATCH)))
+        else:
+            correct = correct_plain = 0
+            for found in rerank_candidates(store, candidates, asked, method, rerank_k):
+                correct_plain += int(found.answer == 0)
+                if found.contexts == 0:
+                    unscored += 1
+                correct += int(found.answer >= 0 and found.predict(weight) == found.rows[found.answer])
+            plain.append(SectionScore(name, correct_plain, len(asked), skipped[name]))
         scores.append(SectionScore(name, correct, len(asked), skipped[name]))
     total = _sum("total", scores)
     syntactic_parts = [s for s in scores if s.name.lower().startswith("gram")]
@@ -201,7 +256,35 @@ def evaluate_analogies(
         _sum("semantic", semantic_parts) if split else None,
         _sum("syntactic", syntactic_parts) if split else None,
         invalid,
+        AnalogyRerank(rerank_k, weight, _sum("total", plain), unscored) if rerank else None,
     )
+
+
+def rerank_candidates(store: Store, candidates: np.ndarray, asked: np.ndarray, method: str,
+                      k: int) -> list[RerankCandidates]:
+    """For each question ``(a, b, c, d)`` of ``asked`` (rows below ``len(candidates)``): the top
+    ``k`` candidates by the method's score, inputs excluded, with their analogy fits."""
+    reranker = store.reranker
+    found: list[RerankCandidates] = []
+    k = min(k, len(candidates))
+    for start in range(0, len(asked), _BATCH):
+        batch = asked[start:start + _BATCH]
+        scores = _scores(candidates, batch, method)
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < scores.shape[1] else np.tile(
+            np.arange(scores.shape[1]), (len(batch), 1))
+        for question, rows, row_scores in zip(batch, top, np.take_along_axis(scores, top, axis=1)):
+            order = np.argsort(-row_scores, kind="stable")
+            rows, row_scores = rows[order], row_scores[order]
+            rows, row_scores = rows[np.isfinite(row_scores)], row_scores[np.isfinite(row_scores)]
+            a, b, c, d = (int(x) for x in question)
+            fit = reranker.analogy_fit([a], [b], [c], rows)
+            if not np.isfinite(fit.scores).all():
+                raise StoreError(f"{store.path / 'reranker.npz'}: the language model gives non-finite scores; "
+                                 "the reranker is damaged (train it again with `embedsearch rerank train`)")
+            at = np.flatnonzero(rows == d)
+            found.append(RerankCandidates(rows, row_scores.astype(np.float64), fit.scores, int(at[0]) if len(at) else -1,
+                                          fit.contexts))
+    return found
 
 
 def _sum(name: str, parts: list[SectionScore]) -> SectionScore:
@@ -210,6 +293,11 @@ def _sum(name: str, parts: list[SectionScore]) -> SectionScore:
 
 def _predict(candidates: np.ndarray, batch: np.ndarray, method: str) -> np.ndarray:
     """Best candidate row for each question ``(a, b, c, _)`` of ``batch``, inputs excluded."""
+    return _scores(candidates, batch, method).argmax(axis=1)
+
+
+def _scores(candidates: np.ndarray, batch: np.ndarray, method: str) -> np.ndarray:
+    """Each question's score of every candidate row, ``-inf`` for its own a, b and c."""
     a, b, c = (candidates[batch[:, i]] for i in range(3))
     if method == "3cosadd":
         query = b - a + c
@@ -223,7 +311,7 @@ def _predict(candidates: np.ndarray, batch: np.ndarray, method: str) -> np.ndarr
     rows = np.arange(len(batch))
     for i in range(3):
         scores[rows, batch[:, i]] = -np.inf
-    return scores.argmax(axis=1)
+    return scores
 
 
 def _split_pair_line(line: str) -> list[str]:

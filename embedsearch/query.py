@@ -414,14 +414,19 @@ class Store(KeyedVectorsAPI):
         return self._reranker
 
     def _rerank(self, candidates: list[Neighbor], context_words: list[str], k: int,
-                weight: float | None) -> tuple[list[Neighbor], RerankInfo]:
-        """Reorder ``candidates`` by cosine + weight * fit in the contexts of ``context_words``; keep ``k``."""
+                weight: float | None, analogy: tuple[list[str], list[str], list[str]] | None = None,
+                ) -> tuple[list[Neighbor], RerankInfo]:
+        """Reorder ``candidates`` by cosine + weight * fit in the contexts of ``context_words``
+        (for an ``analogy``, the words of a, b and c: :meth:`Reranker.analogy_fit`); keep ``k``."""
         reranker = self.reranker
         weight = reranker.blend_weight if weight is None else check_rerank_weight(weight)
         rows = self.rows_for(context_words)
-        context_rows = [rows[w] for w in context_words if w in rows]
         candidate_rows = self.rows_for([n.word for n in candidates])
-        fit = reranker.fit(context_rows, [candidate_rows[n.word] for n in candidates])
+        wanted = [candidate_rows[n.word] for n in candidates]
+        if analogy is None:
+            fit = reranker.fit([rows[w] for w in context_words if w in rows], wanted)
+        else:
+            fit = reranker.analogy_fit(*([rows[w] for w in words if w in rows] for words in analogy), wanted)
         if fit.contexts == 0:
             raise QueryError(f"no stored contexts for {', '.join(context_words) or 'the query'}: nothing to rerank with "
                              "(the word may be too rare, or the store was built with --contexts 0)")
@@ -482,8 +487,9 @@ class Store(KeyedVectorsAPI):
 
         ``3cosadd`` ranks by cos(x, b - a + c); ``3cosmul`` (Levy & Goldberg 2014) by
         cos'(x, b) * cos'(x, c) / (cos'(x, a) + 1e-6) with cos' = (1 + cos) / 2, as gensim's
-        ``most_similar_cosmul`` does. ``rerank`` reorders the top ``rerank_k`` by their fit in the
-        stored contexts of ``b``, the word whose place the answer takes (see :meth:`similar`).
+        ``most_similar_cosmul`` does. ``rerank`` reorders the top ``rerank_k`` by cosine (or the
+        3CosMul score) plus ``rerank_weight`` times their fit in the stored contexts of ``b`` and
+        ``c`` minus their fit in those of ``a`` (:meth:`Reranker.analogy_fit`; see :meth:`similar`).
         ``among``: answers only from these words.
         """
         self._check_k(k)
@@ -511,8 +517,9 @@ class Store(KeyedVectorsAPI):
             neighbors = self._top_of_scores(scores, wanted, exclude, pool)
         info = None
         if rerank:
-            b_term = resolved[1][0]
-            neighbors, info = self._rerank(neighbors, [w for w in b_term.words if w not in b_term.oov], k, rerank_weight)
+            words = [[w for w in term.words if w not in term.oov] for term, _, _ in resolved]
+            neighbors, info = self._rerank(neighbors, [w for part in words for w in part], k, rerank_weight,
+                                           analogy=(words[0], words[1], words[2]))
         return AnalogyResult(names[0], names[1], names[2], method, neighbors, oov, self.search_info, info)
 
     def similarity(self, first: str, second: str) -> SimilarityResult:

@@ -22,13 +22,14 @@ from embedsearch.rerank.model import (
     OOV,
     PAD,
     PARAMETERS,
+    LMWeights,
     WindowBatch,
     encode_slots,
     lm_init,
     lm_loss,
     lm_loss_and_gradients,
 )
-from embedsearch.rerank.optim import Adam, clip_global_norm
+from embedsearch.rerank.optim import Adam, SparseSGD, clip_global_norm
 from embedsearch.rerank.training import (
     RerankConfig,
     corpus_windows,
@@ -119,11 +120,11 @@ def test_forget_gate_starts_open() -> None:
 # --- the language model ------------------------------------------------------------------------
 
 
-def _lm_problem(seed: int = 3):
+def _lm_problem(seed: int = 3, learned: bool = False):
     rng = np.random.default_rng(seed)
     vocab, dim, hidden, batch, steps = 20, 5, 4, 3, 6
     vectors = rng.normal(size=(vocab, dim))
-    weights = lm_init(dim, hidden, rng, np.float64)
+    weights = lm_init(dim, hidden, rng, np.float64, output=vectors + rng.normal(0, 0.5, vectors.shape) if learned else None)
     for array in weights.arrays().values():
         array += rng.normal(0, 0.3, array.shape)
     tokens = rng.integers(0, vocab, size=(batch, steps))
@@ -134,38 +135,45 @@ def _lm_problem(seed: int = 3):
 
 def test_lm_loss_gradient_check() -> None:
     weights, vectors, batch, negatives = _lm_problem()
-    _, gradients = lm_loss_and_gradients(weights, vectors, batch, negatives)
-    assert gradients is not None
+    _, gradients, table = lm_loss_and_gradients(weights, vectors, batch, negatives)
+    assert gradients is not None and table is None
     for name in PARAMETERS:
         numeric = central_difference(lambda: lm_loss(weights, vectors, batch, negatives), getattr(weights, name))
         assert relative_error(numeric, getattr(gradients, name)) < 1e-6, name
 
 
-def test_slot_encoding_matches_training_features() -> None:
-    """A slot's vector at query time (contexts read separately) equals the one training computes
-    inside a window, so the model is used as it was trained."""
-    weights, vectors, _, _ = _lm_problem()
-    tokens = np.array([[3, 4, 5, 6, 7, 8, 9]])
-    slot = 3
-    left = tokens[:, :slot]
-    right = tokens[:, slot + 1:]
-    u = encode_slots(weights, vectors, left, right)
-    # Score the true word through the training path with a single target and compare.
-    batch = WindowBatch(tokens, np.arange(7)[None, :] == slot)
-    negatives = np.array([11])
-    expected = -(np.log(1 / (1 + np.exp(-(u @ vectors[tokens[0, slot]])))) + np.log(1 / (1 + np.exp(u @ vectors[11]))))
-    assert lm_loss(weights, vectors, batch, negatives) == pytest.approx(float(expected[0]), rel=1e-10)
+def test_lm_loss_gradient_check_with_a_learned_target_table() -> None:
+    """context2vec's variant: the target table is trained too, its gradient given as rows. A
+    negative drawn twice and a word that is both target and negative must sum their parts."""
+    weights, vectors, batch, _ = _lm_problem(learned=True)
+    negatives = np.array([3, 3, int(batch.tokens[1, 2]), 7, 11])
+    loss, gradients, table = lm_loss_and_gradients(weights, vectors, batch, negatives)
+    assert table is not None and list(table.rows) == sorted(set(table.rows))
+    for name in PARAMETERS:
+        numeric = central_difference(lambda: lm_loss(weights, vectors, batch, negatives), getattr(weights, name))
+        assert relative_error(numeric, getattr(gradients, name)) < 1e-6, name
+    numeric = central_difference(lambda: lm_loss(weights, vectors, batch, negatives), weights.output)
+    assert relative_error(numeric, table.dense(weights.output.shape)) < 1e-6
+    untouched = np.setdiff1d(np.arange(len(vectors)), table.rows)
+    assert len(untouched) and not numeric[untouched].any()
+    # The inputs stay the store's vectors: changing the table changes only the scoring side.
+    moved = LMWeights(weights.forward, weights.backward, weights.projection, output=vectors)
+    assert lm_loss(moved, vectors, batch, negatives) != pytest.approx(loss)
+    assert lm_loss(moved, vectors, batch, negatives) == pytest.approx(lm_loss(
+        LMWeights(weights.forward, weights.backward, weights.projection), vectors, batch, negatives))
 
 
-def test_adam_and_clipping() -> None:
-    gradients = {"a": np.array([3.0, 4.0])}
-    assert clip_global_norm(gradients, 1.0) == pytest.approx(5.0)
-    np.testing.assert_allclose(gradients["a"], [0.6, 0.8])
-    parameter = np.array([1.0])
-    optimizer = Adam({"p": parameter}, learning_rate=0.1)
-    for _ in range(200):
-        optimizer.step({"p": 2 * parameter})  # minimise p^2
-    assert abs(parameter[0]) < 0.05
+def test_sparse_sgd_updates_only_the_rows_given() -> None:
+    rng = np.random.default_rng(2)
+    table = rng.normal(size=(6, 3))
+    original = table.copy()
+    rows, values = np.array([1, 4]), rng.normal(size=(2, 3))
+    SparseSGD(table, 0.1).step(rows, values, scale=3.0)
+    np.testing.assert_allclose(table[rows], original[rows] - 0.3 * values)
+    untouched = [0, 2, 3, 5]
+    np.testing.assert_array_equal(table[untouched], original[untouched])
+    with pytest.raises(ValueError):
+        SparseSGD(table, 0.0)
 
 
 def test_keep_probabilities_subsample_only_frequent_words() -> None:
@@ -324,7 +332,7 @@ def test_rerank_reorders_the_same_candidates_by_blended_score(reranked) -> None:
         row = store.word_id("government")
         assert store.reranker.fit([row], [row]).scores[0] == pytest.approx(0.0, abs=1e-6)
         analogy = store.analogy("man", "king", "woman", k=3, rerank=True)
-        assert analogy.rerank is not None and analogy.rerank.context_words == ["king"]
+        assert analogy.rerank is not None and analogy.rerank.context_words == ["man", "king", "woman"]
 
 
 def test_rerank_cli_shows_cosine_fit_and_final(reranked) -> None:
@@ -424,3 +432,207 @@ def test_collected_contexts_do_not_depend_on_processes_or_spans(tmp_path: Path, 
         fragment = " ".join([*(vocabulary[t] if t >= 0 else "rare" for t in left if t != PAD), vocabulary[word],
                              *(vocabulary[t] if t >= 0 else "rare" for t in right if t != PAD)])
         assert any(fragment in line for line in lines)
+
+
+# --- a learned target table (context2vec) ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def learned(tmp_path_factory: pytest.TempPathFactory, lee_store: Path, lee_corpus: embedsearch.Corpus):
+    store = tmp_path_factory.mktemp("learned") / "store"
+    shutil.copytree(lee_store, store)
+    result = train_reranker(store, lee_corpus.path, RerankConfig(hidden=16, batch=32, negatives=10, epochs=2,
+                                                                 sample=1e-3, seed=4, targets="learned",
+                                                                 table_learning_rate=1e-3))
+    return store, result
+
+
+def test_learned_targets_are_trained_saved_and_used(learned, reranked) -> None:
+    store_path, result = learned
+    assert result.validation_loss_after < 0.7 * result.validation_loss_before
+    with sqlite3.connect(store_file(store_path, "meta.sqlite")) as db:
+        manifest = json.loads(db.execute("SELECT value FROM meta WHERE key = 'reranker'").fetchone()[0])
+    assert manifest["format"] == 2 and manifest["targets"] == "learned" and manifest["config"]["targets"] == "learned"
+    with np.load(store_file(store_path, "reranker.npz"), allow_pickle=False) as arrays:
+        assert sorted(arrays.files) == ["backward", "forward", "output", "projection"]
+        output = arrays["output"]
+    with embedsearch.open_store(store_path) as store:
+        assert output.shape == (len(store), store.dim)
+        vectors = np.asarray(store.vectors)
+        # Trained: the table has moved away from the store's vectors it started from, most for frequent words.
+        moved = np.linalg.norm(output - vectors, axis=1)
+        assert moved[:50].mean() > 0.05 and moved[:50].mean() > moved[-50:].mean()
+        reranker = store.reranker
+        assert reranker.targets is not store.vectors and np.array_equal(reranker.targets, output)
+        row = store.word_id("government")
+        candidates = [store.word_id(n.word) for n in store.similar("government", k=10).neighbors]
+        slots, own = reranker.slots([row])
+        expected = (-np.logaddexp(0, -(slots @ output[candidates].T)) - own[:, None]).mean(axis=0)
+        np.testing.assert_allclose(reranker.fit([row], candidates).scores, expected, rtol=1e-5, atol=1e-6)
+        assert reranker.fit([row], [row]).scores[0] == pytest.approx(0.0, abs=1e-6)
+        assert store.similar("government", k=5, rerank=True).rerank is not None
+    # The store-target reranker of the same settings scores differently (its targets are the store's vectors).
+    with embedsearch.open_store(reranked[0]) as store:
+        assert store.reranker.weights.output is None and store.reranker.targets is store.reranker.vectors
+    output_cli = CliRunner().invoke(main, ["info", "-s", str(store_path)])
+    assert "its own learned target table" in output_cli.output
+
+
+def test_rerank_train_cli_targets_option(tmp_path: Path, lee_store: Path, lee_corpus: embedsearch.Corpus) -> None:
+    store = tmp_path / "store"
+    shutil.copytree(lee_store, store)
+    output = CliRunner().invoke(main, ["rerank", "train", "-s", str(store), str(lee_corpus.path), "--hidden", "8",
+                                       "--tokens", "2000", "--targets", "learned"])
+    assert output.exit_code == 0, output.output
+    with np.load(store_file(store, "reranker.npz"), allow_pickle=False) as arrays:
+        assert "output" in arrays.files
+    bad = CliRunner().invoke(main, ["rerank", "train", "-s", str(store), str(lee_corpus.path), "--targets", "other"])
+    assert bad.exit_code == 2
+    with pytest.raises(ConfigError, match="targets"):
+        RerankConfig(targets="other")
+
+
+def test_a_learned_table_of_the_wrong_shape_or_missing_is_refused(learned, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    shutil.copytree(learned[0], store)
+    with np.load(store_file(store, "reranker.npz"), allow_pickle=False) as arrays:
+        saved = {key: arrays[key] for key in arrays.files}
+    for broken, message in (({**saved, "output": saved["output"][:-1]}, "output has shape"),
+                            ({k: v for k, v in saved.items() if k != "output"}, "not a readable reranker")):
+        with updating_store(store) as update:
+            with open(update.new_file("reranker.npz"), "wb") as handle:
+                np.savez(handle, **broken)
+            update.record_file("reranker.npz")
+        with embedsearch.open_store(store) as opened, pytest.raises(StoreError, match=message):
+            opened.similar("government", rerank=True)
+
+
+def test_an_old_format_reranker_still_opens_and_reranks(reranked, tmp_path: Path) -> None:
+    """A reranker.npz written before target tables existed (format 1, three arrays, no 'targets'
+    key in its manifest) is read as before: candidates scored against the store's vectors."""
+    store = tmp_path / "store"
+    shutil.copytree(reranked[0], store)
+    with embedsearch.open_store(store) as opened:
+        manifest = dict(opened.meta["reranker"])
+        before = [(n.word, n.score) for n in opened.similar("government", k=5, rerank=True).neighbors]
+    manifest.pop("targets", None)
+    manifest["config"] = {k: v for k, v in manifest["config"].items() if k != "targets"}
+    with updating_store(store) as update:
+        update.set_meta("reranker", manifest)
+    with np.load(store_file(store, "reranker.npz"), allow_pickle=False) as arrays:
+        assert sorted(arrays.files) == ["backward", "forward", "projection"]
+    with embedsearch.open_store(store) as opened:
+        assert opened.meta["reranker"]["format"] == 1 and "targets" not in opened.meta["reranker"]
+        assert [(n.word, n.score) for n in opened.similar("government", k=5, rerank=True).neighbors] == before
+
+
+# --- analogies -----------------------------------------------------------------------------------
+
+
+def test_analogy_fit_is_the_3cosadd_of_fits(reranked) -> None:
+    store_path, _ = reranked
+    with embedsearch.open_store(store_path) as store:
+        a, b, c = (store.word_id(w) for w in ("government", "police", "people"))
+        candidates = [store.word_id(n.word) for n in store.similar("president", k=8).neighbors]
+        r = store.reranker
+        fit = r.analogy_fit([a], [b], [c], candidates)
+        expected = r.fit([b], candidates).scores - r.fit([a], candidates).scores + r.fit([c], candidates).scores
+        np.testing.assert_allclose(fit.scores, expected, rtol=1e-10)
+        assert fit.contexts == 48
+        # The one-question path reorders its candidates by the same score.
+        plain = store.analogy("government", "police", "people", k=30)
+        result = store.analogy("government", "police", "people", k=30, rerank=True, rerank_k=30, rerank_weight=0.3)
+        rows = [store.word_id(n.word) for n in plain.neighbors]
+        blended = np.array([n.score for n in plain.neighbors]) + 0.3 * r.analogy_fit([a], [b], [c], rows).scores
+        assert [n.word for n in result.neighbors] == [plain.neighbors[i].word for i in np.argsort(-blended, kind="stable")]
+
+
+ANALOGIES = """: capital
+government police people officials
+police government officials people
+: gram-plural
+year years day days
+day days year years
+city cities state states
+state states city cities
+"""
+
+
+def test_evaluate_analogies_rerank_matches_one_question_at_a_time(reranked, tmp_path: Path) -> None:
+    from embedsearch.evaluate import evaluate_analogies, rerank_candidates
+
+    store_path, _ = reranked
+    questions = tmp_path / "q.txt"
+    questions.write_text(ANALOGIES, encoding="utf-8")
+    with embedsearch.open_store(store_path) as store:
+        plain = evaluate_analogies(store, questions, restrict=None)
+        result = evaluate_analogies(store, questions, restrict=None, rerank=True, rerank_k=20, rerank_weight=0.5)
+        assert result.rerank is not None and result.rerank.plain == plain.total
+        assert result.rerank.weight == 0.5 and result.rerank.candidates == 20
+        # Each answer equals analogy --rerank's first answer on the same question.
+        expected = 0
+        for line in ANALOGIES.splitlines():
+            if line.startswith(":"):
+                continue
+            a, b, c, d = line.split()
+            answer = store.analogy(a, b, c, k=1, rerank=True, rerank_k=20, rerank_weight=0.5).neighbors[0].word
+            expected += answer == d
+        assert result.total.correct == expected
+        # Weight 0 is the plain answer; a huge weight is the fit's own choice, which differs here.
+        assert evaluate_analogies(store, questions, restrict=None, rerank=True, rerank_weight=0.0).total == plain.total
+        vectors = np.asarray(store.vectors)
+        rows = np.array([[store.word_id(w) for w in line.split()] for line in ANALOGIES.splitlines()
+                         if not line.startswith(":")])
+        found = rerank_candidates(store, vectors, rows, "3cosadd", 20)
+        assert all(len(f.rows) == 20 and (np.diff(f.scores) <= 0).all() for f in found)
+        assert [f.predict(0.0) for f in found] == [int(r) for r in
+                                                   (np.asarray([f.rows[0] for f in found]))]
+        assert any(f.predict(1e3) != f.predict(0.0) for f in found)
+        with pytest.raises(ConfigError):
+            evaluate_analogies(store, questions, rerank=True, rerank_k=0)
+
+
+def test_evaluate_analogies_rerank_cli(reranked, tmp_path: Path, lee_store: Path) -> None:
+    store_path, _ = reranked
+    questions = tmp_path / "q.txt"
+    questions.write_text(ANALOGIES, encoding="utf-8")
+    output = CliRunner().invoke(main, ["evaluate", "analogies", "-s", str(store_path), str(questions), "--rerank",
+                                       "--rerank-k", "20", "--rerank-weight", "0.5", "--json"])
+    assert output.exit_code == 0, output.output
+    data = json.loads(output.stdout)
+    assert data["rerank"]["candidates"] == 20 and data["rerank"]["plain"]["answered"] == 6
+    text = CliRunner().invoke(main, ["evaluate", "analogies", "-s", str(store_path), str(questions), "--rerank"])
+    assert text.exit_code == 0 and "without reranking" in text.output
+    missing = CliRunner().invoke(main, ["evaluate", "analogies", "-s", str(lee_store), str(questions), "--rerank"])
+    assert missing.exit_code == 1 and "rerank train" in missing.output
+
+
+def test_resume_learns_a_table_on_top_of_a_trained_encoder(reranked, tmp_path: Path, lee_corpus: embedsearch.Corpus) -> None:
+    store = tmp_path / "store"
+    shutil.copytree(reranked[0], store)
+    with np.load(store_file(store, "reranker.npz"), allow_pickle=False) as arrays:
+        encoder = {key: arrays[key] for key in arrays.files}
+    config = RerankConfig(hidden=16, batch=32, negatives=10, tokens=3000, sample=1e-3, seed=4, targets="learned",
+                          resume=True, table_learning_rate=1e-3)
+    result = train_reranker(store, lee_corpus.path, config)
+    # It starts where the trained reranker ended, far below a fresh model's held-out loss.
+    assert result.validation_loss_before < 0.8 * reranked[1].validation_loss_before
+    with np.load(store_file(store, "reranker.npz"), allow_pickle=False) as arrays:
+        assert "output" in arrays.files
+        assert not np.array_equal(arrays["forward"], encoder["forward"])  # trained further
+        assert np.abs(arrays["forward"] - encoder["forward"]).max() < 0.2
+    with embedsearch.open_store(store) as opened:
+        manifest = opened.meta["reranker"]
+        assert manifest["resumed_from"]["targets"] == "store" and manifest["resumed_from"]["tokens"] == reranked[1].tokens
+        assert manifest["config"]["table_learning_rate"] == 1e-3
+    with pytest.raises(ConfigError, match="units per direction"):
+        train_reranker(store, lee_corpus.path, RerankConfig(hidden=8, tokens=100, resume=True))
+
+
+def test_resume_needs_a_trained_reranker(tmp_path: Path, lee_store: Path, lee_corpus: embedsearch.Corpus) -> None:
+    store = tmp_path / "store"
+    shutil.copytree(lee_store, store)
+    with pytest.raises(ConfigError, match="no reranker to resume from"):
+        train_reranker(store, lee_corpus.path, RerankConfig(hidden=8, tokens=100, resume=True))
+    with pytest.raises(ConfigError, match="table_learning_rate"):
+        RerankConfig(table_learning_rate=0)

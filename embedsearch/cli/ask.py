@@ -334,7 +334,8 @@ def info(store_path: Path | None, as_json: bool) -> None:
     if result.reranker:
         r = result.reranker
         loss = r.get("validation_loss", {})
-        click.echo(f"reranker   BiLSTM {r.get('hidden')} units per direction, {r.get('tokens', 0):,} tokens in "
+        targets = "its own learned target table" if r.get("targets") == "learned" else "the store's vectors as targets"
+        click.echo(f"reranker   BiLSTM {r.get('hidden')} units per direction, {targets}, {r.get('tokens', 0):,} tokens in "
                    f"{r.get('seconds', 0):.0f} s, held-out loss {loss.get('before', 0):.3f} -> {loss.get('after', 0):.3f}, "
                    f"blend weight {r.get('blend_weight')}")
     click.echo("files      " + ", ".join(f"{name} {size / 1e6:,.1f} MB" for name, size in result.files.items()))

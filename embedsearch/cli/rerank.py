@@ -33,6 +33,14 @@ def rerank() -> None:
 @click.option("--minutes", type=click.FloatRange(min=0, min_open=True), default=None, help="Stop after this long.")
 @click.option("--contexts", type=click.IntRange(min=1), default=16, show_default=True,
               help="Occurrences per word to sample if the store has none (e.g. imported stores).")
+@click.option("--targets", type=click.Choice(["store", "learned"]), default="store", show_default=True,
+              help="Score candidates against the store's vectors (frozen), or against a target table the "
+                   "model learns (context2vec; vocabulary x dim more parameters, a larger reranker.npz).")
+@click.option("--table-learning-rate", type=click.FloatRange(min=0, min_open=True), default=1e-5, show_default=True,
+              help="SGD step size per target for the learned target table (--targets learned).")
+@click.option("--resume", is_flag=True,
+              help="Start from the store's trained reranker instead of fresh weights (e.g. to learn a target "
+                   "table on top of a trained encoder).")
 @click.option("--seed", type=click.IntRange(min=0, max=2**32 - 1), default=1, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Processes for the corpus passes. Default: all cores. The training steps run on one BLAS thread.")
@@ -40,13 +48,16 @@ def rerank() -> None:
 @click.pass_obj
 def train(progress: ProgressPrinter, corpus: tuple[str, ...], store_path: Path | None, hidden: int, window: int, batch: int, negatives: int,
           learning_rate: float, clip: float, sample: float, epochs: float, tokens: int | None, minutes: float | None,
-          contexts: int, seed: int, workers: int | None, as_json: bool) -> None:
+          contexts: int, targets: str, table_learning_rate: float, resume: bool, seed: int, workers: int | None,
+          as_json: bool) -> None:
     """Train the reranker of the store (-s) on CORPUS (the store's tokenized corpus, from `ingest`).
 
     A bidirectional LSTM language model in numpy reads the corpus: the forward LSTM the words left
     of each word, the backward LSTM the words right of it, and learns to tell the word that fits
     from random ones (negative sampling; Adam; clipped gradients). The store's vectors stay as
-    they are; the weights are saved in the store (reranker.npz), replacing any earlier ones.
+    they are (the model's inputs); with --targets learned the model also learns its own vector for
+    every word as a candidate (initialised from the store's). The weights are saved in the store
+    (reranker.npz), replacing any earlier ones.
 
     \b
     Examples:
@@ -63,7 +74,8 @@ def train(progress: ProgressPrinter, corpus: tuple[str, ...], store_path: Path |
 
     config = RerankConfig(hidden=hidden, window=window, batch=batch, negatives=negatives, learning_rate=learning_rate,
                           clip=clip, sample=sample, epochs=epochs, tokens=tokens, minutes=minutes, contexts=contexts,
-                          seed=seed, workers=workers)
+                          seed=seed, workers=workers, targets=targets, table_learning_rate=table_learning_rate,
+                          resume=resume)
     result = train_reranker(store, corpus_path, config, progress=progress)
     if as_json:
         emit_json(result)

@@ -23,6 +23,7 @@ from .app import (
     open_store_option,
     read_stdin_lines,
     refuse_overwrite,
+    rerank_options,
     restrict_option,
     search_options,
     store_option,
@@ -41,14 +42,20 @@ def evaluate() -> None:
 @store_option
 @click.option("--method", type=click.Choice(["3cosadd", "3cosmul"]), default="3cosadd", show_default=True)
 @restrict_option(30_000, "Only the N most frequent words count as questions and answers.")
+@rerank_options
 @json_option
 def evaluate_analogies_command(file: tuple[str, ...], store_path: Path | None, method: str, restrict: int,
-                               as_json: bool) -> None:
+                               rerank: bool, rerank_k: int, rerank_weight: float | None, as_json: bool) -> None:
     """Accuracy on an analogy FILE (`: section` or `# section` headers, `a b c d` per line; - for stdin).
+
+    --rerank reorders each question's top --rerank-k by how well each fits where B and C are used
+    and not where A is (after `embedsearch rerank train`), as `analogy --rerank` does, and also
+    reports the accuracy without it.
 
     \b
     Example:
       embedsearch evaluate analogies -s my_store questions-words.txt --method 3cosmul
+      embedsearch evaluate analogies -s my_store questions-words.txt --rerank
     """
     from ..evaluate import evaluate_analogies
 
@@ -57,13 +64,16 @@ def evaluate_analogies_command(file: tuple[str, ...], store_path: Path | None, m
         raise click.UsageError(f"give one analogy FILE, got {len(files)}")
     file = Path(files[0])
     with open_store_option(store_path) as store:
-        result = evaluate_analogies(store, file, method=method, restrict=restrict)
+        result = evaluate_analogies(store, file, method=method, restrict=restrict, rerank=rerank, rerank_k=rerank_k,
+                                    rerank_weight=rerank_weight)
     if as_json:
         data = dataclasses.asdict(result)
         for key in ("total", "semantic", "syntactic"):
             part = getattr(result, key)
             data[key] = part.to_dict() if part else None
         data["sections"] = [s.to_dict() for s in result.sections]
+        if result.rerank:
+            data["rerank"]["plain"] = result.rerank.plain.to_dict()
         emit_json(data)
         return
     width = max([display_width(s.name) for s in result.sections] + [9])
@@ -72,6 +82,12 @@ def evaluate_analogies_command(file: tuple[str, ...], store_path: Path | None, m
                    f"  ({score.skipped:,} skipped: out of vocabulary)")
     if result.invalid_lines:
         click.echo(f"{result.invalid_lines:,} malformed line(s) ignored")
+    if result.rerank:
+        r = result.rerank
+        click.echo(f"reranked: top {r.candidates} by {result.method} + {r.weight:g} x fit; without reranking "
+                   f"{100 * r.plain.accuracy:.2f}% ({r.plain.correct:,}/{r.plain.answered:,}), "
+                   f"{100 * (result.total.accuracy - r.plain.accuracy):+.2f} points"
+                   + (f"; {r.unscored:,} question(s) without stored contexts kept the plain answer" if r.unscored else ""))
 
 
 @evaluate.command("pairs")

@@ -2,9 +2,13 @@
 
 For a slot at position ``t`` the forward LSTM reads the words left of it (in order, ending next to
 the slot), the backward LSTM the words right of it (from the far end towards the slot). Their last
-states go through a learned projection into the space of the store's word vectors, and a candidate
-word ``w`` scores ``u . e_w`` there. The word vectors are the store's own, frozen: the model learns
-only the two LSTMs and the projection, so it stays small and every store word can be scored.
+states go through a learned projection into a space of target vectors, and a candidate word ``w``
+scores ``u . o_w`` there. The inputs are always the store's own word vectors, frozen. The target
+vectors ``o`` are either the same frozen store vectors (``targets="store"``, the original model: it
+learns only the two LSTMs and the projection, so it stays small) or a table of the model's own,
+``V x dim`` more parameters (``targets="learned"``, as context2vec: Melamud, Goldberger and Dagan
+2016, a BiLSTM context encoder trained with negative sampling against learned target embeddings),
+initialised from the store's vectors so a short run starts where the frozen model starts.
 
 Training uses negative sampling (Mikolov et al. 2013) with negatives shared by a batch, so the
 score learns a PMI-like fit (how much more likely ``w`` is in the slot than by its frequency)
@@ -24,16 +28,20 @@ from .lstm import LSTMCache, lstm_backward, lstm_forward, lstm_init, sigmoid
 OOV = -1
 PAD = -2
 PARAMETERS = ("forward", "backward", "projection")
+OUTPUT = "output"
+TARGETS = ("store", "learned")
 
 
 @dataclass
 class LMWeights:
-    """The trainable arrays: one packed LSTM matrix per direction and the output projection
-    ``(2 * hidden + 1, dim)`` (last row: bias)."""
+    """The trainable arrays: one packed LSTM matrix per direction, the output projection
+    ``(2 * hidden + 1, dim)`` (last row: bias) and, for ``targets="learned"``, the target table
+    ``output`` ``(V, dim)`` (None: the store's vectors are the targets)."""
 
     forward: np.ndarray
     backward: np.ndarray
     projection: np.ndarray
+    output: np.ndarray | None = None
 
     @property
     def hidden(self) -> int:
@@ -43,20 +51,59 @@ class LMWeights:
     def dim(self) -> int:
         return self.projection.shape[1]
 
+    @property
+    def targets(self) -> str:
+        return "store" if self.output is None else "learned"
+
     def arrays(self) -> dict[str, np.ndarray]:
+        """The dense arrays (those Adam updates as a whole)."""
         return {name: getattr(self, name) for name in PARAMETERS}
 
+    def saved(self) -> dict[str, np.ndarray]:
+        """Every array, as saved in ``reranker.npz``."""
+        return {**self.arrays(), **({} if self.output is None else {OUTPUT: self.output})}
+
+    def target_vectors(self, vectors: np.ndarray) -> np.ndarray:
+        """The table candidates are scored against: the model's own, or the store's ``vectors``."""
+        return vectors if self.output is None else self.output
+
     def astype(self, dtype: type) -> LMWeights:
-        return LMWeights(*(getattr(self, name).astype(dtype) for name in PARAMETERS))
+        return LMWeights(*(getattr(self, name).astype(dtype) for name in PARAMETERS),
+                         output=None if self.output is None else self.output.astype(dtype))
 
 
-def lm_init(dim: int, hidden: int, rng: np.random.Generator, dtype: type = np.float32) -> LMWeights:
+def lm_init(dim: int, hidden: int, rng: np.random.Generator, dtype: type = np.float32, *,
+            output: np.ndarray | None = None) -> LMWeights:
+    """Fresh weights; ``output`` (e.g. a copy of the store's vectors) makes the target table learned."""
     bound = 1.0 / np.sqrt(2 * hidden)
     projection = rng.uniform(-bound, bound, size=(2 * hidden + 1, dim))
     projection[-1] = 0.0
     return LMWeights(
-        lstm_init(dim, hidden, rng, dtype), lstm_init(dim, hidden, rng, dtype), projection.astype(dtype)
+        lstm_init(dim, hidden, rng, dtype), lstm_init(dim, hidden, rng, dtype), projection.astype(dtype),
+        output=None if output is None else np.array(output, dtype=dtype),
     )
+
+
+@dataclass(frozen=True)
+class RowGradient:
+    """The gradient of a large table, nonzero only in some rows: ``values[i]`` for row ``rows[i]``
+    (rows unique and sorted)."""
+
+    rows: np.ndarray
+    values: np.ndarray
+
+    def dense(self, shape: tuple[int, ...]) -> np.ndarray:
+        out = np.zeros(shape, dtype=self.values.dtype)
+        out[self.rows] = self.values
+        return out
+
+
+def row_gradient(rows: np.ndarray, values: np.ndarray) -> RowGradient:
+    """Sum ``values`` of repeated ``rows`` into one gradient row each."""
+    unique, inverse = np.unique(rows, return_inverse=True)
+    summed = np.zeros((len(unique), values.shape[1]), dtype=values.dtype)
+    np.add.at(summed, inverse, values)
+    return RowGradient(unique, summed)
 
 
 def embed(vectors: np.ndarray, ids: np.ndarray, dtype: type) -> np.ndarray:
@@ -144,8 +191,9 @@ def _scores(weights: LMWeights, vectors: np.ndarray, batch: WindowBatch,
     dtype = weights.projection.dtype
     state = _forward(weights, vectors, batch)
     t, b = state.where
-    target_vectors = embed(vectors, batch.tokens[b, t], dtype)
-    negative_vectors = embed(vectors, negatives, dtype)
+    table = weights.target_vectors(vectors)
+    target_vectors = embed(table, batch.tokens[b, t], dtype)
+    negative_vectors = embed(table, negatives, dtype)
     positive = np.einsum("nd,nd->n", state.slots, target_vectors)
     negative = state.slots @ negative_vectors.T
     loss = -(_log_sigmoid(positive).sum() + _log_sigmoid(-negative).sum()) / max(len(t), 1)
@@ -162,13 +210,22 @@ def lm_loss(weights: LMWeights, vectors: np.ndarray, batch: WindowBatch, negativ
 
 
 def lm_loss_and_gradients(weights: LMWeights, vectors: np.ndarray, batch: WindowBatch,
-                          negatives: np.ndarray) -> tuple[float, LMWeights]:
-    """:func:`lm_loss` and its gradients with respect to every trainable array."""
+                          negatives: np.ndarray) -> tuple[float, LMWeights, RowGradient | None]:
+    """:func:`lm_loss` and its gradients with respect to the dense arrays, and with respect to the
+    learned target table as a :class:`RowGradient` (None for ``targets="store"``)."""
     dtype = weights.projection.dtype
     state, target_vectors, negative_vectors, positive, negative, loss = _scores(weights, vectors, batch, negatives)
     t, b = state.where
     count = max(len(t), 1)
-    d_slots = ((sigmoid(positive) - 1.0)[:, None] * target_vectors + sigmoid(negative) @ negative_vectors) / count
+    d_positive = (sigmoid(positive) - 1.0) / count
+    d_negative = sigmoid(negative) / count
+    d_slots = d_positive[:, None] * target_vectors + d_negative @ negative_vectors
+    d_output = None
+    if weights.output is not None:
+        # Target rows (never OOV or PAD: only vocabulary words are targets) and the shared negatives.
+        rows = np.concatenate([batch.tokens[b, t], np.asarray(negatives)]).astype(np.int64)
+        values = np.concatenate([d_positive[:, None] * state.slots, d_negative.T @ state.slots])
+        d_output = row_gradient(rows, values.astype(dtype, copy=False))
     d_projection = state.features.T @ d_slots
     d_features = d_slots @ weights.projection.T
     hidden = weights.hidden
@@ -182,4 +239,4 @@ def lm_loss_and_gradients(weights: LMWeights, vectors: np.ndarray, batch: Window
     d_backward_states[t[has_right] + 1, b[has_right]] = d_features[has_right, hidden:2 * hidden]
     d_forward, _ = lstm_backward(d_forward_states, state.cache_forward)
     d_backward, _ = lstm_backward(d_backward_states[::-1], state.cache_backward)
-    return loss, LMWeights(d_forward, d_backward, d_projection)
+    return loss, LMWeights(d_forward, d_backward, d_projection), d_output

@@ -45,3 +45,19 @@ class Adam:
             v *= self.beta2
             v += (1 - self.beta2) * (g * g)
             parameter -= rate * m / (np.sqrt(v) + self.epsilon)
+
+
+class SparseSGD:
+    """Plain stochastic gradient descent on the rows of a table a step touches (word2vec's update).
+    ``scale`` multiplies the gradient first: the loss is a mean over a batch's target slots, so the
+    trainer passes their count to give each slot's example the step word2vec gives it."""
+
+    def __init__(self, table: np.ndarray, learning_rate: float) -> None:
+        if learning_rate <= 0:
+            raise ValueError(f"learning rate must be positive, got {learning_rate}")
+        self.table = table
+        self.learning_rate = learning_rate
+
+    def step(self, rows: np.ndarray, values: np.ndarray, scale: float = 1.0) -> None:
+        self.table[rows] -= (self.learning_rate * scale) * values
+

@@ -10,7 +10,11 @@ slots, than the word that was really there::
 so 0 means "fits the query word's contexts as well as the query word itself" and the figure is
 comparable between query words (some contexts are simply easier to predict than others). The
 final score is ``cosine + weight * fit``; the candidates are the index's top ``K`` by cosine, so
-reranking reorders them and never brings in others.
+reranking reorders them and never brings in others. ``e`` is the model's own target table when it
+learned one (``rerank train --targets learned``), else the store's vectors.
+
+For an analogy ``a : b :: c : ?`` the fit mirrors 3CosAdd: a candidate should fit where ``b`` is
+used and where ``c`` is used, and less where ``a`` is used (see :meth:`Reranker.analogy_fit`).
 """
 from __future__ import annotations
 
@@ -22,8 +26,8 @@ import numpy as np
 
 from ..errors import QueryError, StoreError
 from .contexts import read_contexts
-from .model import PARAMETERS, LMWeights, encode_slots, fit_scores, own_fit_scores
-from .training import MANIFEST_FORMAT, MANIFEST_KEY, WEIGHTS_FILE
+from .model import OUTPUT, PARAMETERS, LMWeights, encode_slots, fit_scores, own_fit_scores
+from .training import MANIFEST_FORMAT_LEARNED, MANIFEST_FORMATS, MANIFEST_KEY, WEIGHTS_FILE
 
 if TYPE_CHECKING:
     from ..store import StoreFiles
@@ -47,7 +51,8 @@ class Reranker:
         self.window = window
         self.blend_weight = blend_weight
         self._files = files
-        self._slots: dict[tuple[int, ...], np.ndarray] = {}
+        self.targets = weights.target_vectors(vectors)
+        self._slots: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = {}
 
     @classmethod
     def load(cls, files: StoreFiles) -> Reranker:
@@ -55,20 +60,24 @@ class Reranker:
         manifest = files.meta.get(MANIFEST_KEY)
         if not manifest:
             raise StoreError(f"{files.path} has no reranker; train one with `embedsearch rerank train -s {files.path} CORPUS_DIR`")
-        if manifest.get("format") != MANIFEST_FORMAT or manifest.get("file") != WEIGHTS_FILE:
+        if manifest.get("format") not in MANIFEST_FORMATS or manifest.get("file") != WEIGHTS_FILE:
             raise StoreError(f"{files.path}: reranker format {manifest.get('format')!r} is not supported by this embedsearch")
         if "contexts" not in files.meta:
             raise StoreError(f"{files.path} has no sampled contexts for the reranker to read")
         path = files.directory / WEIGHTS_FILE  # how messages name it; it is read through the checked descriptor
         files.verify_file(WEIGHTS_FILE)  # small, and read whole below anyway: its checksum costs nothing extra
         try:
+            learned = manifest["format"] == MANIFEST_FORMAT_LEARNED
             with np.load(files.file_path(WEIGHTS_FILE), allow_pickle=False) as arrays:
-                weights = LMWeights(*(np.array(arrays[name], dtype=np.float32) for name in PARAMETERS))
+                weights = LMWeights(*(np.array(arrays[name], dtype=np.float32) for name in PARAMETERS),
+                                    output=np.array(arrays[OUTPUT], dtype=np.float32) if learned else None)
         except (OSError, ValueError, KeyError) as exc:
             raise StoreError(f"{path}: not a readable reranker ({exc})") from exc
         hidden, dim = int(manifest["hidden"]), files.dim
         expected = {"forward": (dim + hidden + 1, 4 * hidden), "backward": (dim + hidden + 1, 4 * hidden),
                     "projection": (2 * hidden + 1, dim)}
+        if learned:
+            expected[OUTPUT] = (files.words, dim)
         for name, shape in expected.items():
             if getattr(weights, name).shape != shape:
                 raise StoreError(f"{path}: {name} has shape {getattr(weights, name).shape}, expected {shape}")
@@ -90,7 +99,7 @@ class Reranker:
             contexts = read_contexts(self._files.db, key, self.window, vocabulary=self._files.words)
             if len(contexts):
                 slots = encode_slots(self.weights, self.vectors, contexts.left, contexts.right)
-                own = np.asarray(self.vectors[contexts.words.astype(np.int64)], dtype=np.float32)
+                own = np.asarray(self.targets[contexts.words.astype(np.int64)], dtype=np.float32)
                 self._slots[key] = (slots, own_fit_scores(slots, own))
             else:
                 self._slots[key] = (np.empty((0, self.weights.dim), dtype=np.float32), np.empty(0, dtype=np.float32))
@@ -101,9 +110,21 @@ class Reranker:
         slots, own_fit = self.slots(rows)
         if len(slots) == 0:
             return Fit(np.zeros(len(candidates)), 0)
-        vectors = np.asarray(self.vectors[np.asarray(candidates, dtype=np.int64)], dtype=np.float32)
+        vectors = np.asarray(self.targets[np.asarray(candidates, dtype=np.int64)], dtype=np.float32)
         relative = fit_scores(slots, vectors) - own_fit[:, None]
         return Fit(relative.mean(axis=0).astype(np.float64), len(slots))
+
+    def analogy_fit(self, a: Sequence[int], b: Sequence[int], c: Sequence[int], candidates: Sequence[int]) -> Fit:
+        """Fit of candidate answers to ``a : b :: c : ?``, the 3CosAdd of fits: ``fit(x | b) -
+        fit(x | a) + fit(x | c)``, each in the stored contexts of those rows. The answer takes
+        ``b``'s place where ``b`` is used as ``c`` relates to ``a``: it should fit ``b``'s slots
+        (``walking``: "he was _ home"), ``c``'s (``swim``: "went _ in the lake"), and fit ``a``'s
+        less than the words that merely resemble ``a`` do (which is where 3CosAdd's typical
+        wrong answers come from). A word without stored contexts contributes 0; ``contexts`` counts
+        all the slots read (0: nothing to rerank with)."""
+        parts = [(self.fit(rows, candidates), sign) for rows, sign in ((b, 1.0), (a, -1.0), (c, 1.0)) if len(rows)]
+        scores = sum((sign * fit.scores for fit, sign in parts if fit.contexts), np.zeros(len(candidates)))
+        return Fit(np.asarray(scores, dtype=np.float64), sum(fit.contexts for fit, _ in parts))
 
     def pair_fit(self, first: int, second: int) -> float:
         """Symmetric fit of two words: each in the other's contexts, averaged (for pair scoring)."""

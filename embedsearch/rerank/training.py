@@ -23,8 +23,8 @@ from ..errors import ConfigError, TrainingError
 from ..progress import Progress, ProgressCallback, ignore_progress
 from ..resources import check_memory
 from .corpus_ids import IdBlock
-from .model import PAD, LMWeights, WindowBatch, lm_init, lm_loss, lm_loss_and_gradients
-from .optim import Adam, clip_global_norm
+from .model import PAD, TARGETS, LMWeights, WindowBatch, lm_init, lm_loss, lm_loss_and_gradients
+from .optim import Adam, SparseSGD, clip_global_norm
 
 if TYPE_CHECKING:
     from ..corpus import Corpus
@@ -32,17 +32,28 @@ if TYPE_CHECKING:
 
 WEIGHTS_FILE = "reranker.npz"
 MANIFEST_KEY = "reranker"
+# Format 1: the three dense arrays, candidates scored against the store's vectors. Format 2 adds the
+# model's own target table ("output", V x dim); a frozen-target reranker is still saved as format 1,
+# so an older embedsearch keeps reading it, and refuses a format-2 one instead of ignoring its table.
 MANIFEST_FORMAT = 1
+MANIFEST_FORMAT_LEARNED = 2
+MANIFEST_FORMATS = (MANIFEST_FORMAT, MANIFEST_FORMAT_LEARNED)
 # One nat of fit is worth this much cosine in the blended score unless the user says otherwise. Chosen
 # on development sets the README's benchmark does not report (SimVerb-3500, MTurk-771): the weight
 # that ranks each most-similar pair's partner highest among the query's top 50 by cosine, 0.2 after
 # one and after two epochs on text8 (benchmarks/rerank_quality.py).
 DEFAULT_BLEND_WEIGHT = 0.2
 _VALIDATION_WINDOWS = 2000
+# The learned target table's step: plain SGD, per target slot (word2vec's update, the batch's mean
+# gradient times its number of targets). Adam, at any step size that moved the table at all, raised
+# held-out loss, from scratch and on top of a trained encoder: it moves every coordinate of a touched
+# row by about its step size whatever the gradient, and frequent words' rows are touched (as
+# targets or shared negatives) at nearly every step. SGD at 1e-5 lowered it (docs/quality.md).
+DEFAULT_TABLE_LEARNING_RATE = 1e-5
 # Upper bounds of the settings, far above useful values (the defaults are 128 units, 8 words, 64
 # windows): a typo becomes an error at once instead of an allocation of terabytes.
 LIMITS: dict[str, float] = {"hidden": 4096, "window": 256, "batch": 65_536, "negatives": 100_000, "contexts": 100_000,
-                            "learning_rate": 1.0, "clip": 1e6, "epochs": 1_000, "minutes": 1e6}
+                            "learning_rate": 1.0, "table_learning_rate": 1.0, "clip": 1e6, "epochs": 1_000, "minutes": 1e6}
 
 
 @dataclass(frozen=True)
@@ -50,7 +61,12 @@ class RerankConfig:
     """How to train the reranker. ``epochs`` passes over the corpus at most, stopping earlier at
     ``tokens`` corpus tokens or after ``minutes`` if given. ``sample`` subsamples frequent target
     words (word2vec's formula; 0 keeps all). ``contexts`` per word are sampled from the corpus if
-    the store has none (stores from ``import``). ``workers``: processes for the corpus passes
+    the store has none (stores from ``import``). ``targets``: score candidates against the store's
+    vectors (``store``, frozen) or against a target table the model learns (``learned``, context2vec;
+    ``V x dim`` more parameters, initialised from the store's vectors, trained by SGD at
+    ``table_learning_rate`` per target slot). ``resume`` starts from the store's trained reranker (its LSTMs and
+    projection, and its table if it has one) instead of fresh weights, e.g. to learn a target table
+    on top of a trained encoder. ``workers``: processes for the corpus passes
     (default: all cores); the training steps themselves run on one BLAS thread, which is several
     times faster for these small matrix products than letting BLAS threads fight for the cores."""
 
@@ -67,13 +83,18 @@ class RerankConfig:
     contexts: int = 16
     seed: int = 1
     workers: int | None = None
+    targets: str = "store"
+    table_learning_rate: float = DEFAULT_TABLE_LEARNING_RATE
+    resume: bool = False
 
     def __post_init__(self) -> None:
+        if self.targets not in TARGETS:
+            raise ConfigError(f"targets must be one of {', '.join(TARGETS)}, got {self.targets!r}")
         for name in ("hidden", "window", "batch", "negatives", "contexts", "seed", "tokens"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
                 raise ConfigError(f"{name} must be an integer, got {value!r}")
-        for name in ("learning_rate", "clip", "sample", "epochs", "minutes"):
+        for name in ("learning_rate", "clip", "sample", "epochs", "minutes", "table_learning_rate"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
                                       or not math.isfinite(value)):
@@ -81,7 +102,7 @@ class RerankConfig:
         for name in ("hidden", "window", "batch", "negatives", "contexts"):
             if not 1 <= getattr(self, name) <= LIMITS[name]:
                 raise ConfigError(f"{name} must be from 1 to {LIMITS[name]:,}, got {getattr(self, name):,}")
-        for name in ("learning_rate", "clip", "epochs", "minutes"):
+        for name in ("learning_rate", "clip", "epochs", "minutes", "table_learning_rate"):
             value = getattr(self, name)
             if value is not None and not 0 < value <= LIMITS[name]:
                 raise ConfigError(f"{name} must be positive and at most {LIMITS[name]:g}, got {value}")
@@ -149,12 +170,14 @@ class NegativeSampler:
 
 def estimate_rerank_bytes(words: int, dim: int, config: RerankConfig) -> int:
     """Memory a reranker training run needs, roughly: the store's vectors read whole, the weights
-    with their gradients and Adam's two moments, and one batch's activations kept for backpropagation."""
+    with their gradients and Adam's two moments (a learned target table: the table and its two
+    moments), and one batch's activations kept for backpropagation."""
     hidden, length = config.hidden, 2 * config.window + 1
     parameters = 2 * (dim + hidden + 1) * 4 * hidden + (2 * hidden + 1) * dim
     activations = config.batch * length * (2 * 8 * hidden + 2 * dim) + config.batch * length * config.negatives
     per_window = length * 4 * 2  # the corpus windows stay memory-mapped; a held-out copy is read
-    return 4 * (words * dim + 4 * parameters + 3 * activations + _VALIDATION_WINDOWS * per_window)
+    table = 3 * words * dim if config.targets == "learned" else 0
+    return 4 * (words * dim + table + 4 * parameters + 3 * activations + _VALIDATION_WINDOWS * per_window)
 
 
 def corpus_windows(blocks: Iterable[IdBlock], length: int, scratch: Path) -> np.ndarray:
@@ -212,6 +235,7 @@ def _train_locked(store_path: Path, source: Corpus, config: RerankConfig, writin
         counts = opened.counts()
         vectors = np.array(opened.vectors, dtype=np.float32)  # read in full once: every step gathers rows
         has_contexts = "contexts" in meta
+        earlier = meta.get(MANIFEST_KEY) or {}
     check_memory(estimate_rerank_bytes(len(words), vectors.shape[1], config),
                  f"the reranker ({config.hidden:,} units, windows of {2 * config.window + 1} words, batches of "
                  f"{config.batch:,})", "lower --hidden, --window or --batch")
@@ -220,7 +244,9 @@ def _train_locked(store_path: Path, source: Corpus, config: RerankConfig, writin
     length = 2 * config.window + 1
     keep = keep_probabilities(counts.astype(np.float64), config.sample)
     negatives = NegativeSampler(counts, rng)
-    weights = lm_init(vectors.shape[1], config.hidden, rng)
+    weights = lm_init(vectors.shape[1], config.hidden, rng, output=vectors if config.targets == "learned" else None)
+    if config.resume:
+        weights = _resumed(store_path, config, weights)
     started = time.perf_counter()
     with writing.scratch() as scratch:
         windows = corpus_windows(iter_id_blocks(source.text_path, row_of, stage="read corpus", progress=progress),
@@ -249,8 +275,9 @@ def _train_locked(store_path: Path, source: Corpus, config: RerankConfig, writin
             added = collect_contexts(source.text_path, words, per_word=config.contexts, seed=config.seed,
                                      workers=config.workers, progress=progress)
     manifest = {
-        "format": MANIFEST_FORMAT,
+        "format": MANIFEST_FORMAT if weights.output is None else MANIFEST_FORMAT_LEARNED,
         "file": WEIGHTS_FILE,
+        "targets": weights.targets,
         "hidden": config.hidden,
         "window": config.window,
         "dim": int(vectors.shape[1]),
@@ -262,10 +289,12 @@ def _train_locked(store_path: Path, source: Corpus, config: RerankConfig, writin
         "seconds": round(seconds, 3),
         "validation_loss": {"before": round(before, 5), "after": round(after, 5)},
     }
+    if config.resume:
+        manifest["resumed_from"] = {key: earlier.get(key) for key in ("targets", "tokens", "seconds", "validation_loss")}
     with updating_store(store_path) as update:
         target = update.new_file(WEIGHTS_FILE)
         with open(target, "wb") as handle:
-            np.savez(handle, **weights.arrays())
+            np.savez(handle, **weights.saved())
         update.record_file(WEIGHTS_FILE)
         update.set_meta(MANIFEST_KEY, manifest)
         if added is not None:
@@ -276,6 +305,27 @@ def _train_locked(store_path: Path, source: Corpus, config: RerankConfig, writin
             update.set_meta("contexts", contexts_meta)
     return RerankTrainResult(store_path, run.steps, run.tokens, round(seconds, 3), run.tokens_per_second, before,
                              after, run.stopped_by, added is not None, run.losses)
+
+
+def _resumed(store_path: Path, config: RerankConfig, fresh: LMWeights) -> LMWeights:
+    """The store's trained reranker as starting weights (checked as queries check it), with the
+    target table ``config.targets`` asks for: the saved one, or ``fresh``'s (the store's vectors)."""
+    from ..query import open_store
+
+    with open_store(store_path) as opened:
+        if not opened.meta.get(MANIFEST_KEY):
+            raise ConfigError(f"{store_path} has no reranker to resume from; train one first (without --resume)")
+        saved = opened.reranker.weights
+    if saved.hidden != config.hidden:
+        raise ConfigError(f"the store's reranker has {saved.hidden} units per direction, not {config.hidden}; "
+                          f"resume with --hidden {saved.hidden}")
+    if int(opened.meta[MANIFEST_KEY]["window"]) != config.window:
+        raise ConfigError(f"the store's reranker reads {opened.meta[MANIFEST_KEY]['window']} words either side, "
+                          f"not {config.window}")
+    output = None
+    if config.targets == "learned":
+        output = fresh.output if saved.output is None else saved.output.copy()
+    return LMWeights(saved.forward.copy(), saved.backward.copy(), saved.projection.copy(), output=output)
 
 
 @dataclass
@@ -292,6 +342,7 @@ def _run_steps(weights: LMWeights, vectors: np.ndarray, windows: np.ndarray, tra
                deadline: float, progress: ProgressCallback) -> _Run:
     """Adam steps over shuffled training windows until ``planned`` tokens or the deadline."""
     optimizer = Adam(weights.arrays(), config.learning_rate)
+    table = None if weights.output is None else SparseSGD(weights.output, config.table_learning_rate)
     run = _Run()
     started = last_report = time.perf_counter()  # throughput counts the steps, not reading the corpus
     smoothed: float | None = None
@@ -306,12 +357,15 @@ def _run_steps(weights: LMWeights, vectors: np.ndarray, windows: np.ndarray, tra
         tokens = np.asarray(windows[np.sort(training[position:position + config.batch])])
         position += config.batch
         targets = subsampled_targets(tokens, keep, rng)
-        loss, gradients = lm_loss_and_gradients(weights, vectors, WindowBatch(tokens, targets), negatives(config.negatives))
+        loss, gradients, rows = lm_loss_and_gradients(weights, vectors, WindowBatch(tokens, targets),
+                                                      negatives(config.negatives))
         if not math.isfinite(loss):
             raise TrainingError(f"the reranker's training diverged at step {run.steps + 1} (loss {loss}); "
                                 "lower --learning-rate")
         grads = gradients.arrays()
-        clip_global_norm(grads, config.clip)
+        clip_global_norm(grads, config.clip)  # the LSTMs' gradients; SGD on the table needs no clipping at its step
+        if rows is not None:
+            table.step(rows.rows, rows.values, float(targets.sum()))
         optimizer.step(grads)
         run.steps += 1
         run.tokens += int((tokens != PAD).sum())
