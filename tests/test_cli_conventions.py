@@ -23,6 +23,7 @@ from click.testing import CliRunner
 
 import embedsearch
 from embedsearch.cli import main
+from embedsearch.cli.app import COMMAND_MODULES
 from embedsearch.store import write_store
 from embedsearch.text.pipeline import english_words
 
@@ -30,7 +31,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def leaf_commands(group: click.Group = main, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, click.Command]]:
-    for name, command in sorted(group.commands.items()):
+    context = click.Context(group)
+    for name in group.list_commands(context):  # as --help lists them (top-level commands load lazily)
+        command = group.get_command(context, name)
+        assert command is not None, f"{name} is listed but not defined"
         if isinstance(command, click.Group):
             yield from leaf_commands(command, (*prefix, name))
         else:
@@ -108,6 +112,22 @@ def paths(tmp_path: Path, lee_store: Path, lee_corpus: embedsearch.Corpus, lee_t
 
 def invoke(args: list[str], input: str | None = None, env: dict[str, str] | None = None):
     return CliRunner().invoke(main, args, input=input, env=env, catch_exceptions=False)
+
+
+def test_each_lazily_loaded_command_is_defined_by_the_module_named_for_it():
+    script = ("import json, sys, embedsearch.cli as cli; "
+              "found = {n: cli.main.get_command(None, n) for n in sys.argv[1:]}; "
+              "print(json.dumps([{n: c.callback.__module__ for n, c in found.items() if c}, "
+              "sorted(m for m in sys.modules if m.startswith('embedsearch.cli.'))]))")
+    for module in sorted(set(COMMAND_MODULES.values())):  # a new process each: only that module is imported
+        names = sorted(name for name, where in COMMAND_MODULES.items() if where == module)
+        done = subprocess.run([sys.executable, "-c", script, *names], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONPATH": str(REPO)})
+        defined_in, imported = json.loads(done.stdout)
+        assert defined_in == dict.fromkeys(names, f"embedsearch.cli.{module}")
+        assert imported == sorted({"embedsearch.cli.app", f"embedsearch.cli.{module}"})
+    list(leaf_commands())  # loads every command: none is missing from the table
+    assert set(main.commands) == set(COMMAND_MODULES)
 
 
 def test_the_table_names_every_command():

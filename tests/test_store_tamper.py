@@ -24,6 +24,7 @@ import embedsearch
 from embedsearch.errors import EmbedsearchError, StoreError
 from embedsearch.store.generations import live_directory
 from embedsearch.store.index import IndexOptions
+from embedsearch.store.metadata import WORDS_DIGEST_SQL, words_digest
 from embedsearch.store.reindex import reindex
 from embedsearch.store.verify import verify_store
 from embedsearch.store.writer import seal_meta
@@ -367,6 +368,16 @@ def test_random_corruption_of_a_contexts_row_is_caught_when_read(store: Path, se
     db.close()
     with embedsearch.open_store(store) as opened, pytest.raises(StoreError, match="contexts"):
         opened.examples("police")
+
+
+def test_the_words_checksum_reads_as_stores_already_published_recorded_it(store: Path):
+    # Stores published before the separator became a literal newline recorded this form's digest.
+    db = sqlite3.connect(store_file(store, "meta.sqlite"))
+    recorded = json.loads(db.execute("SELECT value FROM meta WHERE key = 'checksums'").fetchone()[0])["words"]
+    former = db.execute("SELECT group_concat(word, char(10)), total(count * (id + 1)) FROM words").fetchone()
+    current = db.execute(WORDS_DIGEST_SQL).fetchone()
+    db.close()
+    assert words_digest(former) == words_digest(current) == recorded
 
 
 def test_a_damaged_words_index_is_not_mistaken_for_an_unknown_word(store: Path):

@@ -1,5 +1,7 @@
-"""The ``embedsearch`` command line (a thin layer over the library; see ``app``)."""
-from . import ask, build, plot, rerank, serve, tools, verify  # noqa: F401  (importing them registers their commands)
+"""The ``embedsearch`` command line (a thin layer over the library; see ``app``).
+
+Each command's module is imported when the command is first asked for (``app.COMMAND_MODULES``).
+"""
 from .app import main
 
 __all__ = ["main"]

@@ -1,16 +1,19 @@
 """The command line: parse options, call one library function, format its result.
 
 This module holds the ``embedsearch`` group and what every command shares (error handling, JSON
-and progress output, common options); the commands live in ``build``, ``ask`` and ``tools``.
-Library errors (:class:`EmbedsearchError`) become one line on stderr and exit code 1 (bad data,
-unknown word) or 2 (bad usage); nothing here prints a traceback for a user's mistake. Heavy modules
-are imported inside the commands, so ``embedsearch similar`` never loads the training code.
+and progress output, common options); the commands live in ``ask``, ``build``, ``tools``, ``rerank``,
+``serve``, ``plot`` and ``verify`` (see :data:`COMMAND_MODULES`). Library errors
+(:class:`EmbedsearchError`) become one line on stderr and exit code 1 (bad data, unknown word) or 2
+(bad usage); nothing here prints a traceback for a user's mistake. A command's module is imported
+only when that command runs (or ``--help`` lists them all), and heavy modules inside the commands,
+so a cold ``embedsearch similar`` loads neither the training code nor the other commands.
 """
 from __future__ import annotations
 
 import contextlib
 import dataclasses
 import errno
+import importlib
 import json
 import lzma
 import os
@@ -18,7 +21,7 @@ import sqlite3
 import sys
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -68,11 +71,36 @@ class Command(click.Command):
             raise
 
 
+# The module of this package that defines each top-level command (by decorating ``main``).
+COMMAND_MODULES: dict[str, str] = {
+    **dict.fromkeys(["similar", "analogy", "similarity", "doesnt-match", "examples", "info"], "ask"),
+    **dict.fromkeys(["ingest", "tokenize", "train", "quickstart", "import", "reindex", "steps"], "build"),
+    **dict.fromkeys(["evaluate", "datasets", "export"], "tools"),
+    "rerank": "rerank", "serve": "serve", "plot": "plot", "verify": "verify",
+}
+
+
 class Group(click.Group):
-    """Turns library errors into clean messages and exit codes for every command."""
+    """Turns library errors into clean messages and exit codes for every command.
+
+    ``lazy_commands`` (command name → module of this package): commands registered when first asked
+    for, by importing their module, the way click's documentation loads subcommands lazily.
+    """
 
     command_class = Command
     group_class = type  # subgroups (evaluate, export, rerank) are Groups too
+
+    def __init__(self, *args: Any, lazy_commands: Mapping[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = dict(lazy_commands or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy_commands:
+            importlib.import_module(f"{__package__}.{self.lazy_commands[cmd_name]}")
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -439,7 +467,7 @@ def open_store_option(store_path: Path | None) -> Store:
 # --- the commands ------------------------------------------------------------------------------
 
 
-@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, lazy_commands=COMMAND_MODULES, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="embedsearch")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output on stderr.")
 @click.pass_context

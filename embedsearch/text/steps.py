@@ -268,11 +268,11 @@ _ASCII_WORD = re.compile(rf"[A-Za-z0-9_]+{_POSSESSIVE}(?:[-'][A-Za-z0-9_]+{_POSS
 @register("word", kind=TOKENIZE, version=1, description="Unicode words: letters, digits, marks; inner - and ' kept")
 def _word(options: Mapping[str, Any]) -> StepFunction:
     _check_options("word", options, {})
-    unicode_words = word_pattern().findall
     ascii_words = _ASCII_WORD.findall
 
     def words(text: str) -> list[str]:
-        return ascii_words(text) if text.isascii() else unicode_words(text)
+        # The Unicode pattern is compiled on the first text beyond ASCII: an ASCII query never pays for it.
+        return ascii_words(text) if text.isascii() else word_pattern().findall(text)
 
     return words
 
