@@ -25,24 +25,43 @@ _BATCH = 256
 
 @dataclass(frozen=True)
 class SectionScore:
-    """Accuracy over one section: ``correct`` of ``answered``; ``skipped`` had a word out of vocabulary."""
+    """Accuracy over one section: ``correct`` of ``answered``; ``skipped`` had a word out of vocabulary
+    (or an answer the pipeline does not make one vocabulary word). ``top_correct``: questions whose
+    answer is among the ``top`` best candidates (equal to ``correct`` when ``top`` is 1)."""
 
     name: str
     correct: int
     answered: int
     skipped: int
+    top_correct: int = 0
+    top: int = 1
 
     @property
     def accuracy(self) -> float:
         return self.correct / self.answered if self.answered else 0.0
 
+    @property
+    def top_accuracy(self) -> float:
+        """Hit rate within the top ``top`` answers (ratsgo's Korean benchmarks use 30)."""
+        return self.top_correct / self.answered if self.answered else 0.0
+
+    @property
+    def questions(self) -> int:
+        return self.answered + self.skipped
+
     def to_dict(self) -> dict[str, object]:
         return {"name": self.name, "correct": self.correct, "answered": self.answered, "skipped": self.skipped,
-                "accuracy": self.accuracy}
+                "accuracy": self.accuracy, "top": self.top, "top_correct": self.top_correct,
+                "top_accuracy": self.top_accuracy}
 
 
 @dataclass(frozen=True)
 class AnalogyEvaluation:
+    """``averaged_words``: question words (a, b or c) that the pipeline made several vocabulary words,
+    represented by the mean of their unit vectors (``multi="mean"``) or skipped (``multi="skip"``);
+    ``collapsed``: questions answered whose answer the pipeline made equal to one of a, b, c (밥 밥을
+    물 물을 with particles dropped is 밥 밥 물 물): inputs are never answers, so they count as wrong."""
+
     file: str
     method: str
     restrict: int
@@ -51,6 +70,10 @@ class AnalogyEvaluation:
     semantic: SectionScore | None
     syntactic: SectionScore | None
     invalid_lines: int
+    top: int = 1
+    multi: str = "mean"
+    averaged_words: int = 0
+    collapsed: int = 0
 
 
 @dataclass(frozen=True)
@@ -132,29 +155,43 @@ def _check_restrict(store: Store, restrict: int | None) -> int:
     return min(restrict, len(store))
 
 
+MULTI_WORD = ("mean", "skip")
+
+
 def evaluate_analogies(
     store: Store,
     path: str | os.PathLike[str],
     *,
     method: str = "3cosadd",
     restrict: int | None = 30_000,
+    top: int = 1,
+    multi: str = "mean",
 ) -> AnalogyEvaluation:
     """Accuracy on an analogy file (``: section`` or ``# section`` headers, ``a b c d`` lines).
     ``path`` may also name a shipped set (``google``, ``ko-analogy-semantic``; see ``embedsearch datasets``).
 
-    Candidates and question words are restricted to the ``restrict`` most frequent words (the
-    store's first rows); a question with a word outside them, or a word that the pipeline does not
-    turn into exactly one vocabulary word, is skipped and counted. The answer is the best-scoring
-    word other than ``a``, ``b`` and ``c``.
+    Every word goes through the store's own pipeline. Candidates and question words are restricted
+    to the ``restrict`` most frequent words (the store's first rows); a question with a word outside
+    them is skipped and counted. A question word (a, b or c) that the pipeline makes several
+    vocabulary words (a Korean word of several morphemes) is the mean of their unit vectors, as in
+    ``similarity``, with ``multi="mean"``, or makes its question skipped with ``multi="skip"``; an
+    answer (d) must be one vocabulary word, or the question is skipped. The answer is the
+    best-scoring word other than the words of ``a``, ``b`` and ``c``; ``top`` > 1 also counts the
+    questions whose answer is among the ``top`` best (``SectionScore.top_accuracy``).
     """
     if method not in ANALOGY_METHODS:
         raise ConfigError(f"method must be one of {', '.join(ANALOGY_METHODS)}, got {method!r}")
+    if multi not in MULTI_WORD:
+        raise ConfigError(f"multi must be one of {', '.join(MULTI_WORD)}, got {multi!r}")
+    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+        raise ConfigError(f"top must be a positive number of answers, got {top!r}")
     path = resolve_dataset(path, "analogies")
     limit = _check_restrict(store, restrict)
     vocabulary = _Vocabulary(store, limit)
     names: list[str] = []
-    questions: dict[str, list[tuple[int, int, int, int]]] = {}
+    questions: dict[str, list[tuple[list[int], list[int], list[int], int]]] = {}
     skipped: dict[str, int] = {}
+    averaged: set[str] = set()
     invalid = 0
     section = "(no section)"
     for _, line in _lines(path):
@@ -173,11 +210,17 @@ def evaluate_analogies(
         if section not in questions:
             names.append(section)
             questions[section], skipped[section] = [], 0
-        rows = [vocabulary.single_row(w) for w in words]
-        if any(r is None for r in rows):
+        rows = [vocabulary.rows(w) for w in words]
+        if any(r is None for r in rows) or len(rows[3]) != 1:  # type: ignore[arg-type]
             skipped[section] += 1
-        else:
-            questions[section].append(tuple(rows))  # type: ignore[arg-type]
+            continue
+        several = [w for w, r in zip(words[:3], rows[:3]) if len(r) > 1]  # type: ignore[arg-type]
+        averaged.update(several)
+        if several and multi == "skip":
+            skipped[section] += 1
+            continue
+        answer = rows[3]
+        questions[section].append((rows[0], rows[1], rows[2], answer[0]))  # type: ignore[arg-type, index]
 
     if not names or not any(questions[name] or skipped[name] for name in names):
         raise SourceError(f"{path}: no analogy questions found ({invalid} malformed line(s)); lines must be "
@@ -187,30 +230,48 @@ def evaluate_analogies(
         raise StoreError(f"{store.path / 'vectors.npy'}: holds NaN or infinite values; the store is damaged "
                          f"(check it with `embedsearch verify {store.path}`, then rebuild or re-import it)")
     scores: list[SectionScore] = []
+    collapsed = 0
     for name in names:
-        asked = np.array(questions[name], dtype=np.int64).reshape(-1, 4)
-        correct = sum(int((_predict(candidates, batch, method) == batch[:, 3]).sum())
-                      for batch in (asked[i : i + _BATCH] for i in range(0, len(asked), _BATCH)))
-        scores.append(SectionScore(name, correct, len(asked), skipped[name]))
+        asked = questions[name]
+        correct = top_correct = 0
+        for start in range(0, len(asked), _BATCH):
+            batch = asked[start : start + _BATCH]
+            best = _predict(candidates, batch, method, top)
+            answers = np.array([q[3] for q in batch], dtype=np.int64)
+            correct += int((best[:, 0] == answers).sum())
+            top_correct += int((best == answers[:, None]).any(axis=1).sum())
+            collapsed += sum(q[3] in (*q[0], *q[1], *q[2]) for q in batch)
+        scores.append(SectionScore(name, correct, len(asked), skipped[name], top_correct, top))
     total = _sum("total", scores)
-    syntactic_parts = [s for s in scores if s.name.lower().startswith("gram")]
-    semantic_parts = [s for s in scores if not s.name.lower().startswith("gram")]
-    split = bool(syntactic_parts)  # the Google set marks syntactic sections "gram*"; others say nothing
+    syntactic_parts = [s for s in scores if s.name.lower().startswith(("gram", "syn"))]
+    semantic_parts = [s for s in scores if not s.name.lower().startswith(("gram", "syn"))]
+    split = bool(syntactic_parts)  # Google marks syntactic sections gram*, SungjoonPark's syn*; others say nothing
     return AnalogyEvaluation(
         str(path), method, limit, scores, total,
         _sum("semantic", semantic_parts) if split else None,
         _sum("syntactic", syntactic_parts) if split else None,
-        invalid,
+        invalid, top, multi, len(averaged), collapsed,
     )
 
 
 def _sum(name: str, parts: list[SectionScore]) -> SectionScore:
-    return SectionScore(name, sum(p.correct for p in parts), sum(p.answered for p in parts), sum(p.skipped for p in parts))
+    top = parts[0].top if parts else 1
+    return SectionScore(name, sum(p.correct for p in parts), sum(p.answered for p in parts), sum(p.skipped for p in parts),
+                        sum(p.top_correct for p in parts), top)
 
 
-def _predict(candidates: np.ndarray, batch: np.ndarray, method: str) -> np.ndarray:
-    """Best candidate row for each question ``(a, b, c, _)`` of ``batch``, inputs excluded."""
-    a, b, c = (candidates[batch[:, i]] for i in range(3))
+def _mean_unit(candidates: np.ndarray, rows: list[int]) -> np.ndarray:
+    if len(rows) == 1:
+        return candidates[rows[0]]
+    mean = candidates[rows].mean(axis=0)
+    return mean / max(float(np.linalg.norm(mean)), 1e-12)
+
+
+def _predict(candidates: np.ndarray, batch: list[tuple[list[int], list[int], list[int], int]], method: str,
+             top: int = 1) -> np.ndarray:
+    """The ``top`` best candidate rows, best first, for each question ``(a, b, c, _)`` of ``batch``
+    (each of a, b, c: the rows of its words, their mean when several); the words of a, b, c excluded."""
+    a, b, c = (np.stack([_mean_unit(candidates, q[i]) for q in batch]) for i in range(3))
     if method == "3cosadd":
         query = b - a + c
         query /= np.maximum(np.linalg.norm(query, axis=1, keepdims=True), 1e-12)
@@ -220,10 +281,14 @@ def _predict(candidates: np.ndarray, batch: np.ndarray, method: str) -> np.ndarr
             return (1.0 + x @ candidates.T) / 2.0
 
         scores = shifted(b) * shifted(c) / (shifted(a) + COSMUL_EPSILON)
-    rows = np.arange(len(batch))
-    for i in range(3):
-        scores[rows, batch[:, i]] = -np.inf
-    return scores.argmax(axis=1)
+    for i, question in enumerate(batch):
+        scores[i, [*question[0], *question[1], *question[2]]] = -np.inf
+    if top == 1:
+        return scores.argmax(axis=1)[:, None]
+    top = min(top, scores.shape[1])
+    best = np.argpartition(-scores, top - 1, axis=1)[:, :top]
+    order = np.argsort(-np.take_along_axis(scores, best, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(best, order, axis=1)
 
 
 def _split_pair_line(line: str) -> list[str]:
