@@ -121,3 +121,13 @@ def test_jamo_store_answers_a_hangul_query_with_hangul_neighbours(jamo_store: Pa
         assert all(not any(ch in "ㄱㄴㄷㅏㅓ-" for ch in n.word) for n in analogy.neighbors)
         odd = store.doesnt_match(["사과", "포도", "귤", "고양이"])
         assert odd.odd_one_out == "고양이"
+
+
+def test_served_answers_of_a_jamo_store_are_composed(jamo_store: Path):
+    from embedsearch.serve.engine import similar_among, similar_to_vector
+
+    with embedsearch.open_store(jamo_store) as store:
+        by_vector = similar_to_vector(store, store.resolve("사과")[1].tolist(), k=3)
+        assert by_vector.neighbors[0].word == "사과"  # itself, composed
+        among = similar_among(store, "사과", ["포도", "고양이"], k=2)
+        assert [n.word for n in among.neighbors] == ["포도", "고양이"]
