@@ -60,7 +60,6 @@ from embedsearch.text.pipeline import Pipeline
 from embedsearch.text.presets import PipelineOptions, build_pipeline
 
 DATA = REPO.parent / "shared" / "data"
-EVAL = DATA / "eval" / "ko"
 PIPELINES = {
     "kiwi": lambda: build_pipeline(PipelineOptions(lang="ko")),
     "mecab": lambda: build_pipeline(PipelineOptions(lang="ko", korean_backend="mecab")),
@@ -81,17 +80,18 @@ LABELS = {
     "ft-kiwi": "FastText, Kiwi morphemes",
     "ft-jamo": "FastText, Kiwi morphemes as jamo (`--lang ko --jamo`)",
 }
-ANALOGIES = {
-    "kor2vec-sem": EVAL / "kor2vec" / "kor_analogy_semantic.txt",
-    "kor2vec-syn": EVAL / "kor2vec" / "kor_analogy_syntactic.txt",
-    "sjpark": EVAL / "sungjoonpark" / "word_analogy_korean.txt",
+ANALOGIES = {  # under <data>/eval/ko
+    "kor2vec-sem": "kor2vec/kor_analogy_semantic.txt",
+    "kor2vec-syn": "kor2vec/kor_analogy_syntactic.txt",
+    "sjpark": "sungjoonpark/word_analogy_korean.txt",
 }
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--input", type=Path, default=DATA / "ko" / "kowiki_40MB.txt")
-    parser.add_argument("--pairs", type=Path, default=EVAL / "kor2vec" / "kor_ws353.csv")
+    parser.add_argument("--data", type=Path, default=DATA, help="the shared data folder (corpus and evaluation sets)")
+    parser.add_argument("--input", type=Path, help="default: <data>/ko/kowiki_40MB.txt")
+    parser.add_argument("--pairs", type=Path, help="default: <data>/eval/ko/kor2vec/kor_ws353.csv")
     parser.add_argument("--workdir", help="where corpora and stores go (default: a new temporary directory under /tmp)")
     parser.add_argument("--reuse", action="store_true", help="reuse corpora and stores already in --workdir")
     parser.add_argument("--rows", nargs="+", choices=list(ROWS), default=list(ROWS))
@@ -111,7 +111,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--ingest-jamo", action="store_true", help="ingest the jamo corpus (default: derive it from Kiwi's)")
     parser.add_argument("--score-only", action="store_true", help="score stores already trained; train none")
     parser.add_argument("--json-out", help="also write the results as JSON to this path")
-    return parser.parse_args()
+    args = parser.parse_args()
+    args.input = args.input or args.data / "ko" / "kowiki_40MB.txt"
+    args.pairs = args.pairs or args.data / "eval" / "ko" / "kor2vec" / "kor_ws353.csv"
+    return args
 
 
 def read_pairs(path: Path) -> list[tuple[str, str, float]]:
@@ -146,10 +149,10 @@ def score_pairs(store: embedsearch.Store, pairs: list[tuple[str, str, float]]) -
     }
 
 
-def score_analogies(store: embedsearch.Store) -> dict:
+def score_analogies(store: embedsearch.Store, data: Path) -> dict:
     out = {}
     for name, path in ANALOGIES.items():
-        result = evaluate_analogies(store, path, restrict=None, top=30)
+        result = evaluate_analogies(store, data / "eval" / "ko" / path, restrict=None, top=30)
         total = result.total
         questions = total.questions
         out[name] = {"questions": questions, "asked": total.answered, "top1_all": total.correct / questions,
@@ -263,7 +266,7 @@ def main() -> None:
     require_file(args.input)
     pairs = read_pairs(require_file(args.pairs))
     for path in ANALOGIES.values():
-        require_file(path)
+        require_file(args.data / "eval" / "ko" / path)
     work = workdir(args.workdir, "embedsearch-korean-")
     info = machine()
     print(f"machine: {machine_line(info)}")
@@ -282,7 +285,7 @@ def main() -> None:
             with embedsearch.open_store(store_path) as store:
                 run = {"seed": seed, "store": str(store_path), "train_seconds": seconds, "vocabulary": len(store),
                        "store_mb": size_mb(store_path), "ws353": score_pairs(store, pairs),
-                       "analogies": score_analogies(store)}
+                       "analogies": score_analogies(store, args.data)}
             print(f"  {row} seed {seed}: kor_ws353 {run['ws353']['spearman_covered']:.3f} "
                   f"({run['ws353']['covered']}/{run['ws353']['pairs']}), "
                   + ", ".join(f"{k} {100 * v['top1_all']:.1f}/{100 * v['top30_all']:.1f}" for k, v in run["analogies"].items()),
