@@ -82,7 +82,8 @@ def evaluate_analogies_command(file: tuple[str, ...], store_path: Path | None, m
                    f"  ({score.skipped:,} skipped: out of vocabulary)")
     if result.averaged_words:
         verb = "skipped their questions" if multi == "skip" else "were the mean of their words"
-        click.echo(f"{result.averaged_words:,} question word(s) became several words in the pipeline and {verb}")
+        click.echo(f"{result.averaged_words:,} question word(s) became several words in the pipeline and {verb} "
+                   "(an answer that does is skipped, as out of vocabulary)")
     if result.collapsed:
         click.echo(f"{result.collapsed:,} question(s) had an answer the pipeline made one of the question's words "
                    "(counted wrong: inputs are never answers)")
