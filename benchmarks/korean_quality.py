@@ -36,6 +36,11 @@ Each row is trained once per ``--seeds`` value; the table gives medians (Word2Ve
 RNG, but 2 worker threads make runs vary anyway; fastText takes no seed, so its "seeds" are repeat
 runs). Train time is wall time on a shared machine under ``nice``: indicative only.
 
+Rows run in separate processes (in parallel, or extra seeds later) are joined into one table by
+``python benchmarks/korean_quality.py --combine [--base SETTINGS] a.json b.json ...`` (runs of a
+row at the same settings pooled; rows at settings other than ``--base``, a prefix of the settings
+tag such as ``d100_w5_e5``, get their own labelled line).
+
 Run (from the repository root; ingest ~5-10 min per pipeline, each training run a few minutes):
 
     nice -n 19 python benchmarks/korean_quality.py --workdir /tmp/korean15 --reuse --seeds 1 2 3 \\
@@ -47,6 +52,7 @@ import argparse
 import csv
 import statistics
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -261,7 +267,65 @@ def median_of(runs: list[dict], *keys: str) -> float:
     return statistics.median(values)
 
 
+def table(results: dict[str, dict]) -> str:
+    """The markdown table: one row per (row, settings), medians over its runs."""
+    header = ["store", "tokens", "vocabulary", "store MB", "kor_ws353 ρ (covered)", "ρ, OOV as 0",
+              "kor2vec sem top-1 / top-30", "kor2vec syn top-1 / top-30", "SungjoonPark top-1 / top-30",
+              "questions asked (sem / syn / SJP)", "train s", "runs"]
+    rows = []
+    for key, r in results.items():
+        row = key.split()[0]
+        runs = r["runs"]
+        times = [run["train_seconds"] for run in runs if run["train_seconds"] is not None]
+        ws = runs[0]["ws353"]
+        label = LABELS[row] + (f" [{r['settings']}]" if " " in key else "")
+        cells = [label, f"{r['tokens']:,}", f"{median_of(runs, 'vocabulary'):,.0f}", f"{median_of(runs, 'store_mb'):,.0f}",
+                 f"**{median_of(runs, 'ws353', 'spearman_covered'):.3f}** ({ws['covered']}/{ws['pairs']})",
+                 f"{median_of(runs, 'ws353', 'spearman_all_oov0'):.3f}"]
+        for name in ANALOGIES:
+            cells.append(f"{100 * median_of(runs, 'analogies', name, 'top1_all'):.1f} / "
+                         f"{100 * median_of(runs, 'analogies', name, 'top30_all'):.1f}")
+        cells.append(" / ".join(f"{100 * runs[0]['analogies'][n]['asked'] / runs[0]['analogies'][n]['questions']:.0f}%"
+                                for n in ANALOGIES))
+        cells.append(f"{statistics.median(times):.0f}" if times else "(reused)")
+        if len(runs) > 1:
+            values = ", ".join(f"{run['ws353']['spearman_covered']:.3f}" for run in runs)
+            cells.append(f"median of {len(runs)} (ρ {values})")
+        else:
+            cells.append("1 run")
+        rows.append(cells)
+    return markdown_table(header, rows)
+
+
+def combine(paths: list[str], base: str | None) -> None:
+    """One table from the JSON of several runs of this script (rows run in parallel, extra seeds):
+    runs of the same row and settings are pooled; rows at other settings than ``base`` are labelled."""
+    import json
+
+    pooled: dict[str, dict] = {}
+    for path in paths:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        for row, r in data["results"].items():
+            settings = r["settings"]
+            key = row if base is None or settings.startswith(base) else f"{row} {settings}"
+            entry = pooled.setdefault(key, {**r, "runs": []})
+            seen = {run["seed"] for run in entry["runs"]}
+            entry["runs"].extend(run for run in r["runs"] if run["seed"] not in seen)
+    order = {row: i for i, row in enumerate(ROWS)}
+    results = dict(sorted(pooled.items(), key=lambda item: (" " in item[0], order[item[0].split()[0]], item[0])))
+    for r in results.values():
+        r["runs"].sort(key=lambda run: run["seed"])
+    print(table(results))
+
+
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--combine":
+        rest = sys.argv[2:]
+        base = None
+        if rest[:1] == ["--base"]:
+            base, rest = rest[1], rest[2:]
+        combine(rest, base)
+        return
     args = parse_args()
     require_file(args.input)
     pairs = read_pairs(require_file(args.pairs))
@@ -294,32 +358,13 @@ def main() -> None:
         results[row] = {"pipeline": corpus.pipeline.describe(), "tokens": corpus.stats.tokens,
                         "settings": settings_tag(row, args), "runs": runs}
 
-    header = ["store", "tokens", "vocabulary", "store MB", "kor_ws353 ρ (covered)", "ρ, OOV as 0",
-              "kor2vec sem top-1 / top-30", "kor2vec syn top-1 / top-30", "SungjoonPark top-1 / top-30",
-              "questions asked (sem / syn / SJP)", "train s", "runs"]
-    rows = []
-    for row, r in results.items():
-        runs = r["runs"]
-        times = [run["train_seconds"] for run in runs if run["train_seconds"] is not None]
-        ws = runs[0]["ws353"]
-        cells = [LABELS[row], f"{r['tokens']:,}", f"{median_of(runs, 'vocabulary'):,.0f}", f"{median_of(runs, 'store_mb'):,.0f}",
-                 f"**{median_of(runs, 'ws353', 'spearman_covered'):.3f}** ({ws['covered']}/{ws['pairs']})",
-                 f"{median_of(runs, 'ws353', 'spearman_all_oov0'):.3f}"]
-        for name in ANALOGIES:
-            cells.append(f"{100 * median_of(runs, 'analogies', name, 'top1_all'):.1f} / "
-                         f"{100 * median_of(runs, 'analogies', name, 'top30_all'):.1f}")
-        cells.append(" / ".join(f"{100 * runs[0]['analogies'][n]['asked'] / runs[0]['analogies'][n]['questions']:.0f}%"
-                                for n in ANALOGIES))
-        cells.append(f"{statistics.median(times):.0f}" if times else "(reused)")
-        cells.append(f"median of {len(runs)}" if len(runs) > 1 else "1 run")
-        rows.append(cells)
     print()
     print(f"Machine: {machine_line(info)}. Input: {args.input.name} ({args.input.stat().st_size / 1e6:.0f} MB). "
           f"Same training for every row: skip-gram, dim {args.dim}, window {args.window}, {args.epochs} epochs, "
           f"negative {args.negative}, sample {args.sample:g}, alpha {args.alpha:g}, min-count {args.min_count}, "
           f"{args.workers} workers; FastText n-grams {args.minn}-{args.maxn} syllables, {args.jamo_minn}-{args.jamo_maxn} jamo.")
     print()
-    print(markdown_table(header, rows))
+    print(table(results))
     write_json(args.json_out, {"machine": info, "input": str(args.input), "args": {k: str(v) for k, v in vars(args).items()},
                                "results": results})
 
