@@ -131,3 +131,13 @@ def test_served_answers_of_a_jamo_store_are_composed(jamo_store: Path):
         assert by_vector.neighbors[0].word == "사과"  # itself, composed
         among = similar_among(store, "사과", ["포도", "고양이"], k=2)
         assert [n.word for n in among.neighbors] == ["포도", "고양이"]
+
+
+def test_cli_jamo_option():
+    from click.testing import CliRunner
+
+    from embedsearch.cli import main
+
+    out = CliRunner().invoke(main, ["tokenize", "--tokenizer", "whitespace", "--jamo", "학교 닭 ok"])
+    assert out.exit_code == 0, out.output
+    assert out.output.split() == ["ㅎㅏㄱㄱㅛ-", "ㄷㅏㄺ", "ok"]
