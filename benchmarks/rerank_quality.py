@@ -105,9 +105,9 @@ def analogy_data(store, restrict: int = 30_000, k: int = TOP):
         if len(rows) != 4 or any(r is None for r in rows):
             skipped += 1
             continue
-        asked.append(rows)
+        asked.append(([rows[0]], [rows[1]], [rows[2]], rows[3]))
     candidates = np.asarray(store.vectors[:limit], dtype=np.float32)
-    return rerank_candidates(store, candidates, np.array(asked, dtype=np.int64), "3cosadd", k), skipped
+    return rerank_candidates(store, candidates, asked, "3cosadd", k), skipped
 
 
 def analogy_accuracy(found, weight: float) -> float:

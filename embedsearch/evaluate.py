@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,20 +25,39 @@ _BATCH = 256
 
 @dataclass(frozen=True)
 class SectionScore:
-    """Accuracy over one section: ``correct`` of ``answered``; ``skipped`` had a word out of vocabulary."""
+    """Accuracy over one section: ``correct`` of ``answered``; ``skipped`` had a word out of vocabulary
+    (or an answer the pipeline does not make one vocabulary word). ``top_correct``: questions whose
+    answer is among the ``top`` best candidates (equal to ``correct`` when ``top`` is 1)."""
 
     name: str
     correct: int
     answered: int
     skipped: int
+    top_correct: int = 0
+    top: int = 1
 
     @property
     def accuracy(self) -> float:
         return self.correct / self.answered if self.answered else 0.0
 
+    @property
+    def top_accuracy(self) -> float:
+        """Hit rate within the top ``top`` answers (ratsgo's Korean benchmarks use 30)."""
+        return self.top_correct / self.answered if self.answered else 0.0
+
+    @property
+    def questions(self) -> int:
+        return self.answered + self.skipped
+
     def to_dict(self) -> dict[str, object]:
         return {"name": self.name, "correct": self.correct, "answered": self.answered, "skipped": self.skipped,
-                "accuracy": self.accuracy}
+                "accuracy": self.accuracy, "top": self.top, "top_correct": self.top_correct,
+                "top_accuracy": self.top_accuracy}
+
+
+# An analogy question as rows: those of a's, b's and c's words (several when the pipeline splits a
+# word) and the answer's one row.
+Question = tuple[list[int], list[int], list[int], int]
 
 
 @dataclass(frozen=True)
@@ -56,6 +75,11 @@ class AnalogyRerank:
 
 @dataclass(frozen=True)
 class AnalogyEvaluation:
+    """``averaged_words``: question words (a, b or c) that the pipeline made several vocabulary words,
+    represented by the mean of their unit vectors (``multi="mean"``) or skipped (``multi="skip"``);
+    ``collapsed``: questions answered whose answer the pipeline made equal to one of a, b, c (밥 밥을
+    물 물을 with particles dropped is 밥 밥 물 물): inputs are never answers, so they count as wrong."""
+
     file: str
     method: str
     restrict: int
@@ -64,6 +88,10 @@ class AnalogyEvaluation:
     semantic: SectionScore | None
     syntactic: SectionScore | None
     invalid_lines: int
+    top: int = 1
+    multi: str = "mean"
+    averaged_words: int = 0
+    collapsed: int = 0
     rerank: AnalogyRerank | None = None
 
 
@@ -81,6 +109,17 @@ class RerankCandidates:
     def predict(self, weight: float) -> int:
         """The row answered at this blend weight."""
         return int(self.rows[int(np.argmax(self.scores + weight * self.fits))])
+
+    def hits(self, weight: float, top: int) -> tuple[bool, bool]:
+        """Whether the expected answer comes first, and whether it is among the ``top`` first, at
+        this blend weight."""
+        if self.answer < 0:
+            return False, False
+        blended = self.scores + weight * self.fits
+        above = int((blended > blended[self.answer]).sum())  # ties count for the answer, as argmax's first
+        ahead = int((blended[: self.answer] == blended[self.answer]).sum())
+        place = above + ahead
+        return place == 0, place < top
 
 
 @dataclass(frozen=True)
@@ -162,6 +201,9 @@ def _check_restrict(store: Store, restrict: int | None) -> int:
     return min(restrict, len(store))
 
 
+MULTI_WORD = ("mean", "skip")
+
+
 def evaluate_analogies(
     store: Store,
     path: str | os.PathLike[str],
@@ -171,14 +213,20 @@ def evaluate_analogies(
     rerank: bool = False,
     rerank_k: int = 50,
     rerank_weight: float | None = None,
+    top: int = 1,
+    multi: str = "mean",
 ) -> AnalogyEvaluation:
     """Accuracy on an analogy file (``: section`` or ``# section`` headers, ``a b c d`` lines).
     ``path`` may also name a shipped set (``google``, ``ko-analogy-semantic``; see ``embedsearch datasets``).
 
-    Candidates and question words are restricted to the ``restrict`` most frequent words (the
-    store's first rows); a question with a word outside them, or a word that the pipeline does not
-    turn into exactly one vocabulary word, is skipped and counted. The answer is the best-scoring
-    word other than ``a``, ``b`` and ``c``.
+    Every word goes through the store's own pipeline. Candidates and question words are restricted
+    to the ``restrict`` most frequent words (the store's first rows); a question with a word outside
+    them is skipped and counted. A question word (a, b or c) that the pipeline makes several
+    vocabulary words (a Korean word of several morphemes) is the mean of their unit vectors, as in
+    ``similarity``, with ``multi="mean"``, or makes its question skipped with ``multi="skip"``; an
+    answer (d) must be one vocabulary word, or the question is skipped. The answer is the
+    best-scoring word other than the words of ``a``, ``b`` and ``c``; ``top`` > 1 also counts the
+    questions whose answer is among the ``top`` best (``SectionScore.top_accuracy``).
 
     ``rerank`` (needs ``embedsearch rerank train``): the top ``rerank_k`` by the method's score are
     reordered by score + ``rerank_weight`` (default: the store's) x their fit in the stored contexts
@@ -187,12 +235,17 @@ def evaluate_analogies(
     """
     if method not in ANALOGY_METHODS:
         raise ConfigError(f"method must be one of {', '.join(ANALOGY_METHODS)}, got {method!r}")
+    if multi not in MULTI_WORD:
+        raise ConfigError(f"multi must be one of {', '.join(MULTI_WORD)}, got {multi!r}")
+    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+        raise ConfigError(f"top must be a positive number of answers, got {top!r}")
     path = resolve_dataset(path, "analogies")
     limit = _check_restrict(store, restrict)
     vocabulary = _Vocabulary(store, limit)
     names: list[str] = []
-    questions: dict[str, list[tuple[int, int, int, int]]] = {}
+    questions: dict[str, list[tuple[list[int], list[int], list[int], int]]] = {}
     skipped: dict[str, int] = {}
+    averaged: set[str] = set()
     invalid = 0
     section = "(no section)"
     for _, line in _lines(path):
@@ -211,11 +264,17 @@ def evaluate_analogies(
         if section not in questions:
             names.append(section)
             questions[section], skipped[section] = [], 0
-        rows = [vocabulary.single_row(w) for w in words]
-        if any(r is None for r in rows):
+        rows = [vocabulary.rows(w) for w in words]
+        if any(r is None for r in rows) or len(rows[3]) != 1:  # type: ignore[arg-type]
             skipped[section] += 1
-        else:
-            questions[section].append(tuple(rows))  # type: ignore[arg-type]
+            continue
+        several = [w for w, r in zip(words[:3], rows[:3]) if len(r) > 1]  # type: ignore[arg-type]
+        averaged.update(several)
+        if several and multi == "skip":
+            skipped[section] += 1
+            continue
+        answer = rows[3]
+        questions[section].append((rows[0], rows[1], rows[2], answer[0]))  # type: ignore[arg-type, index]
 
     if not names or not any(questions[name] or skipped[name] for name in names):
         raise SourceError(f"{path}: no analogy questions found ({invalid} malformed line(s)); lines must be "
@@ -226,7 +285,7 @@ def evaluate_analogies(
                          f"(check it with `embedsearch verify {store.path}`, then rebuild or re-import it)")
     scores: list[SectionScore] = []
     plain: list[SectionScore] = []
-    weight, unscored = 0.0, 0
+    weight, unscored, collapsed = 0.0, 0, 0
     if rerank:
         from .query import check_rerank_weight
 
@@ -234,36 +293,44 @@ def evaluate_analogies(
             raise ConfigError(f"rerank_k must be at least 1, got {rerank_k}")
         weight = store.reranker.blend_weight if rerank_weight is None else check_rerank_weight(rerank_weight)
     for name in names:
-        asked = np.array(questions[name], dtype=np.int64).reshape(-1, 4)
+        asked = questions[name]
+        collapsed += sum(q[3] in (*q[0], *q[1], *q[2]) for q in asked)
+        correct = top_correct = 0
         if not rerank:
-            correct = sum(int((_predict(candidates, batch, method) == batch[:, 3]).sum())
-                          for batch in (asked[i : i + _BATCH] for i in range(0, len(asked), _BATCH)))
+            for start in range(0, len(asked), _BATCH):
+                batch = asked[start : start + _BATCH]
+                best = _predict(candidates, batch, method, top)
+                answers = np.array([q[3] for q in batch], dtype=np.int64)
+                correct += int((best[:, 0] == answers).sum())
+                top_correct += int((best == answers[:, None]).any(axis=1).sum())
         else:
-            correct = correct_plain = 0
-            for found in rerank_candidates(store, candidates, asked, method, rerank_k):
-                correct_plain += int(found.answer == 0)
-                if found.contexts == 0:
-                    unscored += 1
-                correct += int(found.answer >= 0 and found.predict(weight) == found.rows[found.answer])
-            plain.append(SectionScore(name, correct_plain, len(asked), skipped[name]))
-        scores.append(SectionScore(name, correct, len(asked), skipped[name]))
+            plain_correct = plain_top = 0
+            for found in rerank_candidates(store, candidates, asked, method, max(rerank_k, top)):
+                unscored += found.contexts == 0
+                first, within = found.hits(0.0, top)
+                plain_correct, plain_top = plain_correct + first, plain_top + within
+                first, within = found.hits(weight, top)
+                correct, top_correct = correct + first, top_correct + within
+            plain.append(SectionScore(name, plain_correct, len(asked), skipped[name], plain_top, top))
+        scores.append(SectionScore(name, correct, len(asked), skipped[name], top_correct, top))
     total = _sum("total", scores)
-    syntactic_parts = [s for s in scores if s.name.lower().startswith("gram")]
-    semantic_parts = [s for s in scores if not s.name.lower().startswith("gram")]
-    split = bool(syntactic_parts)  # the Google set marks syntactic sections "gram*"; others say nothing
+    syntactic_parts = [s for s in scores if s.name.lower().startswith(("gram", "syn"))]
+    semantic_parts = [s for s in scores if not s.name.lower().startswith(("gram", "syn"))]
+    split = bool(syntactic_parts)  # Google marks syntactic sections gram*, SungjoonPark's syn*; others say nothing
     return AnalogyEvaluation(
         str(path), method, limit, scores, total,
         _sum("semantic", semantic_parts) if split else None,
         _sum("syntactic", syntactic_parts) if split else None,
-        invalid,
+        invalid, top, multi, len(averaged), collapsed,
         AnalogyRerank(rerank_k, weight, _sum("total", plain), unscored) if rerank else None,
     )
 
 
-def rerank_candidates(store: Store, candidates: np.ndarray, asked: np.ndarray, method: str,
+def rerank_candidates(store: Store, candidates: np.ndarray, asked: Sequence[Question], method: str,
                       k: int) -> list[RerankCandidates]:
-    """For each question ``(a, b, c, d)`` of ``asked`` (rows below ``len(candidates)``): the top
-    ``k`` candidates by the method's score, inputs excluded, with their analogy fits."""
+    """For each question ``(a, b, c, d)`` of ``asked`` (a, b, c: lists of rows, d a row, all below
+    ``len(candidates)``): the top ``k`` candidates by the method's score, inputs excluded, with
+    their analogy fits."""
     reranker = store.reranker
     found: list[RerankCandidates] = []
     k = min(k, len(candidates))
@@ -276,8 +343,8 @@ def rerank_candidates(store: Store, candidates: np.ndarray, asked: np.ndarray, m
             order = np.argsort(-row_scores, kind="stable")
             rows, row_scores = rows[order], row_scores[order]
             rows, row_scores = rows[np.isfinite(row_scores)], row_scores[np.isfinite(row_scores)]
-            a, b, c, d = (int(x) for x in question)
-            fit = reranker.analogy_fit([a], [b], [c], rows)
+            a, b, c, d = question
+            fit = reranker.analogy_fit(a, b, c, rows)
             if not np.isfinite(fit.scores).all():
                 raise StoreError(f"{store.path / 'reranker.npz'}: the language model gives non-finite scores; "
                                  "the reranker is damaged (train it again with `embedsearch rerank train`)")
@@ -288,17 +355,33 @@ def rerank_candidates(store: Store, candidates: np.ndarray, asked: np.ndarray, m
 
 
 def _sum(name: str, parts: list[SectionScore]) -> SectionScore:
-    return SectionScore(name, sum(p.correct for p in parts), sum(p.answered for p in parts), sum(p.skipped for p in parts))
+    top = parts[0].top if parts else 1
+    return SectionScore(name, sum(p.correct for p in parts), sum(p.answered for p in parts), sum(p.skipped for p in parts),
+                        sum(p.top_correct for p in parts), top)
 
 
-def _predict(candidates: np.ndarray, batch: np.ndarray, method: str) -> np.ndarray:
-    """Best candidate row for each question ``(a, b, c, _)`` of ``batch``, inputs excluded."""
-    return _scores(candidates, batch, method).argmax(axis=1)
+def _mean_unit(candidates: np.ndarray, rows: list[int]) -> np.ndarray:
+    if len(rows) == 1:
+        return candidates[rows[0]]
+    mean = candidates[rows].mean(axis=0)
+    return mean / max(float(np.linalg.norm(mean)), 1e-12)
 
 
-def _scores(candidates: np.ndarray, batch: np.ndarray, method: str) -> np.ndarray:
-    """Each question's score of every candidate row, ``-inf`` for its own a, b and c."""
-    a, b, c = (candidates[batch[:, i]] for i in range(3))
+def _predict(candidates: np.ndarray, batch: Sequence[Question], method: str, top: int = 1) -> np.ndarray:
+    """The ``top`` best candidate rows, best first, for each question ``(a, b, c, _)`` of ``batch``."""
+    scores = _scores(candidates, batch, method)
+    if top == 1:
+        return scores.argmax(axis=1)[:, None]
+    top = min(top, scores.shape[1])
+    best = np.argpartition(-scores, top - 1, axis=1)[:, :top]
+    order = np.argsort(-np.take_along_axis(scores, best, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(best, order, axis=1)
+
+
+def _scores(candidates: np.ndarray, batch: Sequence[Question], method: str) -> np.ndarray:
+    """Each question's score of every candidate row, ``-inf`` for the words of its a, b and c (each
+    of a, b, c: the rows of its words, their mean when several)."""
+    a, b, c = (np.stack([_mean_unit(candidates, q[i]) for q in batch]) for i in range(3))
     if method == "3cosadd":
         query = b - a + c
         query /= np.maximum(np.linalg.norm(query, axis=1, keepdims=True), 1e-12)
@@ -308,9 +391,8 @@ def _scores(candidates: np.ndarray, batch: np.ndarray, method: str) -> np.ndarra
             return (1.0 + x @ candidates.T) / 2.0
 
         scores = shifted(b) * shifted(c) / (shifted(a) + COSMUL_EPSILON)
-    rows = np.arange(len(batch))
-    for i in range(3):
-        scores[rows, batch[:, i]] = -np.inf
+    for i, question in enumerate(batch):
+        scores[i, [*question[0], *question[1], *question[2]]] = -np.inf
     return scores
 
 

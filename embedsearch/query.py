@@ -6,9 +6,10 @@ so ``King`` finds ``king`` in a lowercased store.
 """
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -77,6 +78,7 @@ class Store(KeyedVectorsAPI):
         self._searches = 0
         self._reranker: Reranker | None = None
         self._alphabet: str | None = None
+        self._display: Callable[[str], str] | None | bool = False  # False: not looked at yet
 
     # --- basics ------------------------------------------------------------------------------
 
@@ -112,6 +114,27 @@ class Store(KeyedVectorsAPI):
             except (ConfigError, KeyError, TypeError, ValueError) as exc:
                 raise StoreError(f"{self._files.directory / 'meta.sqlite'}: the saved text pipeline is unusable ({exc})") from exc
         return self._pipeline
+
+    def _display_function(self) -> Callable[[str], str] | None:
+        if self._display is False:
+            saved = self.meta.get("pipeline")
+            try:
+                self._display = Pipeline.from_dict(saved).display() if saved else None
+            except ConfigError:
+                self._display = None  # the pipeline's own error comes from `pipeline`, when it is used
+        return self._display  # type: ignore[return-value]
+
+    def shown(self, word: str) -> str:
+        """A vocabulary word as answers show it: as stored, except in stores whose pipeline writes
+        tokens that are not for reading (the ``jamo`` step: ㅎㅏㄱㄱㅛ- is shown 학교)."""
+        display = self._display_function()
+        return word if display is None else display(word)
+
+    def _shown(self, neighbors: list[Neighbor]) -> list[Neighbor]:
+        display = self._display_function()
+        if display is None:
+            return neighbors
+        return [dataclasses.replace(n, word=display(n.word)) for n in neighbors]
 
     @property
     def subwords(self) -> SubwordModel | None:
@@ -472,13 +495,13 @@ class Store(KeyedVectorsAPI):
             check_rerank_weight(rerank_weight)
         terms, combined, exclude, composed = self.compose(query)
         if not rerank:
-            return SimilarResult(query, terms, self._search(combined, k, exclude, composed=composed, among=among),
+            return SimilarResult(query, terms, self._shown(self._search(combined, k, exclude, composed=composed, among=among)),
                                  self.search_info)
         self._check_k(rerank_k)
         candidates = self._search(combined, max(k, rerank_k), exclude, composed=composed, among=among)
         positive = [word for term in terms if term.weight > 0 for word in term.words if word not in term.oov]
         neighbors, info = self._rerank(candidates, positive, k, rerank_weight)
-        return SimilarResult(query, terms, neighbors, self.search_info, info)
+        return SimilarResult(query, terms, self._shown(neighbors), self.search_info, info)
 
     def analogy(self, a: str, b: str, c: str, *, k: int = 10, method: str = "3cosadd", rerank: bool = False,
                 rerank_k: int = 50, rerank_weight: float | None = None,
@@ -503,7 +526,7 @@ class Store(KeyedVectorsAPI):
         resolved = [self.resolve(word) for word in (a, b, c)]
         vectors = [vector for _, vector, _ in resolved]
         exclude = {i for _, _, ids in resolved for i in ids}
-        names = [" ".join(term.words) for term, _, _ in resolved]
+        names = [" ".join(map(self.shown, term.words)) for term, _, _ in resolved]
         oov = [word for term, _, _ in resolved for word in term.oov]
         units = np.stack([self._unit(v) for v in vectors])
         if method == "3cosadd":
@@ -520,7 +543,7 @@ class Store(KeyedVectorsAPI):
             words = [[w for w in term.words if w not in term.oov] for term, _, _ in resolved]
             neighbors, info = self._rerank(neighbors, [w for part in words for w in part], k, rerank_weight,
                                            analogy=(words[0], words[1], words[2]))
-        return AnalogyResult(names[0], names[1], names[2], method, neighbors, oov, self.search_info, info)
+        return AnalogyResult(names[0], names[1], names[2], method, self._shown(neighbors), oov, self.search_info, info)
 
     def similarity(self, first: str, second: str) -> SimilarityResult:
         """Cosine similarity of two words (or phrases, as the mean of their words)."""
@@ -545,7 +568,7 @@ class Store(KeyedVectorsAPI):
         if not np.isfinite(scores).all():
             raise self._damaged(VECTORS_FILE, "a row")
         order = np.argsort(scores, kind="stable")
-        ranked = [Neighbor(" ".join(resolved[i][0].words), float(scores[i])) for i in order]
+        ranked = [Neighbor(" ".join(map(self.shown, resolved[i][0].words)), float(scores[i])) for i in order]
         return DoesntMatchResult(ranked[0].word, ranked, [w for term, _, _ in resolved for w in term.oov])
 
     def examples(self, word: str, *, limit: int | None = None) -> ExamplesResult:

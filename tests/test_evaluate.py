@@ -117,3 +117,76 @@ def test_pair_correlations_equal_gensim(twin, name):
     assert ours.spearman == pytest.approx(spearman.correlation, abs=1e-9)
     assert ours.pearson == pytest.approx(pearson[0], abs=1e-6)
     assert ours.oov_ratio == pytest.approx(oov_ratio)
+
+
+def _brute_force_ranks(store, questions: list[list[str]]) -> list[int]:
+    """Rank (0 = best) of each answer under 3CosAdd, a question word of several tokens as the
+    normalised mean of their unit vectors, the inputs' words excluded: computed independently."""
+    vectors = np.asarray(store.vectors, dtype=np.float64)
+    row = {w: i for i, w in enumerate(store.words_of(range(len(store))))}
+
+    def unit(word: str) -> tuple[np.ndarray, list[int]]:
+        rows = [row[t] for t in store.pipeline.tokens(word)]
+        mean = vectors[rows].mean(axis=0)
+        return mean / np.linalg.norm(mean), rows
+
+    ranks = []
+    for a, b, c, d in questions:
+        (va, ra), (vb, rb), (vc, rc) = unit(a), unit(b), unit(c)
+        query = vb - va + vc
+        scores = vectors @ (query / np.linalg.norm(query))
+        scores[ra + rb + rc] = -np.inf
+        order = list(np.argsort(-scores, kind="stable"))
+        ranks.append(order.index(row[store.pipeline.tokens(d)[0]]))
+    return ranks
+
+
+def test_top_k_hit_rate_and_several_token_words_as_their_mean(toy, tmp_path: Path):
+    asked = [["man", "king", "woman", "queen"], ["apple", "pear", "car", "city"], ["man", "woman", "apple", "pear"],
+             ["king", "queen", "new/york", "car"], ["car", "city", "apple", "pear"], ["york", "new", "pear", "apple"]]
+    questions = write(tmp_path / "q.txt", ": one\n" + "\n".join(" ".join(q) for q in asked) + "\n")
+    ranks = _brute_force_ranks(toy, asked)
+    assert len(set(ranks)) > 1  # the questions do not all land on the same rank
+    for top in (1, 2, 3):
+        result = evaluate_analogies(toy, questions, top=top)
+        assert result.total.answered == len(asked) and result.averaged_words == 1  # new/york: new + york
+        assert result.total.correct == sum(r == 0 for r in ranks)
+        assert result.total.top_correct == sum(r < top for r in ranks)
+        assert result.total.top_accuracy == pytest.approx(sum(r < top for r in ranks) / len(asked))
+    skipping = evaluate_analogies(toy, questions, top=3, multi="skip")
+    assert (skipping.total.answered, skipping.total.skipped) == (len(asked) - 1, 1)
+    with pytest.raises(ConfigError):
+        evaluate_analogies(toy, questions, top=0)
+    with pytest.raises(ConfigError):
+        evaluate_analogies(toy, questions, multi="first")
+
+
+def test_answers_the_pipeline_merges_or_splits(toy, tmp_path: Path):
+    # King/king: the pipeline lowercases, so the answer is a question word: asked, and wrong
+    # whatever the vectors (inputs are never answers). An answer of two tokens is skipped.
+    questions = write(tmp_path / "q.txt", ": s\nking King woman woman\nman king woman new/york\nman king woman queen\n")
+    result = evaluate_analogies(toy, questions, top=5)
+    assert (result.total.answered, result.total.skipped, result.collapsed) == (2, 1, 1)
+    assert (result.total.correct, result.total.top_correct) == (1, 1)
+
+
+def test_korean_style_sections_split_semantic_and_syntactic(toy, tmp_path: Path):
+    questions = write(tmp_path / "q.txt", ": sem1_royalty\nman king woman queen\n: syn1_case\napple pear car new\n")
+    result = evaluate_analogies(toy, questions)
+    assert result.semantic.answered == 1 and result.syntactic.answered == 1
+
+
+def test_cli_analogies_top(toy_store: Path, tmp_path: Path):
+    from click.testing import CliRunner
+
+    from embedsearch.cli import main
+
+    questions = write(tmp_path / "q.txt", "# 국가\nman king woman queen\napple pear car city\n")
+    out = CliRunner().invoke(main, ["evaluate", "analogies", "-s", str(toy_store), str(questions), "--top", "3"])
+    assert out.exit_code == 0, out.output
+    assert "top-3" in out.output and "국가" in out.output
+    data = CliRunner().invoke(main, ["evaluate", "analogies", "-s", str(toy_store), str(questions), "--top", "3", "--json"])
+    import json
+
+    parsed = json.loads(data.output)
+    assert parsed["top"] == 3 and parsed["total"]["top"] == 3 and parsed["total"]["answered"] == 2

@@ -580,10 +580,15 @@ def test_evaluate_analogies_rerank_matches_one_question_at_a_time(reranked, tmp_
         assert result.total.correct == expected
         # Weight 0 is the plain answer; a huge weight is the fit's own choice, which differs here.
         assert evaluate_analogies(store, questions, restrict=None, rerank=True, rerank_weight=0.0).total == plain.total
+        # ... also for the top-5 hit rate (Korean benchmarks' --top), and reranking can move answers into it
+        plain5 = evaluate_analogies(store, questions, restrict=None, top=5)
+        assert evaluate_analogies(store, questions, restrict=None, rerank=True, rerank_weight=0.0, top=5).total == plain5.total
+        heavy5 = evaluate_analogies(store, questions, restrict=None, rerank=True, rerank_k=20, rerank_weight=1e3, top=5)
+        assert heavy5.rerank.plain == plain5.total and heavy5.total.top_correct >= heavy5.total.correct
         vectors = np.asarray(store.vectors)
-        rows = np.array([[store.word_id(w) for w in line.split()] for line in ANALOGIES.splitlines()
-                         if not line.startswith(":")])
-        found = rerank_candidates(store, vectors, rows, "3cosadd", 20)
+        asked = [([a], [b], [c], d) for a, b, c, d in ([store.word_id(w) for w in line.split()]
+                                                       for line in ANALOGIES.splitlines() if not line.startswith(":"))]
+        found = rerank_candidates(store, vectors, asked, "3cosadd", 20)
         assert all(len(f.rows) == 20 and (np.diff(f.scores) <= 0).all() for f in found)
         assert [f.predict(0.0) for f in found] == [int(r) for r in
                                                    (np.asarray([f.rows[0] for f in found]))]

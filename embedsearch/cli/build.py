@@ -90,6 +90,9 @@ _PIPELINE_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
     click.option("--phrase-threshold", type=float, default=10.0, show_default=True),
     click.option("--ngrams", "word_ngrams", type=click.IntRange(min=1, max=10), default=1, show_default=True,
                  help="Add token n-grams up to N (new_york)."),
+    click.option("--jamo", is_flag=True,
+                 help="Write Hangul syllables as their jamo (학교 → ㅎㅏㄱㄱㅛ-), so FastText's subwords are jamo n-grams "
+                      "(Park et al. 2018); the store shows its words composed and takes queries in Hangul."),
     click.option("--char-ngrams", default=None, metavar="MIN-MAX", help="Replace tokens by their character n-grams, e.g. 3-5."),
     click.option("--vocab-size", type=click.IntRange(min=16), default=8000, show_default=True, help="bpe/unigram vocabulary."),
     click.option("--subword-seed", type=click.IntRange(min=0), default=1, show_default=True, help="bpe/unigram training seed."),
@@ -97,7 +100,7 @@ _PIPELINE_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
 _PIPELINE_PARAMS = ("lang", "unicode", "case", "strip_accents", "html", "entities", "entity_action", "punct", "no_sentences",
                     "tokenizer", "pos_tags", "lemma", "korean_backend", "drop_pos", "stem", "builtin_stopwords", "stopword_files",
                     "min_chars", "max_chars", "phrases", "phrase_min_count", "phrase_threshold", "word_ngrams",
-                    "char_ngrams", "vocab_size", "subword_seed")
+                    "jamo", "char_ngrams", "vocab_size", "subword_seed")
 
 
 def _pipeline_options(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -138,8 +141,8 @@ def _pipeline_from_options(ctx: click.Context, pipeline_spec: str | None, values
         stem=values["stem"], builtin_stopwords=_split_list(values["builtin_stopwords"]),
         stopword_files=[str(p) for p in values["stopword_files"]], min_chars=values["min_chars"],
         max_chars=values["max_chars"], phrases=values["phrases"], phrase_min_count=values["phrase_min_count"],
-        phrase_threshold=values["phrase_threshold"], word_ngrams=values["word_ngrams"], char_ngrams=char_ngrams,
-        vocab_size=values["vocab_size"], seed=values["subword_seed"],
+        phrase_threshold=values["phrase_threshold"], word_ngrams=values["word_ngrams"], jamo=values["jamo"],
+        char_ngrams=char_ngrams, vocab_size=values["vocab_size"], seed=values["subword_seed"],
     )
     return build_pipeline(options)
 

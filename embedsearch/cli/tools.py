@@ -42,19 +42,29 @@ def evaluate() -> None:
 @store_option
 @click.option("--method", type=click.Choice(["3cosadd", "3cosmul"]), default="3cosadd", show_default=True)
 @restrict_option(30_000, "Only the N most frequent words count as questions and answers.")
+@click.option("--top", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Also give the hit rate within the top N answers (ratsgo's Korean benchmarks use 30).")
+@click.option("--multi", type=click.Choice(["mean", "skip"]), default="mean", show_default=True,
+              help="A question word the pipeline makes several words (Korean morphemes): the mean of their vectors, "
+                   "or skip its question.")
 @rerank_options
 @json_option
 def evaluate_analogies_command(file: tuple[str, ...], store_path: Path | None, method: str, restrict: int,
-                               rerank: bool, rerank_k: int, rerank_weight: float | None, as_json: bool) -> None:
+                               top: int, multi: str, rerank: bool, rerank_k: int, rerank_weight: float | None,
+                               as_json: bool) -> None:
     """Accuracy on an analogy FILE (`: section` or `# section` headers, `a b c d` per line; - for stdin).
+
+    Every word goes through the store's own pipeline; an answer it does not make one vocabulary word
+    is skipped (counted with the words out of vocabulary).
 
     --rerank reorders each question's top --rerank-k by how well each fits where B and C are used
     and not where A is (after `embedsearch rerank train`), as `analogy --rerank` does, and also
     reports the accuracy without it.
 
     \b
-    Example:
+    Examples:
       embedsearch evaluate analogies -s my_store questions-words.txt --method 3cosmul
+      embedsearch evaluate analogies -s ko_store kor_analogy_semantic.txt --top 30
       embedsearch evaluate analogies -s my_store questions-words.txt --rerank
     """
     from ..evaluate import evaluate_analogies
@@ -64,8 +74,8 @@ def evaluate_analogies_command(file: tuple[str, ...], store_path: Path | None, m
         raise click.UsageError(f"give one analogy FILE, got {len(files)}")
     file = Path(files[0])
     with open_store_option(store_path) as store:
-        result = evaluate_analogies(store, file, method=method, restrict=restrict, rerank=rerank, rerank_k=rerank_k,
-                                    rerank_weight=rerank_weight)
+        result = evaluate_analogies(store, file, method=method, restrict=restrict, top=top, multi=multi, rerank=rerank,
+                                    rerank_k=rerank_k, rerank_weight=rerank_weight)
     if as_json:
         data = dataclasses.asdict(result)
         for key in ("total", "semantic", "syntactic"):
@@ -78,8 +88,16 @@ def evaluate_analogies_command(file: tuple[str, ...], store_path: Path | None, m
         return
     width = max([display_width(s.name) for s in result.sections] + [9])
     for score in [*result.sections, *(s for s in (result.semantic, result.syntactic) if s), result.total]:
-        click.echo(f"{ljust(score.name, width)}  {100 * score.accuracy:6.2f}%  {score.correct:>6,}/{score.answered:<6,}"
+        hits = f"  top-{top} {100 * score.top_accuracy:6.2f}%" if top > 1 else ""
+        click.echo(f"{ljust(score.name, width)}  {100 * score.accuracy:6.2f}%  {score.correct:>6,}/{score.answered:<6,}{hits}"
                    f"  ({score.skipped:,} skipped: out of vocabulary)")
+    if result.averaged_words:
+        verb = "skipped their questions" if multi == "skip" else "were the mean of their words"
+        click.echo(f"{result.averaged_words:,} question word(s) became several words in the pipeline and {verb} "
+                   "(an answer that does is skipped, as out of vocabulary)")
+    if result.collapsed:
+        click.echo(f"{result.collapsed:,} question(s) had an answer the pipeline made one of the question's words "
+                   "(counted wrong: inputs are never answers)")
     if result.invalid_lines:
         click.echo(f"{result.invalid_lines:,} malformed line(s) ignored")
     if result.rerank:

@@ -196,7 +196,7 @@ def similar_many(store: Store, items: Sequence[Composed], ks: Sequence[int]) -> 
             hits = [(i, s) for i, s in zip(row_ids[:limit], row_scores[:limit]) if i >= 0 and i not in item.exclude][:k]
             words = store.words_of(i for i, _ in hits)
             out[position] = SimilarResult(item.query, item.terms,
-                                          [Neighbor(w, s) for w, (_, s) in zip(words, hits)], info)
+                                          [Neighbor(store.shown(w), s) for w, (_, s) in zip(words, hits)], info)
     return out  # type: ignore[return-value]
 
 
@@ -274,7 +274,7 @@ class NeighbourTable:
         if len(hits) < min(k, len(self.store) - 1):
             return None
         words = self.store.words_of(i for i, _ in hits)
-        return SimilarResult(item.query, item.terms, [Neighbor(w, s) for w, (_, s) in zip(words, hits)],
+        return SimilarResult(item.query, item.terms, [Neighbor(self.store.shown(w), s) for w, (_, s) in zip(words, hits)],
                              self.store.search_info)
 
 
@@ -374,7 +374,8 @@ def similar_among(store: Store, query: str, among: Sequence[str], *, k: int) -> 
         return RestrictedResult(query, item.terms, [])
     scores = np.asarray(store.vectors[ordered]) @ direction
     order = np.lexsort((np.asarray(ordered), -scores))[:k]
-    return RestrictedResult(query, item.terms, [Neighbor(candidates[ordered[i]], float(scores[i])) for i in order])
+    return RestrictedResult(query, item.terms,
+                            [Neighbor(store.shown(candidates[ordered[i]]), float(scores[i])) for i in order])
 
 
 @dataclass(frozen=True)
@@ -392,7 +393,7 @@ def similar_to_vector(store: Store, vector: Sequence[float], *, k: int) -> Vecto
     scores, ids = store.search_vectors(unit(array.astype(np.float32))[None, :], min(k, len(store)))
     hits = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0][:k]
     words = store.words_of(i for i, _ in hits)
-    return VectorNeighbors([Neighbor(w, s) for w, (_, s) in zip(words, hits)])
+    return VectorNeighbors([Neighbor(store.shown(w), s) for w, (_, s) in zip(words, hits)])
 
 
 @dataclass(frozen=True)

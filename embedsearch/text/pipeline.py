@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import ConfigError, SourceError
-from . import filters, korean, normalise, phrases, subword, tokenizers  # noqa: F401  (they register their steps)
+from . import filters, jamo, korean, normalise, phrases, subword, tokenizers  # noqa: F401  (they register their steps)
 from .steps import (
+    DISPLAY,
     REGISTRY,
     SEGMENT,
     TEXT,
@@ -140,6 +141,23 @@ class Pipeline:
                 text += "[learned]" if step.artifact else "[to learn]"
             parts.append(text)
         return " → ".join(parts)
+
+    def display(self) -> Callable[[str], str] | None:
+        """The function that shows one of this pipeline's tokens as text (the inverses of its steps
+        that have one, last step first: a jamo store's ㅎㅏㄱㄱㅛ- is shown 학교), or ``None`` when the
+        tokens are already for reading (every pipeline without such a step)."""
+        inverses = [DISPLAY[step.name] for step in reversed(self.steps) if step.name in DISPLAY]
+        if not inverses:
+            return None
+        if len(inverses) == 1:
+            return inverses[0]
+
+        def shown(token: str) -> str:
+            for inverse in inverses:
+                token = inverse(token)
+            return token
+
+        return shown
 
     # --- fitted steps --------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ punctuation dropped (``nfc → sentences → lowercase → morphemes``: NFC, not
 Every other option adds one step, in a fixed, sensible order:
 
     unicode → html → entities → unaccent → sentences → case → punct → tokenizer
-    → stopwords → lemma → stem → length → phrases → word n-grams → char n-grams
+    → stopwords → lemma → stem → length → phrases → word n-grams → jamo → char n-grams
 """
 from __future__ import annotations
 
@@ -56,6 +56,7 @@ class PipelineOptions:
     phrase_min_count: int = 5
     phrase_threshold: float = 10.0
     word_ngrams: int = 1
+    jamo: bool = False
     char_ngrams: tuple[int, int] | None = None
     vocab_size: int = 8000
     seed: int = 1
@@ -147,6 +148,8 @@ def build_pipeline(options: PipelineOptions | None = None) -> Pipeline:
         steps.append(("phrases", {"passes": o.phrases, "min_count": o.phrase_min_count, "threshold": o.phrase_threshold}))
     if o.word_ngrams > 1:
         steps.append(("word_ngrams", {"min_n": 1, "max_n": o.word_ngrams}))
+    if o.jamo:  # after every step that reads words as words (stopwords, length in syllables, phrases)
+        steps.append("jamo")
     if o.char_ngrams:
         steps.append(("char_ngrams", {"min_n": o.char_ngrams[0], "max_n": o.char_ngrams[1]}))
     return Pipeline.of(*steps)

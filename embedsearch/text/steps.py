@@ -78,6 +78,9 @@ class FitInput:
 # The latest version of every step, by name, and every version still available, by (name, version).
 REGISTRY: dict[str, StepDefinition] = {}
 VERSIONS: dict[tuple[str, int], StepDefinition] = {}
+# Token filters whose output is not for reading (jamo: 학교 → ㅎㅏㄱㄱㅛ-) name here, by step name, the
+# function that turns one of their tokens back into text for display (a store's answers).
+DISPLAY: dict[str, Callable[[str], str]] = {}
 
 
 def register(
