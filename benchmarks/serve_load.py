@@ -112,6 +112,16 @@ wrk.body = '%s'
 '''
 
 
+# Each server's stderr goes to a file, so that a server that dies says why (pid -> log path).
+SERVER_LOGS: dict[int, Path] = {}
+
+
+def _tail(path: Path | None, lines: int = 15) -> str:
+    if path is None or not path.exists():
+        return ""
+    return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -122,7 +132,8 @@ def wait_up(url: str, process: subprocess.Popen[bytes], timeout: float = 120.0) 
     start = time.perf_counter()
     while time.perf_counter() - start < timeout:
         if process.poll() is not None:
-            raise SystemExit(f"error: the server for {url} exited with {process.returncode}")
+            raise SystemExit(f"error: the server for {url} exited with {process.returncode}"
+                             + (f"; its last words:\n{_tail(SERVER_LOGS.get(process.pid))}" if SERVER_LOGS.get(process.pid) else ""))
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
@@ -156,7 +167,10 @@ def start_server(kind: str, store: Path, workers: int, tmp: Path, reload_seconds
         else:
             command = [sys.executable, str(app)]
         probe = f"http://127.0.0.1:{port}/v1/similar?q=the&k=1"
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=more_files)
+    log = tmp / f"server-{kind}-{port}.log"
+    with log.open("wb") as errors:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=errors, preexec_fn=more_files)
+    SERVER_LOGS[process.pid] = log
     ready = wait_up(probe, process)
     if kind == "embedsearch":  # measured once its neighbour table is built (it answers without one before)
         deadline = time.monotonic() + 300
@@ -366,6 +380,7 @@ def main() -> None:
                     entry["hold"] = hold(url, process.pid, tmp, words, args.hold_connections, args.hold_seconds,
                                          args.hold_timeout)
                 results["servers"][kind] = entry
+                args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")  # kept if a later step fails
             finally:
                 stop(process)
         if "embedsearch" in args.servers.split(",") and args.republishes:
