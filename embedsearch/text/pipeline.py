@@ -147,17 +147,7 @@ class Pipeline:
         that have one, last step first: a jamo store's ㅎㅏㄱㄱㅛ- is shown 학교), or ``None`` when the
         tokens are already for reading (every pipeline without such a step)."""
         inverses = [DISPLAY[step.name] for step in reversed(self.steps) if step.name in DISPLAY]
-        if not inverses:
-            return None
-        if len(inverses) == 1:
-            return inverses[0]
-
-        def shown(token: str) -> str:
-            for inverse in inverses:
-                token = inverse(token)
-            return token
-
-        return shown
+        return _chain(inverses) if inverses else None
 
     # --- fitted steps --------------------------------------------------------------------------
 
@@ -320,7 +310,8 @@ class CompiledPipeline:
         return None
 
 
-def _chain(functions: list[StepFunction]) -> StepFunction:
+def _chain(functions: list[Callable[[Any], Any]]) -> Callable[[Any], Any]:
+    """The functions applied one after another (a text step chain, or display inverses)."""
     if not functions:
         return lambda text: text
     if len(functions) == 1:
