@@ -7,7 +7,6 @@ so ``King`` finds ``king`` in a lowercased store.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -47,10 +46,6 @@ VECTORS_FILE = "vectors.npy"
 # Candidates an approximate index supplies for composed queries (expressions, analogies), rescored exactly.
 _POOL = 200
 _WARM_MAX_WORDS = 250_000
-# Spelling suggestions: edit-distance candidates only for words up to this long (a word of n
-# characters has ~54n of them), difflib's slower comparison up to the second bound.
-_SUGGEST_EDIT_CHARS = 40
-_SUGGEST_MAX_CHARS = 100
 # Search breadth overrides beyond this cost memory (FAISS allocates per unit) and gain nothing.
 MAX_SEARCH_PARAM = 1_000_000
 # |rerank weight| above this makes cosine irrelevant: use it as a bound on a user's number.
@@ -247,41 +242,11 @@ class Store(KeyedVectorsAPI):
 
     def suggest(self, word: str, limit: int = 5) -> list[str]:
         """Vocabulary words spelled close to ``word``, most frequent first among equals."""
-        if not word or len(word) > _SUGGEST_MAX_CHARS:
-            return []
-        db = self._files.db
-        # Edits of a long word are many and none is a word: not worth the time (a 100 KB "word" hung).
         from . import spelling  # only an unknown word needs it
 
-        edits = spelling.edits1(word, self._spelling_alphabet()) if len(word) <= _SUGGEST_EDIT_CHARS else set()
-        found: list[tuple[int, int, str]] = []
-        candidates = sorted(edits)
-        for start in range(0, len(candidates), _SQL_BATCH):
-            batch = candidates[start : start + _SQL_BATCH]
-            sql = f"SELECT count, id, word FROM words WHERE word IN ({','.join('?' * len(batch))})"
-            found.extend(db.execute(sql, batch).fetchall())
-        # Most frequent first; imported stores have no counts, and rows keep the file's order.
-        ranked = [w for _, _, w in sorted(found, key=lambda row: (-row[0], row[1]))][:limit]
-        if len(ranked) < limit:
-            # Farther spellings: compare with frequent words sharing the first character.
-            first = word[0]
-            pool = [w for (w,) in db.execute(
-                "SELECT word FROM words WHERE word >= ? AND word < ? ORDER BY count DESC, id LIMIT 20000",
-                (first, chr(ord(first) + 1)),
-            )]
-            for close in difflib.get_close_matches(word, pool, n=limit, cutoff=0.75):
-                if close not in ranked and close != word:
-                    ranked.append(close)
-        return ranked[:limit]
-
-    def _spelling_alphabet(self) -> str:
-        """The vocabulary's own letters beyond ASCII (from its 5,000 most frequent words), for suggest."""
-        if self._alphabet is None:
-            rows = self._files.db.execute("SELECT word FROM words ORDER BY count DESC, id LIMIT 5000")
-            from . import spelling
-
-            self._alphabet = spelling.alphabet(word for (word,) in rows)
-        return self._alphabet
+        if self._alphabet is None and word and len(word) <= spelling.SUGGEST_EDIT_CHARS:
+            self._alphabet = spelling.vocabulary_alphabet(self._files.db)
+        return spelling.suggest(self._files.db, word, self._alphabet or "", limit)
 
     # --- resolving query words ---------------------------------------------------------------
 
