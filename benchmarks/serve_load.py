@@ -420,20 +420,21 @@ def main() -> None:
     if "embedsearch" in servers and "asgi1" in servers:
         for ours, theirs in zip(servers["embedsearch"]["similar"], servers["asgi1"]["similar"]):
             print(f"(a)/(b') at {ours['connections']} connections: {ours['qps'] / max(theirs['qps'], 1e-9):.2f}x the requests/s")
+    def counted(load: dict[str, Any]) -> str:
+        """One load-generator run as a line: every request counted, failures by kind, latencies."""
+        kinds = ", ".join(f"{n} {k}" for k, n in load["failures"].items()) or "none"
+        return (f"(client timeout {load['timeout_s']:g} s): {load['requests']:,} requests, {load['failed']} failed ({kinds}), "
+                f"{load['qps']:.0f} req/s, p50 {fmt(load['p50_ms'])} ms, p99 {fmt(load['p99_ms'])} ms, "
+                f"max {fmt(load['max_ms'])} ms")
+
     if "embedsearch" in servers and servers["embedsearch"].get("hold"):
         held = servers["embedsearch"]["hold"]
-        kinds = ", ".join(f"{n} {k}" for k, n in held["failures"].items()) or "none"
-        print(f"(a) {held['connections']} connections for {args.hold_seconds:g} s (client timeout {held['timeout_s']:g} s): "
-              f"{held['requests']:,} requests, {held['failed']} failed ({kinds}), {held['qps']:.0f} req/s, "
-              f"p50 {fmt(held['p50_ms'])} ms, p99 {fmt(held['p99_ms'])} ms, max {fmt(held['max_ms'])} ms; "
+        print(f"(a) {held['connections']} connections for {args.hold_seconds:g} s {counted(held)}; "
               f"{held['connections_opened']} connections opened; server RSS {held['rss_before_mb']:.0f} MB before, "
               f"{held['rss_peak_mb']:.0f} MB peak, {held['rss_after_mb']:.0f} MB after")
     if "embedsearch" in servers and servers["embedsearch"].get("republish"):
         rep = servers["embedsearch"]["republish"]
-        kinds = ", ".join(f"{n} {k}" for k, n in rep["failures"].items()) or "none"
-        print(f"(a) {rep['republishes']} republishes under 64 connections (client timeout {rep['timeout_s']:g} s): "
-              f"{rep['requests']:,} requests, {rep['failed']} failed ({kinds}), {rep['qps']:.0f} req/s, "
-              f"p50 {fmt(rep['p50_ms'])} ms, p99 {fmt(rep['p99_ms'])} ms, max {fmt(rep['max_ms'])} ms; "
+        print(f"(a) {rep['republishes']} republishes under 64 connections {counted(rep)}; "
               f"the server reopened the store {rep['reloads_seen']} times; RSS peak {rep['rss_peak_mb']:.0f} MB")
     if "embedsearch" in servers:
         ours = servers["embedsearch"]
