@@ -31,14 +31,19 @@ def ft_store(tmp_path_factory: pytest.TempPathFactory, lee_corpus) -> Path:
 @pytest.fixture(scope="module")
 def ft_model_file(tmp_path_factory: pytest.TempPathFactory, lee_corpus) -> Path:
     # In its own process: a second train_unsupervised in one process ends in "Encountered NaN" (fasttext 0.9.3).
-    path = tmp_path_factory.mktemp("ftbin") / "model.bin"
+    return _train_fasttext(lee_corpus, tmp_path_factory.mktemp("ftbin") / "model.bin", bucket=3000, threads=1)
+
+
+def _train_fasttext(corpus, path: Path, *, bucket: int, threads: int) -> Path:
+    """A fastText skip-gram model (50 dims, 1 epoch) of ``corpus``, trained by fastText itself in a
+    process of its own and saved to ``path``."""
     script = (
         "import fasttext, sys\n"
-        "m = fasttext.train_unsupervised(sys.argv[1], model='skipgram', dim=50, epoch=1, minCount=3, bucket=3000,"
-        " thread=1, verbose=0)\n"
+        "m = fasttext.train_unsupervised(sys.argv[1], model='skipgram', dim=50, epoch=1, minCount=3,"
+        " bucket=int(sys.argv[3]), thread=int(sys.argv[4]), verbose=0)\n"
         "m.save_model(sys.argv[2])\n"
     )
-    subprocess.run([sys.executable, "-c", script, str(lee_corpus.text_path), str(path)], check=True)
+    subprocess.run([sys.executable, "-c", script, str(corpus.text_path), str(path), str(bucket), str(threads)], check=True)
     return path
 
 
@@ -123,15 +128,7 @@ OOV_WORDS = ["governmentt", "xyzzy", "qqqqzzzzjjj", "한국어", "naïve", "ün�
 @pytest.fixture(scope="module")
 def ft_big_bucket_file(tmp_path_factory: pytest.TempPathFactory, lee_corpus) -> Path:
     """A model with far more buckets than its vocabulary touches, trained on 2 threads."""
-    path = tmp_path_factory.mktemp("ftbig") / "model.bin"
-    script = (
-        "import fasttext, sys\n"
-        "m = fasttext.train_unsupervised(sys.argv[1], model='skipgram', dim=50, epoch=1, minCount=3, bucket=200000,"
-        " thread=2, verbose=0)\n"
-        "m.save_model(sys.argv[2])\n"
-    )
-    subprocess.run([sys.executable, "-c", script, str(lee_corpus.text_path), str(path)], check=True)
-    return path
+    return _train_fasttext(lee_corpus, tmp_path_factory.mktemp("ftbig") / "model.bin", bucket=200_000, threads=2)
 
 
 def test_store_keeps_only_touched_rows_and_stays_exact(ft_big_bucket_file: Path, tmp_path: Path):
