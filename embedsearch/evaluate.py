@@ -287,7 +287,7 @@ def evaluate_analogies(
     plain: list[SectionScore] = []
     weight, unscored, collapsed = 0.0, 0, 0
     if rerank:
-        from .query import check_rerank_weight
+        from .rerank.weights import check_rerank_weight
 
         if rerank_k < 1:
             raise ConfigError(f"rerank_k must be at least 1, got {rerank_k}")

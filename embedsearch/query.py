@@ -17,6 +17,7 @@ import numpy as np
 from .errors import ConfigError, QueryError, StoreError, UnknownWordError, UsageError
 from .expression import WeightedTerm, is_plain, parse_expression
 from .keyed import KeyedVectorsAPI
+from .rerank.weights import check_rerank_weight
 from .results import (  # noqa: F401  (re-exported: they were defined here)
     AnalogyResult,
     DoesntMatchResult,
@@ -48,8 +49,6 @@ _POOL = 200
 _WARM_MAX_WORDS = 250_000
 # Search breadth overrides beyond this cost memory (FAISS allocates per unit) and gain nothing.
 MAX_SEARCH_PARAM = 1_000_000
-# |rerank weight| above this makes cosine irrelevant: use it as a bound on a user's number.
-MAX_RERANK_WEIGHT = 1_000.0
 
 
 
@@ -457,7 +456,7 @@ class Store(KeyedVectorsAPI):
         """
         self._check_k(k)
         if rerank_weight is not None:
-            check_rerank_weight(rerank_weight)
+            check_rerank_weight(rerank_weight)  # a bad number fails before any work
         terms, combined, exclude, composed = self.compose(query)
         if not rerank:
             return SimilarResult(query, terms, self._shown(self._search(combined, k, exclude, composed=composed, among=among)),
@@ -484,7 +483,7 @@ class Store(KeyedVectorsAPI):
         if rerank:
             self._check_k(rerank_k)
         if rerank_weight is not None:
-            check_rerank_weight(rerank_weight)
+            check_rerank_weight(rerank_weight)  # a bad number fails before any work
         wanted = max(k, rerank_k) if rerank else k
         if method not in ANALOGY_METHODS:
             raise ConfigError(f"method must be one of {', '.join(ANALOGY_METHODS)}, got {method!r}")
@@ -583,18 +582,6 @@ class Store(KeyedVectorsAPI):
             reranker=meta.get("reranker"),
             postprocess=meta.get("postprocess"),
         )
-
-
-def check_rerank_weight(weight: float) -> float:
-    """A user's rerank weight as a float: finite and of magnitude at most :data:`MAX_RERANK_WEIGHT`."""
-    try:
-        value = float(weight)
-    except (TypeError, ValueError):
-        raise ConfigError(f"rerank weight must be a number, got {weight!r}") from None
-    if not np.isfinite(value) or abs(value) > MAX_RERANK_WEIGHT:
-        raise ConfigError(f"rerank weight must be a finite number from -{MAX_RERANK_WEIGHT:g} to {MAX_RERANK_WEIGHT:g}, "
-                          f"got {weight!r}")
-    return value
 
 
 def open_store(path: str | os.PathLike[str], *, verify: bool = True) -> Store:

@@ -1,0 +1,24 @@
+"""The blend weight of cosine and fit that a user may give (``--rerank-weight``).
+
+Its own module so that the query path checks a user's number without loading the reranker.
+"""
+from __future__ import annotations
+
+import math
+
+from ..errors import ConfigError
+
+# |rerank weight| above this makes cosine irrelevant: use it as a bound on a user's number.
+MAX_RERANK_WEIGHT = 1_000.0
+
+
+def check_rerank_weight(weight: float) -> float:
+    """A user's rerank weight as a float: finite and of magnitude at most :data:`MAX_RERANK_WEIGHT`."""
+    try:
+        value = float(weight)
+    except (TypeError, ValueError):
+        raise ConfigError(f"rerank weight must be a number, got {weight!r}") from None
+    if not math.isfinite(value) or abs(value) > MAX_RERANK_WEIGHT:
+        raise ConfigError(f"rerank weight must be a finite number from -{MAX_RERANK_WEIGHT:g} to {MAX_RERANK_WEIGHT:g}, "
+                          f"got {weight!r}")
+    return value
