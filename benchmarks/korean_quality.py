@@ -1,9 +1,9 @@
 """Korean embedding quality: morphemes (Kiwi, MeCab) vs raw eojeol vs FastText on morphemes and on jamo.
 
-Five rows, all trained on the same Korean Wikipedia text (``kowiki_40MB.txt``) with the same
+Six rows, all trained on the same Korean Wikipedia text (``kowiki_40MB.txt``) with the same
 training settings (skip-gram, 100 dims; window, epochs, negatives, sample, learning rate and
-min-count shared; ``--window`` etc. change them for every row at once); only the ingest pipeline
-and the model differ:
+min-count shared; ``--window``, ``--arch``, ``--add-context`` etc. change them for every row at
+once); only the ingest pipeline and the model differ:
 
 * ``w2v-kiwi``: Word2Vec on ``--lang ko`` (NFC → sentences → lowercase → Kiwi morphemes with
   verb/adjective lemmas; particles, endings and punctuation dropped);
@@ -11,7 +11,9 @@ and the model differ:
 * ``w2v-eojeol``: ``whitespace`` only: the space-separated units as they stand (학교에서, 학교는 ...);
 * ``ft-kiwi``: FastText on the Kiwi morphemes (character n-grams ``--minn``..``--maxn`` over syllables);
 * ``ft-jamo``: FastText on the Kiwi morphemes decomposed into jamo (``--lang ko --jamo``: 학교 →
-  ㅎㅏㄱㄱㅛ-, Park et al. 2018), n-grams ``--jamo-minn``..``--jamo-maxn`` over jamo.
+  ㅎㅏㄱㄱㅛ-, Park et al. 2018), n-grams ``--jamo-minn``..``--jamo-maxn`` over jamo;
+* ``svd-kiwi``: PPMI-SVD on the Kiwi morphemes (its own defaults, docs/count-models.md, with the
+  shared dimension, window and min-count).
 
 Each corpus is ingested once (``<workdir>/<pipeline>_corpus``) and reused by every row and seed.
 The jamo corpus is derived from the Kiwi one instead of running Kiwi over the input again: ``jamo``
@@ -56,7 +58,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import REPO, machine, machine_line, markdown_table, require_file, workdir, write_json
+from _common import REPO, locked, machine, machine_line, markdown_table, require_file, workdir, write_json
 
 import embedsearch
 from embedsearch.errors import QueryError
@@ -78,6 +80,7 @@ ROWS = {  # name: (corpus pipeline, model)
     "w2v-eojeol": ("eojeol", "word2vec"),
     "ft-kiwi": ("kiwi", "fasttext"),
     "ft-jamo": ("kiwijamo", "fasttext"),
+    "svd-kiwi": ("kiwi", "ppmi-svd"),
 }
 LABELS = {
     "w2v-kiwi": "Word2Vec, Kiwi morphemes (`--lang ko`)",
@@ -85,6 +88,7 @@ LABELS = {
     "w2v-eojeol": "Word2Vec, raw eojeol (`--pipeline whitespace`)",
     "ft-kiwi": "FastText, Kiwi morphemes",
     "ft-jamo": "FastText, Kiwi morphemes as jamo (`--lang ko --jamo`)",
+    "svd-kiwi": "PPMI-SVD, Kiwi morphemes (`--model ppmi-svd`)",
 }
 ANALOGIES = {  # under <data>/eval/ko
     "kor2vec-sem": "kor2vec/kor_analogy_semantic.txt",
@@ -102,6 +106,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--reuse", action="store_true", help="reuse corpora and stores already in --workdir")
     parser.add_argument("--rows", nargs="+", choices=list(ROWS), default=list(ROWS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[1])
+    parser.add_argument("--arch", choices=["skipgram", "cbow"], default="skipgram",
+                        help="Word2Vec and FastText rows (default: skip-gram, as the table's rows)")
+    parser.add_argument("--add-context", action=argparse.BooleanOptionalAction, default=None,
+                        help="store w + c (Word2Vec, PPMI-SVD); default: each model's own default")
     parser.add_argument("--dim", type=int, default=100)
     parser.add_argument("--window", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=5)
@@ -115,6 +123,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--jamo-maxn", type=int, default=6)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--ingest-jamo", action="store_true", help="ingest the jamo corpus (default: derive it from Kiwi's)")
+    parser.add_argument("--lock", type=Path, help="take an exclusive flock on this file around each ingest and training "
+                        "(the machine's benchmark lock), so a wait for it is never counted in their seconds")
     parser.add_argument("--score-only", action="store_true", help="score stores already trained; train none")
     parser.add_argument("--json-out", help="also write the results as JSON to this path")
     args = parser.parse_args()
@@ -177,10 +187,16 @@ def corpus_for(name: str, args: argparse.Namespace, work: Path,
         if corpus.pipeline.to_dict() != expected:
             raise SystemExit(f"{path} was made with another pipeline ({corpus.pipeline.describe()})")
         return corpus, None
+    if name == "kiwijamo" and not args.ingest_jamo and "kiwi" not in corpora:
+        corpora["kiwi"], _ = corpus_for("kiwi", args, work, corpora)  # before the lock: it takes the lock itself
+    with locked(args.lock):
+        return _make_corpus(name, path, args, corpora)
+
+
+def _make_corpus(name: str, path: Path, args: argparse.Namespace,
+                 corpora: dict[str, embedsearch.Corpus]) -> tuple[embedsearch.Corpus, float]:
     started = time.perf_counter()
     if name == "kiwijamo" and not args.ingest_jamo:
-        if "kiwi" not in corpora:
-            corpora["kiwi"], _ = corpus_for("kiwi", args, work, corpora)
         print(f"{name}: derived from the Kiwi corpus ...", flush=True)
         corpus = derive_jamo_corpus(corpora["kiwi"], path, args.input)
     else:
@@ -227,7 +243,14 @@ def derive_jamo_corpus(kiwi: embedsearch.Corpus, path: Path, source: Path, check
 
 
 def settings_tag(row: str, args: argparse.Namespace) -> str:
-    tag = f"d{args.dim}_w{args.window}_e{args.epochs}_n{args.negative}_s{args.sample:g}_a{args.alpha:g}_m{args.min_count}"
+    if row == "svd-kiwi":  # PPMI-SVD takes only these of the shared settings
+        tag = f"d{args.dim}_w{args.window}_m{args.min_count}"
+    else:
+        tag = f"d{args.dim}_w{args.window}_e{args.epochs}_n{args.negative}_s{args.sample:g}_a{args.alpha:g}_m{args.min_count}"
+    if args.arch != "skipgram" and row != "svd-kiwi":
+        tag += f"_{args.arch}"
+    if args.add_context is not None and not row.startswith("ft-"):
+        tag += "_wc" if args.add_context else "_w"
     if row == "ft-kiwi":
         tag += f"_ng{args.minn}-{args.maxn}"
     if row == "ft-jamo":
@@ -243,13 +266,18 @@ def train_row(row: str, corpus: embedsearch.Corpus, seed: int, args: argparse.Na
     if args.score_only:
         raise SystemExit(f"no store {store_path}")
     minn, maxn = (args.jamo_minn, args.jamo_maxn) if row == "ft-jamo" else (args.minn, args.maxn)
-    config = embedsearch.TrainConfig(model=model, arch="skipgram", dim=args.dim, window=args.window, negative=args.negative,
-                                     sample=args.sample, alpha=args.alpha, epochs=args.epochs, min_count=args.min_count,
-                                     workers=args.workers, seed=seed, minn=minn, maxn=maxn)
+    if model == "ppmi-svd":  # its own defaults (docs/count-models.md) but for the shared dim, window, min-count
+        settings = dict(add_context=args.add_context)
+    else:
+        settings = dict(arch=args.arch, negative=args.negative, sample=args.sample, alpha=args.alpha, epochs=args.epochs,
+                        minn=minn, maxn=maxn, add_context=None if model == "fasttext" else args.add_context)
+    config = embedsearch.TrainConfig(model=model, dim=args.dim, window=args.window, min_count=args.min_count,
+                                     workers=args.workers, seed=seed, **settings)
     print(f"{row} seed {seed}: train ({corpus.stats.tokens:,} tokens) ...", flush=True)
-    started = time.perf_counter()
-    embedsearch.train(corpus, store_path, config=config, overwrite=True)
-    return store_path, time.perf_counter() - started
+    with locked(args.lock):
+        started = time.perf_counter()
+        embedsearch.train(corpus, store_path, config=config, overwrite=True)
+        return store_path, time.perf_counter() - started
 
 
 def size_mb(path: Path) -> float:
@@ -360,7 +388,7 @@ def main() -> None:
 
     print()
     print(f"Machine: {machine_line(info)}. Input: {args.input.name} ({args.input.stat().st_size / 1e6:.0f} MB). "
-          f"Same training for every row: skip-gram, dim {args.dim}, window {args.window}, {args.epochs} epochs, "
+          f"Same training for every row: {args.arch}, dim {args.dim}, window {args.window}, {args.epochs} epochs, "
           f"negative {args.negative}, sample {args.sample:g}, alpha {args.alpha:g}, min-count {args.min_count}, "
           f"{args.workers} workers; FastText n-grams {args.minn}-{args.maxn} syllables, {args.jamo_minn}-{args.jamo_maxn} jamo.")
     print()
