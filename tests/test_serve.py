@@ -236,6 +236,40 @@ def test_a_batch_does_its_work_once_for_the_list_and_answers_as_single_requests(
             same_ranking(result["neighbors"], plain(store.similar(word, k=51))["neighbors"])
 
 
+def test_the_table_resolves_each_query_once_within_its_bound(lee_store: Path, monkeypatch):
+    """NeighbourTable.plain_word remembers how queries resolved (a table is one generation: its
+    pipeline and vocabulary never change): a batch asked again resolves nothing anew and answers the
+    same; the memory is emptied when full, and long queries are never kept."""
+    from embedsearch.serve import engine
+
+    with embedsearch.open_store(lee_store) as store:
+        table = engine.NeighbourTable(store)
+        table.build()
+        words = store.vocabulary()[::31][:20]
+        queries = words + [words[2].upper(), "notaword", "police - fire"]
+        resolved = {"count": 0}
+        original = engine.plain_word
+
+        def counted(*args):
+            resolved["count"] += 1
+            return original(*args)
+
+        monkeypatch.setattr(engine, "plain_word", counted)
+        first = engine.similar_documents(store, table, queries, 5)
+        assert resolved["count"] == len(queries)
+        again = engine.similar_documents(store, table, queries, 5)
+        assert resolved["count"] == len(queries)  # all remembered, the failing ones too
+        assert [a if isinstance(a, dict) else str(a) for a in again] == [a if isinstance(a, dict) else str(a) for a in first]
+        assert table.plain_word(words[2].upper()) == original(store, words[2].upper())
+        monkeypatch.setattr(engine, "_RESOLVED_MAX", 4)
+        for word in words[:9]:
+            table.plain_word(word + " ")
+        assert len(table._resolved) <= 4
+        long_query = "x" * (engine._RESOLVED_CHARS + 1)
+        table.plain_word(long_query)
+        assert long_query not in table._resolved
+
+
 def test_json_responses_are_the_bytes_json_would_write():
     from embedsearch.serve.app import dump_json
 
