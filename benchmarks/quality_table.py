@@ -289,7 +289,11 @@ def settings(config: dict[str, Any]) -> str:
             f"alpha {config['alpha']:g}")
     if model == "fasttext":
         text += f", n-grams {config['minn']}-{config['maxn']}, {config['bucket']:,} buckets"
-    return text + (", w + c" if config.get("add_context") else "")
+    text += ", w + c" if config.get("add_context") else ""
+    if config.get("combine", "none") != "none":
+        text += (f"; + {config['combine']} {config['combine_dim']}d, window {config['combine_window']}, "
+                 f"{config['combine_weight']:g} of each cosine")
+    return text
 
 
 def markdown(rows: list[dict[str, Any]], seeds: list[int]) -> str:

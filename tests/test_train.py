@@ -116,3 +116,66 @@ def test_cli_train_leaves_arch_defaults_to_the_config(tmp_path: Path, lee_corpus
     assert done.exit_code == 0, done.output
     params = embedsearch.open_store(store).info().model["params"]
     assert (params["window"], params["sample"], params["negative"], params["alpha"]) == (5, 1e-3, 10, 0.025)
+
+
+def test_a_combined_store_answers_the_weighted_mean_of_its_two_models(tmp_path: Path, lee_corpus, lee_store: Path):
+    """--combine ppmi-svd: the store joins the count model's unit vectors to Word2Vec's, so each cosine
+    is (1 - w) x Word2Vec's + w x the count model's; both trained here alone with the same settings."""
+    weight = 0.3
+    combined = embedsearch.TrainConfig(**LEE_TRAIN, combine="ppmi-svd", combine_window=4, combine_dim=16,
+                                       combine_weight=weight)
+    embedsearch.train(lee_corpus, tmp_path / "both", config=combined, contexts=0)
+    count = combined.combined_config()
+    assert (count.model, count.window, count.dim, count.min_count, count.seed) == ("ppmi-svd", 4, 16, 3, 7)
+    embedsearch.train(lee_corpus, tmp_path / "count", config=count, contexts=0)
+    pairs = [("police", "officers"), ("government", "minister"), ("fire", "police"), ("the", "cricket")]
+    with embedsearch.open_store(tmp_path / "both") as both, embedsearch.open_store(lee_store) as main, \
+            embedsearch.open_store(tmp_path / "count") as alone:
+        assert both.dim == 24 + 16 and len(both) == len(main) == len(alone)
+        assert both.vocabulary() == main.vocabulary()
+        for a, b in pairs:
+            expected = (1 - weight) * main.similarity(a, b).score + weight * alone.similarity(a, b).score
+            assert both.similarity(a, b).score == pytest.approx(expected, abs=1e-5), (a, b)
+        params = both.info().model["params"]
+        assert (params["combine"], params["combine_window"], params["combine_dim"], params["combine_weight"]) == \
+            ("ppmi-svd", 4, 16, weight)
+        assert len(both.info().model["epochs"]) == 5 + 1  # Word2Vec's epochs, then the SVD
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"combine": "fasttext"}, "combine must be one of"),
+    ({"model": "fasttext", "combine": "ppmi-svd"}, "no count vector to join"),
+    ({"model": "glove", "combine": "ppmi-svd"}, "combine is for word2vec"),
+    ({"combine": "ppmi-svd", "combine_weight": 1.0}, "combine_weight .* must be in"),
+    ({"combine": "ppmi-svd", "combine_weight": float("nan")}, "combine_weight .* must be in"),
+    ({"combine": "ppmi-svd", "combine_window": 0}, "combine_window must be an integer from 1"),
+    ({"combine": "ppmi-svd", "combine_dim": 10**6}, "combine_dim must be an integer from 1"),
+])
+def test_combine_settings_are_checked(options, message):
+    with pytest.raises(ConfigError, match=message):
+        embedsearch.TrainConfig(**options)
+
+
+def test_combine_is_off_where_it_was_not_chosen_and_leaves_no_trace():
+    skipgram = embedsearch.TrainConfig(arch="skipgram")
+    assert skipgram.combine == "none" and skipgram.combined_config() is None
+    assert not any(key.startswith("combine") for key in skipgram.to_dict())
+    assert not any(key.startswith("combine") for key in embedsearch.TrainConfig(model="glove").to_dict())
+    assert embedsearch.TrainConfig(combine="ppmi-svd", dim=50).combine_dim == 50  # default: the main model's dim
+
+
+def test_combining_refuses_models_that_know_different_words():
+    from embedsearch.errors import TrainingError
+    from embedsearch.training.combine import combine_vectors
+    from embedsearch.training.results import TrainedVectors
+
+    def trained(words: list[str]) -> TrainedVectors:
+        return TrainedVectors(words, np.ones(len(words), dtype=np.int64), np.ones((len(words), 3), dtype=np.float32), 9, [], "x")
+
+    joined = combine_vectors(trained(["a", "b"]), trained(["b", "a"]), weight=0.5, label="ppmi-svd")
+    assert joined.vectors.shape == (2, 6)
+    np.testing.assert_allclose(np.linalg.norm(joined.vectors, axis=1), 1.0, rtol=1e-6)
+    with pytest.raises(TrainingError, match="vocabulary differs .* 'b'"):
+        combine_vectors(trained(["a", "b"]), trained(["a", "c"]), weight=0.5, label="ppmi-svd")
+    with pytest.raises(TrainingError, match="vocabulary differs"):
+        combine_vectors(trained(["a", "b"]), trained(["a", "b", "c"]), weight=0.5, label="ppmi-svd")

@@ -331,6 +331,16 @@ def tokenize(ctx: click.Context, text: tuple[str, ...], pipeline_spec: str | Non
 @click.option("--add-context/--no-add-context", default=None,
               help="word2vec/glove/ppmi-svd: store word + context vectors (w + c; glove: W + W~). "
                    "Default: on (word2vec skipgram: off).")
+@click.option("--combine", type=click.Choice(["none", "ppmi-svd", "glove"]), default=None,
+              help="word2vec: also train this count model on the same corpus and join its vectors to the store's, "
+                   "so that every cosine is the weighted mean of the two models' (docs/quality.md). "
+                   "Default: none.")
+@click.option("--combine-window", type=click.IntRange(min=1), default=10, show_default=True,
+              help="--combine: the count model's window.")
+@click.option("--combine-dim", type=click.IntRange(min=1), default=None,
+              help="--combine: the count model's dimensions (the store has --dim + these). Default: --dim.")
+@click.option("--combine-weight", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True), default=0.25,
+              show_default=True, help="--combine: the count model's share of every cosine.")
 @click.option("--max-memory", type=click.FloatRange(min=0, min_open=True), default=None,
               help="glove/ppmi-svd: memory limit in GiB (default: 90% of the memory available); refused early, with an estimate.")
 @click.option("--loss", is_flag=True, help="word2vec: track and show the training loss per epoch (slightly slower).")
@@ -344,7 +354,8 @@ def tokenize(ctx: click.Context, text: tuple[str, ...], pipeline_spec: str | Non
 def train(progress: ProgressPrinter, corpus: Path, output: Path, model: str, arch: str, dim: int, window: int | None,
           min_count: int, negative: int | None, sample: float | None, epochs: int, alpha: float | None,
           workers: int | None, seed: int, minn: int, maxn: int, bucket: int, x_max: float, weighting_alpha: float,
-          cds: float, eig: float, add_context: bool | None, max_memory: float | None, loss: bool, contexts: int,
+          cds: float, eig: float, add_context: bool | None, combine: str | None, combine_window: int,
+          combine_dim: int | None, combine_weight: float, max_memory: float | None, loss: bool, contexts: int,
           postprocess: str | None, index_kind: str,
           target_recall: float, hnsw_m: int | None, ef_construction: int | None, nlist: int | None, pq_m: int | None, force: bool,
           as_json: bool) -> None:
@@ -364,7 +375,8 @@ def train(progress: ProgressPrinter, corpus: Path, output: Path, model: str, arc
     config = TrainConfig(model=model, arch=arch, dim=dim, window=window, min_count=min_count, negative=negative,
                          sample=sample, epochs=epochs, alpha=alpha, seed=seed, compute_loss=loss, minn=minn, maxn=maxn,
                          bucket=bucket, x_max=x_max, weighting_alpha=weighting_alpha, cds=cds, eig=eig,
-                         add_context=add_context, max_memory=max_memory, **options)
+                         add_context=add_context, max_memory=max_memory, combine=combine,
+                         combine_window=combine_window, combine_dim=combine_dim, combine_weight=combine_weight, **options)
     index = build_index_options(index_kind, target_recall, hnsw_m, ef_construction, nlist, pq_m)
     result = run_train(corpus, output, config=config, index=index, overwrite=force, contexts=contexts,
                        postprocess=postprocess, progress=progress)

@@ -68,6 +68,8 @@ def train(
     # store's file system, removed after (or swept by the next writer if this one is killed).
     with store_writing(output, create=True, overwrite=overwrite) as writing, writing.scratch() as scratch:
         check_training_resources(corpus, config, output)
+        if config.combined_config() is not None:
+            check_training_resources(corpus, config.combined_config(), output)
         started = time.perf_counter()
         trained = _train_backend(corpus, config, progress, scratch)
         if not np.isfinite(trained.vectors).all():
@@ -75,7 +77,7 @@ def train(
                                 "lower --alpha (word2vec uses 0.025 to 0.05)")
         seconds = time.perf_counter() - started
         _publish(trained, corpus, config, output, seconds, index, overwrite, contexts, post, progress)
-    return TrainResult(output, len(trained.words), config.dim, trained.corpus_words, round(seconds, 3), trained.epochs, config)
+    return TrainResult(output, len(trained.words), trained.vectors.shape[1], trained.corpus_words, round(seconds, 3), trained.epochs, config)
 
 
 def estimate_training_bytes(corpus: Corpus, config: TrainConfig) -> tuple[int, int]:
@@ -104,6 +106,17 @@ def check_training_resources(corpus: Corpus, config: TrainConfig, output: Path) 
 
 
 def _train_backend(corpus: Corpus, config: TrainConfig, progress: ProgressCallback, scratch: Path) -> TrainedVectors:
+    trained = _train_one(corpus, config, progress, scratch)
+    count_config = config.combined_config()
+    if count_config is None:
+        return trained
+    from .combine import combine_vectors
+
+    counted = _train_one(corpus, count_config, progress, scratch)
+    return combine_vectors(trained, counted, weight=float(config.combine_weight), label=count_config.model)
+
+
+def _train_one(corpus: Corpus, config: TrainConfig, progress: ProgressCallback, scratch: Path) -> TrainedVectors:
     if config.model == "fasttext":
         from .fasttext import train_fasttext
 

@@ -32,20 +32,31 @@ COUNT_DEFAULTS: dict[str, dict[str, Any]] = {
 # Word2Vec architectures that store w + c (input plus output vectors) by default: CBOW, where it
 # measured better on all four goals on text8 (docs/quality.md, "Levers"); skip-gram is unmeasured.
 WORD2VEC_W_PLUS_C = ("cbow",)
+# Combining (``combine``): a count model trained on the same corpus and vocabulary whose unit
+# vectors are joined to the main model's, so that a cosine of the store is the weighted mean of
+# the two models' cosines (training/combine.py). What it takes of its own settings besides these
+# is its model's defaults (COUNT_DEFAULTS). Only Word2Vec can be combined: a FastText vector for an
+# unseen word, built from subwords, has no count vector to join.
+COMBINE_MODELS = ("none", *COUNT_MODELS)
+COMBINE_DEFAULTS: dict[str, Any] = {"combine_window": 10, "combine_weight": 0.25}
+# Word2Vec architectures combined by default, and with what.
+WORD2VEC_COMBINE: dict[str, str] = {}
+_COMBINE_FIELDS = ("combine_window", "combine_dim", "combine_weight")
 # Settings each kind of model does not use, left out of the store's record of its parameters.
 _UNUSED: dict[str, tuple[str, ...]] = {
     "word2vec": ("minn", "maxn", "bucket", "x_max", "weighting_alpha", "cds", "eig"),
-    "fasttext": ("x_max", "weighting_alpha", "cds", "eig", "add_context"),
-    "glove": ("arch", "minn", "maxn", "bucket", "negative", "sample", "min_alpha", "compute_loss", "cds", "eig"),
+    "fasttext": ("x_max", "weighting_alpha", "cds", "eig", "add_context", "combine", *_COMBINE_FIELDS),
+    "glove": ("arch", "minn", "maxn", "bucket", "negative", "sample", "min_alpha", "compute_loss", "cds", "eig",
+              "combine", *_COMBINE_FIELDS),
     "ppmi-svd": ("arch", "minn", "maxn", "bucket", "sample", "epochs", "alpha", "min_alpha", "compute_loss", "x_max",
-                 "weighting_alpha"),
+                 "weighting_alpha", "combine", *_COMBINE_FIELDS),
 }
 # Upper bounds of the settings: far above any useful value, low enough that a typo (an extra
 # zero or three) is an error at once rather than an hour of training, a crash inside the trainer
 # (gensim's C loop segfaults on alpha=1e30) or an allocation of terabytes.
 LIMITS: dict[str, float] = {
     "dim": 10_000, "window": 1_000, "min_count": 2**31 - 1, "negative": 1_000, "epochs": 10_000, "workers": 1_024,
-    "alpha": 1.0, "minn": 100, "maxn": 100, "bucket": 2**31 - 1,
+    "alpha": 1.0, "minn": 100, "maxn": 100, "bucket": 2**31 - 1, "combine_window": 1_000, "combine_dim": 10_000,
 }
 
 
@@ -108,6 +119,10 @@ class TrainConfig:
     eig: float = 0.5
     add_context: bool | None = None  # None: by model (COUNT_DEFAULTS; word2vec: on for CBOW); fastText has none
     max_memory: float | None = None  # GiB; count-based models only; None: 90% of the memory available
+    combine: str | None = None  # word2vec only: "none", "ppmi-svd" or "glove"; None: by arch (WORD2VEC_COMBINE)
+    combine_window: int | None = None  # the combined count model's window (default 10)
+    combine_dim: int | None = None  # its dimensions (default: dim)
+    combine_weight: float | None = None  # its share of every cosine, in (0, 1) (default 0.25)
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -117,6 +132,9 @@ class TrainConfig:
         w_plus_c = self.model == "word2vec" and self.arch in WORD2VEC_W_PLUS_C
         defaults = {**ARCH_DEFAULTS[self.arch], **(FASTTEXT_DEFAULTS if self.model == "fasttext" else {}),
                     **COUNT_DEFAULTS.get(self.model, {"add_context": w_plus_c})}
+        if self.model == "word2vec":
+            defaults["combine"] = WORD2VEC_COMBINE.get(self.arch, "none")
+            defaults.update(COMBINE_DEFAULTS, combine_dim=self.dim)
         for name, value in defaults.items():
             if getattr(self, name) is None:
                 object.__setattr__(self, name, value)
@@ -160,15 +178,43 @@ class TrainConfig:
         if self.model == "fasttext" and self.add_context:
             raise ConfigError("add_context (w + c) is for word2vec, glove and ppmi-svd: a fastText vector for an "
                               "unseen word, built from subwords, has no context vector to add")
+        self._check_combine()
         if self.max_memory is not None and not self.max_memory > 0:
             raise ConfigError(f"max_memory must be positive (GiB), got {self.max_memory}")
         if not 0 <= self.seed < 2**32:
             raise ConfigError(f"seed must be in [0, 2**32), got {self.seed}")
 
+    def _check_combine(self) -> None:
+        if self.model != "word2vec":
+            if self.combine not in (None, "none"):
+                raise ConfigError(f"combine is for word2vec (the one model it was measured with), not {self.model}"
+                                  + ("; a fastText vector for an unseen word has no count vector to join"
+                                     if self.model == "fasttext" else ""))
+            return
+        if self.combine not in COMBINE_MODELS:
+            raise ConfigError(f"combine must be one of {', '.join(COMBINE_MODELS)}, got {self.combine!r}")
+        for name in ("combine_window", "combine_dim"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= LIMITS[name]:
+                raise ConfigError(f"{name} must be an integer from 1 to {LIMITS[name]:,}, got {value!r}")
+        weight = self.combine_weight
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 < weight < 1:
+            raise ConfigError(f"combine_weight (the count model's share of each cosine) must be in (0, 1), got {weight!r}")
+
+    def combined_config(self) -> TrainConfig | None:
+        """The configuration of the count model ``combine`` joins to this Word2Vec model (its own
+        defaults but for window and dimensions; the same vocabulary, seed, workers and memory
+        limit), or ``None``."""
+        if self.model != "word2vec" or self.combine == "none":
+            return None
+        return TrainConfig(model=self.combine, dim=self.combine_dim, window=self.combine_window, min_count=self.min_count,
+                           workers=self.workers, seed=self.seed, max_memory=self.max_memory)
+
     def to_dict(self) -> dict[str, Any]:
         """All parameters that shaped the model (each model's own: fastText's subword settings only
         for fastText, GloVe's and PPMI-SVD's only for them)."""
         data = asdict(self)
-        for name in (*_UNUSED[self.model], "max_memory"):
+        unused = _UNUSED[self.model] + (("combine", *_COMBINE_FIELDS) if self.combine == "none" else ())
+        for name in (*unused, "max_memory"):
             del data[name]
         return data
