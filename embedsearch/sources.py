@@ -225,11 +225,21 @@ def _plain_file(source: str, stream: IO[bytes]) -> bool:
 
 
 def _wiki_chunks(stream: IO[bytes], source: str) -> Iterator[Chunk]:
+    from xml.etree.ElementTree import ParseError
+
     from gensim.corpora.wikicorpus import extract_pages  # the ingest path may import gensim
 
     batch: list[str] = []
     size = 0
-    for _title, text, _pageid in extract_pages(stream, filter_namespaces=("0",)):
+    pages = extract_pages(stream, filter_namespaces=("0",))
+    while True:
+        try:
+            _title, text, _pageid = next(pages)
+        except StopIteration:
+            break
+        except ParseError as exc:  # a dump cut short or damaged: say so rather than fail with a traceback
+            raise SourceError(f"{source}: not a well-formed Wikipedia XML dump ({exc}); "
+                              "it may be truncated (download it again)") from None
         if not text or text.lstrip()[:9].lower() == "#redirect":
             continue
         batch.append(text)

@@ -174,6 +174,19 @@ def test_wikipedia_dump_is_read_with_markup_removed(tmp_path: Path):
     assert "[[" not in text and "{{" not in text and "<page>" not in text
 
 
+def test_a_truncated_wikipedia_dump_is_a_clear_error(tmp_path: Path):
+    """Found by the fuzz suite: a dump cut short raised the XML parser's own ParseError."""
+    import bz2
+
+    whole = bz2.decompress(gensim_data("testcorpus.xml.bz2").read_bytes())
+    for cut in (b"<mediawiki", whole[: len(whole) // 2]):
+        source = tmp_path / "dump.xml"
+        source.write_bytes(cut)
+        with pytest.raises(SourceError, match="dump.xml: not a well-formed Wikipedia XML dump .* truncated"):
+            embedsearch.ingest([source], tmp_path / "out", workers=1)
+        assert not (tmp_path / "out").exists()
+
+
 def test_open_corpus_rejects_what_is_not_a_corpus(tmp_path: Path):
     with pytest.raises(SourceError, match="not a directory"):
         embedsearch.open_corpus(tmp_path / "missing")
