@@ -33,6 +33,7 @@ from .results import (  # noqa: F401  (re-exported: they were defined here)
     StoreInfo,
 )
 from .store import StoreFiles
+from .store.index import exact_scores
 from .store.subwords import SubwordModel
 from .text.pipeline import CompiledPipeline, Pipeline
 
@@ -357,7 +358,8 @@ class Store(KeyedVectorsAPI):
         if rows is not None:  # a word list: every candidate scored exactly, no index needed
             if not len(rows):
                 return []
-            return self._top_of_scores(np.asarray(self.vectors[rows] @ self._unit(query)), k, exclude, rows)
+            scores = exact_scores(self.vectors, self._unit(query)[None, :], np.asarray(rows)[None, :])[0]
+            return self._top_of_scores(scores, k, exclude, rows)
         wanted = min(k + len(exclude), len(self))
         if composed and not self._files.index_meta.get("exact", False):
             wanted = min(max(wanted, _POOL), len(self))

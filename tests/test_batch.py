@@ -34,6 +34,26 @@ def test_whole_vocabulary_equals_single_queries(lee_store: Path):
             np.testing.assert_allclose([n.score for n in row.neighbors], [n.score for n in single], atol=1e-5)
 
 
+def test_scores_are_the_same_bits_on_one_thread_or_two_and_alone_or_in_a_batch(lee_store: Path):
+    """A float32 GEMM's last bits depend on how many threads split it (FAISS's BLAS on one thread
+    and on two disagreed on 12 of the Lee store's 2,859 rows): a Dask worker, limited to one BLAS
+    thread, then exported other bytes than a local run. Rescored, every path gives one answer."""
+    import faiss  # noqa: F401  (loaded first, so that threadpool_limits reaches its BLAS too)
+    from threadpoolctl import threadpool_limits
+
+    with embedsearch.open_store(lee_store) as store:
+        runs = {}
+        for threads in (1, 2):
+            with threadpool_limits(limits=threads):
+                runs[threads] = list(neighbors_of(store, k=5, batch_size=256))
+        assert runs[1] == runs[2]
+        vocabulary = store.vocabulary()
+        for number in range(0, len(store), 50):  # one query alone takes numpy's path, not FAISS's
+            scores, ids = store.search_vectors(np.asarray(store.vectors[number : number + 1]), 6)
+            alone = [(vocabulary[i], s) for i, s in zip(ids[0].tolist(), scores[0].tolist()) if i != number][:5]
+            assert alone == [(n.word, n.score) for n in runs[2][number].neighbors]
+
+
 def test_word_lists_go_through_the_pipeline_and_mark_unknown_words(toy_store: Path):
     with embedsearch.open_store(toy_store) as store:
         rows = list(neighbors_of(store, ["Apple", "nosuchword", "new york"], k=2))

@@ -685,7 +685,8 @@ def test_the_query_path_never_imports_training_code(lee_store: Path):
 
 @pytest.mark.parametrize("rows,queries,k", [(1000, 1, 10), (1000, 7, 1), (4099, 33, 25), (300, 5, 80), (65, 2, 3)])
 def test_batched_exact_search_is_a_full_sort(rows: int, queries: int, k: int):
-    """The micro-batch's top-k equals sorting every score (best first, equal scores by row), ties included."""
+    """The micro-batch's top-k equals sorting every score (best first, equal scores by row), ties
+    included; a score is the float64 sum rounded to float32, as every search path returns it."""
     from embedsearch.serve.engine import flat_top_k
 
     rng = np.random.default_rng(rows + queries)
@@ -695,7 +696,7 @@ def test_batched_exact_search_is_a_full_sort(rows: int, queries: int, k: int):
     block = np.vstack([vectors[3], rng.standard_normal((queries - 1, 8))]).astype(np.float32)[:queries]
     scores, ids = flat_top_k(vectors, block, k)
     for row in range(queries):
-        every = vectors @ block[row] if queries == 1 else (vectors @ block.T)[:, row]
+        every = (vectors.astype(np.float64) @ block[row].astype(np.float64)).astype(np.float32)
         expected = np.lexsort((np.arange(rows), -every))[:k]
         assert ids[row].tolist() == expected.tolist()
         np.testing.assert_array_equal(scores[row], every[expected])

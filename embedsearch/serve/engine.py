@@ -31,6 +31,7 @@ from ..errors import ConfigError, EmbedsearchError, ExpressionError, QueryError
 from ..expression import is_plain, parse_expression
 from ..plot import pca_2d
 from ..query import Neighbor, QueryTerm, SimilarResult, Store
+from ..store.index import SCORE_MARGIN, exact_scores, rescore_top_k
 
 # As in query.py: candidates an approximate index supplies for composed queries, rescored exactly.
 _POOL = 200
@@ -158,22 +159,26 @@ def select_top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 def flat_top_k(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-``k`` by inner product for a block of queries: one matrix product and
-    :func:`select_top_k`. One query is a matrix-vector product exactly as ``Store.similar`` computes
-    it (``vectors @ query``), so a request answered alone gets bit-identical scores."""
+    :func:`select_top_k` find ``SCORE_MARGIN`` more candidates than ``k``, which are rescored as
+    ``Store.similar`` rescores its own (:func:`~embedsearch.store.index.rescore_top_k`), so a query
+    gets bit-identical scores whether it was answered alone or in a batch."""
     rows = np.asarray(vectors)
+    wide = min(k + SCORE_MARGIN, len(rows))
     if len(queries) == 1:
-        return select_top_k((rows @ queries[0])[:, None], k)
-    chunk = max(1, _MAX_SCORES // max(len(rows), 1))
-    parts = [select_top_k(rows @ queries[i : i + chunk].T, k) for i in range(0, len(queries), chunk)]
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+        _, ids = select_top_k((rows @ queries[0])[:, None], wide)
+    else:
+        chunk = max(1, _MAX_SCORES // max(len(rows), 1))
+        ids = np.concatenate([select_top_k(rows @ queries[i : i + chunk].T, wide)[1]
+                              for i in range(0, len(queries), chunk)])
+    return rescore_top_k(rows, queries, ids, k)
 
 
 def similar_many(store: Store, items: Sequence[Composed], ks: Sequence[int]) -> list[SimilarResult | EmbedsearchError]:
     """The neighbours of many composed queries from ONE search call; a failing query gets its error.
 
     Each row is searched for the most candidates any row needs, then cut to its own ``k`` after
-    leaving out its own words, so every row's answer is the one ``Store.similar`` gives (scores may
-    differ in the last float bit: a matrix product rounds differently from a matrix-vector one).
+    leaving out its own words, so every row's answer is the one ``Store.similar`` gives, to the bit
+    (both rescore their candidates with :func:`~embedsearch.store.index.exact_scores`).
     """
     out: list[SimilarResult | EmbedsearchError | None] = [None] * len(items)
     rows: list[np.ndarray] = []
@@ -392,7 +397,7 @@ def similar_among(store: Store, query: str, among: Sequence[str], *, k: int) -> 
     ordered = sorted(candidates)
     if not ordered:
         return RestrictedResult(query, item.terms, [])
-    scores = np.asarray(store.vectors[ordered]) @ direction
+    scores = exact_scores(store.vectors, direction[None, :].astype(np.float32), np.asarray(ordered)[None, :])[0]
     order = np.lexsort((np.asarray(ordered), -scores))[:k]
     return RestrictedResult(query, item.terms,
                             [Neighbor(store.shown(candidates[ordered[i]]), float(scores[i])) for i in order])

@@ -12,7 +12,8 @@
 
 At build time the search parameter is raised until recall@10 against exact search, measured on a
 seeded sample of the vocabulary, reaches the target; the measured figure is stored and ``info``
-shows it. Searches return exact inner products for the ids they return.
+shows it. Searches return exact inner products for the ids they return, computed one way
+(:func:`exact_scores`) whichever index, path or thread count found them.
 """
 from __future__ import annotations
 
@@ -45,6 +46,9 @@ _BATCH_QUERIES = 32
 _ADD_BATCH = 50_000
 _EF_STEPS = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
 _PQ_REFINE = 10
+# Candidates beyond k that exact search rescores: two float32 paths differ in the last bit or so, so
+# only a near-tie of k + 1 ... k + 5 within ~1e-7 could still change which k are returned.
+SCORE_MARGIN = 4
 
 
 @dataclass(frozen=True)
@@ -110,10 +114,40 @@ class Searcher:
 
 
 def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Exact top-k by inner product, in row blocks so memory stays ``n x block`` whatever the vocabulary."""
+    """Exact top-k by inner product, in row blocks so memory stays ``n x block`` whatever the vocabulary.
+
+    The candidates come from a float32 product (BLAS or FAISS), whose last bits depend on how many
+    threads split it; ``SCORE_MARGIN`` more than ``k`` are rescored by :func:`exact_scores`, so the
+    scores and the order returned are the same on one core or two, locally or on a Dask worker.
+    """
     queries = np.ascontiguousarray(queries, dtype=np.float32)
+    k = min(k, len(vectors))
+    _, ids = _candidates(vectors, queries, min(k + SCORE_MARGIN, len(vectors)))
+    return rescore_top_k(vectors, queries, ids, k)
+
+
+def rescore_top_k(vectors: np.ndarray, queries: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The best ``k`` of each query's candidate ``ids`` by :func:`exact_scores`, best first, equal
+    scores by row: ``(scores, ids)``, each ``[n, k]``."""
+    scores, ids = _ordered(exact_scores(vectors, queries, ids), np.asarray(ids, dtype=np.int64))
+    return scores[:, :k], ids[:, :k]
+
+
+def exact_scores(vectors: np.ndarray, queries: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """The inner product of each query with the rows ``ids`` (``[n, m]``; -1 scores -inf), summed in
+    float64 and rounded to float32: float32 products of float32 inputs are exact in float64, so the
+    result is the correctly rounded score, whatever the summation order of the path that found it."""
+    ids = np.asarray(ids, dtype=np.int64)
+    if ids.size == 0:
+        return np.zeros(ids.shape, dtype=np.float32)
+    rows = np.asarray(vectors[np.where(ids >= 0, ids, 0)], dtype=np.float64)
+    scores = np.einsum("nmd,nd->nm", rows, np.asarray(queries, dtype=np.float64)).astype(np.float32)
+    scores[ids < 0] = -np.inf
+    return scores
+
+
+def _candidates(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     n, total = len(queries), len(vectors)
-    k = min(k, total)
     if n == 1 and total <= _FLAT_BLOCK:
         return _top_k_one(np.asarray(vectors) @ queries[0], k)
     if n >= _BATCH_QUERIES and k > 0:
@@ -176,7 +210,7 @@ def _faiss_top_k(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.n
             scores, ids = faiss.knn(queries, rows, k, faiss.METRIC_INNER_PRODUCT)
         finally:
             faiss.cvar.distance_compute_blas_threshold = before
-    return _ordered(scores, ids)
+    return scores, ids  # ordered by exact_top_k once rescored
 
 
 def _top_k_one(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -207,8 +241,10 @@ class FaissSearcher(Searcher):
         wanted = min(k * _PQ_REFINE if self.kind == "ivfpq" else k, self.index.ntotal)
         scores, ids = self.index.search(queries, wanted)
         if self.kind == "ivfpq":
-            scores, ids = self._rescore(queries, ids, k)
-        return scores, ids
+            return self._rescore(queries, ids, k)
+        # FAISS's own distances differ from exact_scores in the last bit: rescored, a word pair
+        # scores the same bits whichever index found it
+        return rescore_top_k(self.vectors, queries, ids, k)
 
     def _rescore(self, queries: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """PQ distances are approximate: rescore the candidates exactly from the stored rows."""
@@ -219,7 +255,7 @@ class FaissSearcher(Searcher):
             if not len(candidates):
                 continue
             ordered = np.sort(candidates)  # sorted rows read a memory map sequentially
-            exact = np.asarray(self.vectors[ordered]) @ query
+            exact = exact_scores(self.vectors, query[None, :], ordered[None, :])[0]
             best = np.argsort(-exact, kind="stable")[:k]
             out_scores[row, : len(best)] = exact[best]
             out_ids[row, : len(best)] = ordered[best]
