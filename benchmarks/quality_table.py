@@ -290,7 +290,7 @@ def settings(config: dict[str, Any]) -> str:
     if model == "fasttext":
         text += f", n-grams {config['minn']}-{config['maxn']}, {config['bucket']:,} buckets"
     text += ", w + c" if config.get("add_context") else ""
-    if config.get("combine", "none") != "none":
+    if config.get("combine") not in (None, "none"):
         text += (f"; + {config['combine']} {config['combine_dim']}d, window {config['combine_window']}, "
                  f"{config['combine_weight']:g} of each cosine")
     return text

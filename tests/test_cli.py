@@ -42,7 +42,8 @@ def test_ingest_then_train_then_query(run, tmp_path: Path, lee_text: Path):
                  "--workers", "1", "--json")
     assert result.exit_code == 0, result.output
     trained = json.loads(result.stdout)
-    assert trained["dim"] == 16 and trained["words"] > 1000 and len(trained["epochs"]) == 2
+    # CBOW's default combines PPMI-SVD: 16 + 16 dims
+    assert trained["dim"] == 32 and trained["words"] > 1000 and len(trained["epochs"]) == 2
     result = run("similar", "-s", str(store), "Government", "-k", "3")
     assert result.exit_code == 0 and len(result.output.strip().splitlines()) == 3
 

@@ -98,8 +98,14 @@ def test_defaults_follow_the_architecture():
     assert (skipgram.window, skipgram.sample, skipgram.negative, skipgram.alpha) == (5, 1e-3, 10, 0.025)
     assert cbow.add_context is True and skipgram.add_context is False  # w + c: measured for CBOW only
     assert embedsearch.TrainConfig(add_context=False).add_context is False
-    fasttext = embedsearch.TrainConfig(model="fasttext", arch="skipgram")
-    assert (fasttext.window, fasttext.sample, fasttext.negative) == (5, 1e-3, 5)
+    assert (cbow.dim, cbow.epochs, cbow.combine, cbow.combine_window, cbow.combine_dim, cbow.combine_weight) == \
+        (200, 15, "ppmi-svd", 10, 200, 0.25)
+    assert skipgram.combine == "none" and embedsearch.TrainConfig(combine="none").combined_config() is None
+    # fastText's own defaults, the best FastText row measured (docs/quality.md)
+    fasttext = embedsearch.TrainConfig(model="fasttext")
+    assert (fasttext.arch, fasttext.dim, fasttext.epochs) == ("skipgram", 100, 5)
+    assert (fasttext.window, fasttext.sample, fasttext.negative, fasttext.alpha) == (5, 1e-4, 5, 0.05)
+    assert embedsearch.TrainConfig(model="fasttext", arch="cbow").window == 5
     assert embedsearch.TrainConfig(model="fasttext", arch="skipgram", negative=12).negative == 12
     assert embedsearch.TrainConfig(arch="skipgram", alpha=0.01, window=2, negative=3, sample=0.0).to_dict() == {
         **skipgram.to_dict(), "alpha": 0.01, "window": 2, "negative": 3, "sample": 0.0}
@@ -139,7 +145,10 @@ def test_a_combined_store_answers_the_weighted_mean_of_its_two_models(tmp_path: 
         params = both.info().model["params"]
         assert (params["combine"], params["combine_window"], params["combine_dim"], params["combine_weight"]) == \
             ("ppmi-svd", 4, 16, weight)
-        assert len(both.info().model["epochs"]) == 5 + 1  # Word2Vec's epochs, then the SVD
+        model = both.info().model
+        assert len(model["epochs"]) == 5  # Word2Vec's; the count model's own record beside them
+        assert model["combined"]["model"] == "ppmi-svd" and model["combined"]["dims"] == [24, 40]
+        assert model["combined"]["weight"] == weight and len(model["combined"]["epochs"]) == 1
 
 
 @pytest.mark.parametrize(("options", "message"), [

@@ -297,20 +297,23 @@ def tokenize(ctx: click.Context, text: tuple[str, ...], pipeline_spec: str | Non
               show_default=True,
               help="word2vec (gensim), fasttext (Facebook's fastText, with subwords for unseen words), or the "
                    "count-based glove and ppmi-svd (docs/count-models.md).")
-@click.option("--arch", type=click.Choice(["skipgram", "cbow"]), default="cbow", show_default=True,
-              help="cbow (the default, with w + c: best measured quality per minute) or skipgram.")
-@click.option("--dim", type=click.IntRange(min=1), default=200, show_default=True, help="Vector dimensions.")
+@click.option("--arch", type=click.Choice(["skipgram", "cbow"]), default=None,
+              help="cbow or skipgram. Default: cbow (with w + c and --combine ppmi-svd: the best measured "
+                   "quality in under 10 minutes); fasttext: skipgram (fastText's own default).")
+@click.option("--dim", type=click.IntRange(min=1), default=None,
+              help="Vector dimensions. Default: 200 (fasttext: 100); a combined store has --dim + --combine-dim.")
 @click.option("--window", type=click.IntRange(min=1), default=None,
-              help="Context window (words each side). Default: 8 for cbow, 5 for skipgram and ppmi-svd, 10 for glove.")
+              help="Context window (words each side). Default: 8 for cbow, 5 for skipgram, fasttext and ppmi-svd, 10 for glove.")
 @click.option("--min-count", type=click.IntRange(min=1), default=5, show_default=True, help="Ignore rarer words.")
 @click.option("--negative", type=click.IntRange(min=1), default=None,
               help="Negative samples. Default: 10 for word2vec skipgram, else 5. ppmi-svd: the shift k "
                    "(PMI - log k), default 1.")
 @click.option("--sample", type=click.FloatRange(min=0, max=1, max_open=True), default=None,
-              help="Down-sampling threshold for frequent words. Default: 1e-4 for cbow, 1e-3 for skipgram.")
-@click.option("--epochs", type=click.IntRange(min=1), default=15, show_default=True, help="Passes (glove: AdaGrad epochs).")
+              help="Down-sampling threshold for frequent words. Default: 1e-4 for cbow and fasttext, 1e-3 for skipgram.")
+@click.option("--epochs", type=click.IntRange(min=1), default=None,
+              help="Passes (glove: AdaGrad epochs). Default: 15 (fasttext: 5).")
 @click.option("--alpha", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Initial learning rate. Default: 0.05 for cbow, 0.025 for skipgram (as word2vec.c), 0.05 for glove.")
+              help="Initial learning rate. Default: 0.05 for cbow, 0.025 for skipgram (as word2vec.c), 0.05 for fasttext and glove.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Training threads. Default: all cores.")
 @click.option("--seed", type=click.IntRange(min=0, max=2**32 - 1), default=1, show_default=True,
               help="Random seed (word2vec, glove, ppmi-svd; fastText takes none). Reproducible only with --workers 1 (ppmi-svd: always).")
@@ -334,7 +337,7 @@ def tokenize(ctx: click.Context, text: tuple[str, ...], pipeline_spec: str | Non
 @click.option("--combine", type=click.Choice(["none", "ppmi-svd", "glove"]), default=None,
               help="word2vec: also train this count model on the same corpus and join its vectors to the store's, "
                    "so that every cosine is the weighted mean of the two models' (docs/quality.md). "
-                   "Default: none.")
+                   "Default: ppmi-svd for cbow, none for skipgram.")
 @click.option("--combine-window", type=click.IntRange(min=1), default=10, show_default=True,
               help="--combine: the count model's window.")
 @click.option("--combine-dim", type=click.IntRange(min=1), default=None,
@@ -351,8 +354,9 @@ def tokenize(ctx: click.Context, text: tuple[str, ...], pipeline_spec: str | Non
 @click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
 @json_option
 @click.pass_obj
-def train(progress: ProgressPrinter, corpus: Path, output: Path, model: str, arch: str, dim: int, window: int | None,
-          min_count: int, negative: int | None, sample: float | None, epochs: int, alpha: float | None,
+def train(progress: ProgressPrinter, corpus: Path, output: Path, model: str, arch: str | None, dim: int | None,
+          window: int | None, min_count: int, negative: int | None, sample: float | None, epochs: int | None,
+          alpha: float | None,
           workers: int | None, seed: int, minn: int, maxn: int, bucket: int, x_max: float, weighting_alpha: float,
           cds: float, eig: float, add_context: bool | None, combine: str | None, combine_window: int,
           combine_dim: int | None, combine_weight: float, max_memory: float | None, loss: bool, contexts: int,

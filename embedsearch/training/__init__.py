@@ -138,6 +138,9 @@ def _publish(trained: TrainedVectors, corpus: Corpus, config: TrainConfig, outpu
              index: str | IndexOptions, overwrite: bool, contexts: int, postprocess: Any,
              progress: ProgressCallback) -> None:
     extra_meta = dict(trained.extra_meta or {})
+    from .combine import COMBINED_KEY
+
+    combined = {COMBINED_KEY: extra_meta.pop(COMBINED_KEY)} if COMBINED_KEY in extra_meta else {}
     tables = {}
     if contexts:
         from ..rerank.contexts import collect_contexts, context_rows
@@ -157,6 +160,7 @@ def _publish(trained: TrainedVectors, corpus: Corpus, config: TrainConfig, outpu
             "train_seconds": round(seconds, 3),
             "corpus_words": trained.corpus_words,
             "epochs": [asdict(e) for e in trained.epochs],
+            **combined,
         },
         pipeline=corpus.pipeline.to_dict(),
         artifacts=corpus.artifacts(),  # the pipeline's learned models (phrases, subwords), for queries

@@ -14,11 +14,16 @@ similarity set (docs/quality.md).
 """
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import numpy as np
 
 from ..errors import TrainingError
 from ..store.writer import unit_rows
-from .results import EpochStats, TrainedVectors
+from .results import TrainedVectors
+
+# Where the count model's record travels (TrainedVectors.extra_meta) until it joins the store's "model".
+COMBINED_KEY = "combined"
 
 
 def combine_vectors(main: TrainedVectors, count: TrainedVectors, *, weight: float, label: str) -> TrainedVectors:
@@ -37,9 +42,9 @@ def combine_vectors(main: TrainedVectors, count: TrainedVectors, *, weight: floa
     # store normalises its row again.
     joined = np.concatenate([unit_rows(main.vectors)[0] * np.float32(np.sqrt(1.0 - weight)),
                              unit_rows(count.vectors[order])[0] * np.float32(np.sqrt(weight))], axis=1)
-    offset = len(main.epochs)
-    epochs = main.epochs + [EpochStats(offset + e.epoch, e.seconds, e.words_per_second, e.loss) for e in count.epochs]
-    extra = {**main.extra_meta, **{key: value for key, value in count.extra_meta.items() if key not in main.extra_meta}}
+    # The epochs stay the main model's; the count model's own record goes with the store's model.
+    combined = {"model": label, "backend": count.backend, "weight": weight, "dims": [main.vectors.shape[1], joined.shape[1]],
+                "epochs": [asdict(e) for e in count.epochs], **count.extra_meta}
     return TrainedVectors(words=main.words, counts=main.counts, vectors=joined, corpus_words=main.corpus_words,
-                          epochs=epochs, backend=f"{main.backend} + {count.backend}", arrays=main.arrays,
-                          extra_meta=extra)
+                          epochs=main.epochs, backend=f"{main.backend} + {count.backend}", arrays=main.arrays,
+                          extra_meta={**main.extra_meta, COMBINED_KEY: combined})

@@ -18,9 +18,18 @@ ARCH_DEFAULTS: dict[str, dict[str, float]] = {
     "cbow": {"window": 8, "sample": 1e-4, "negative": 5, "alpha": 0.05},
     "skipgram": {"window": 5, "sample": 1e-3, "negative": 10, "alpha": 0.025},
 }
-# FastText skip-gram keeps 5 negative samples: its row in the README's table was measured with 5,
-# and 10 would lengthen the slowest training offered (~10 min) for a gain measured on Word2Vec only.
-FASTTEXT_DEFAULTS: dict[str, float] = {"negative": 5}
+# What ``None`` means for architecture, dimensions and epochs, by model. FastText takes fastText's
+# own defaults (skip-gram, 100 dims, 5 epochs; below: window 5, 5 negatives, sample 1e-4, learning
+# rate 0.05): on 17M words of Wikipedia they scored 57.2% / WS353 0.645 / SimLex 0.316 / MEN 0.673
+# in 9.8 min, against 56.6% / 0.611 / 0.285 / 0.603 with Word2Vec's skip-gram settings and 60.1% /
+# 0.556 / 0.252 / 0.573 for its CBOW (docs/quality.md); CBOW's 200 dims and 15 epochs would take ~30 min.
+MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
+    "word2vec": {"arch": "cbow", "dim": 200, "epochs": 15},
+    "fasttext": {"arch": "skipgram", "dim": 100, "epochs": 5},
+    "glove": {"arch": "cbow", "dim": 200, "epochs": 15},
+    "ppmi-svd": {"arch": "cbow", "dim": 200, "epochs": 15},
+}
+FASTTEXT_DEFAULTS: dict[str, float] = {"window": 5, "negative": 5, "sample": 1e-4, "alpha": 0.05}
 # The count-based models (docs/count-models.md). GloVe: the paper's symmetric window of 10 and
 # glove.c's learning rate, W + W~ (glove.c's default output); PPMI-SVD: Levy, Goldberg & Dagan
 # (2015)'s window 5, no shift (k = 1, their advice for SVD), p = 0.5, and w + c, which measured
@@ -39,8 +48,11 @@ WORD2VEC_W_PLUS_C = ("cbow",)
 # unseen word, built from subwords, has no count vector to join.
 COMBINE_MODELS = ("none", *COUNT_MODELS)
 COMBINE_DEFAULTS: dict[str, Any] = {"combine_window": 10, "combine_weight": 0.25}
-# Word2Vec architectures combined by default, and with what.
-WORD2VEC_COMBINE: dict[str, str] = {}
+# Word2Vec architectures combined by default, and with what: CBOW with PPMI-SVD at window 10 and a
+# quarter of each cosine, which on 17M words of Wikipedia gained on analogies, WS353 and MEN (both
+# past 0.70) and on nine similarity sets that choose nothing, for 0.01 of SimLex and ~2.5 more
+# minutes of training (docs/quality.md, "Combining a count model"). Skip-gram is unmeasured.
+WORD2VEC_COMBINE: dict[str, str] = {"cbow": "ppmi-svd"}
 _COMBINE_FIELDS = ("combine_window", "combine_dim", "combine_weight")
 # Settings each kind of model does not use, left out of the store's record of its parameters.
 _UNUSED: dict[str, tuple[str, ...]] = {
@@ -62,21 +74,24 @@ LIMITS: dict[str, float] = {
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How to train. Settings left ``None`` take their architecture's default (:data:`ARCH_DEFAULTS`).
+    """How to train. Settings left ``None`` take their model's and architecture's defaults
+    (:data:`MODEL_DEFAULTS`, :data:`ARCH_DEFAULTS`, :data:`FASTTEXT_DEFAULTS`, :data:`COUNT_DEFAULTS`).
 
-    The defaults are CBOW, 200 dims, 15 epochs, with word2vec.c's ``demo-word.sh`` setting (window
-    8, sample 1e-4, learning rate 0.05; 5 negative samples instead of 25), storing ``w + c``
-    (``add_context``: the input plus the output vectors), which measured +4.9 points of analogy and
-    higher WS353, SimLex and MEN on the same corpus at no training cost. Chosen from measurements
-    on 17M words of Wikipedia (``benchmarks/quality_table.py``, medians of 3 seeds): against
-    skip-gram at 100 dims, window 5, sample 1e-3, 5 epochs (the previous defaults) they score
-    higher on Google analogies (43.7% vs 37.2%), WordSim-353, SimLex-999 and MEN, in about the same
-    training time on 2 cores (~3.7 min). ``arch="skipgram"`` defaults to window 5, sample 1e-3, 10
-    negative samples (5 for fastText, :data:`FASTTEXT_DEFAULTS`) and learning rate 0.025.
+    The defaults are Word2Vec CBOW, 200 dims, 15 epochs, with word2vec.c's ``demo-word.sh`` setting
+    (window 8, sample 1e-4, learning rate 0.05; 5 negative samples instead of 25), storing ``w + c``
+    (``add_context``: the input plus the output vectors), combined with PPMI-SVD (``combine``:
+    window 10, 200 dims, a quarter of each cosine; the store has 400 dims). Chosen from measurements
+    on 17M words of Wikipedia (``benchmarks/quality_table.py``, medians of 3 seeds, docs/quality.md):
+    w + c gained on all four quality sets at no training cost, the count model on analogies,
+    WordSim-353 and MEN for a little SimLex-999, in about 6 minutes on 2 cores in all.
+    ``arch="skipgram"`` defaults to window 5, sample 1e-3, 10 negative samples and learning rate
+    0.025, storing ``w`` alone, uncombined.
 
     ``model="fasttext"`` trains Facebook's fastText with character n-grams of ``minn..maxn``
-    characters hashed into ``bucket`` rows (``maxn=0``: no subwords); fastText has no seed, so it
-    is reproducible only with ``workers=1``.
+    characters hashed into ``bucket`` rows (``maxn=0``: no subwords), by default with fastText's
+    own settings (skip-gram, 100 dims, 5 epochs, window 5, 5 negatives, sample 1e-4, learning rate
+    0.05), the best FastText row measured; fastText has no seed, so it is reproducible only with
+    ``workers=1``.
 
     ``model="glove"`` and ``model="ppmi-svd"`` are count-based (docs/count-models.md): both count
     co-occurrences within ``window`` words (GloVe weights a pair at distance d by 1/d).
@@ -98,13 +113,13 @@ class TrainConfig:
     """
 
     model: str = "word2vec"
-    arch: str = "cbow"
-    dim: int = 200
+    arch: str | None = None  # None: by model (MODEL_DEFAULTS: cbow; fasttext: skipgram), as are dim and epochs
+    dim: int | None = None
     window: int | None = None  # None: by arch (ARCH_DEFAULTS), as are negative, sample and alpha
     min_count: int = 5
     negative: int | None = None
     sample: float | None = None
-    epochs: int = 15
+    epochs: int | None = None
     alpha: float | None = None
     min_alpha: float = 0.0001
     workers: int = field(default_factory=default_workers)
@@ -127,6 +142,9 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.model not in MODELS:
             raise ConfigError(f"model must be one of {', '.join(MODELS)}, got {self.model!r}")
+        for name, value in MODEL_DEFAULTS[self.model].items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
         if self.arch not in ARCHS:
             raise ConfigError(f"arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
         w_plus_c = self.model == "word2vec" and self.arch in WORD2VEC_W_PLUS_C
