@@ -188,3 +188,24 @@ def test_combining_refuses_models_that_know_different_words():
         combine_vectors(trained(["a", "b"]), trained(["a", "c"]), weight=0.5, label="ppmi-svd")
     with pytest.raises(TrainingError, match="vocabulary differs"):
         combine_vectors(trained(["a", "b"]), trained(["a", "b", "c"]), weight=0.5, label="ppmi-svd")
+
+
+def test_the_default_combination_fits_a_small_vocabulary(tmp_path: Path):
+    """The default CBOW training joins a 200-dim SVD, which a corpus of 60 words cannot have: it
+    gets 59 dims and a warning after Word2Vec trains, not an error, and the store says so."""
+    words = [f"w{i}" for i in range(60)]
+    rng = np.random.default_rng(3)
+    text = tmp_path / "small.txt"
+    text.write_text("\n".join(" ".join(rng.choice(words, 15)) for _ in range(400)), encoding="utf-8")
+    corpus = embedsearch.ingest([text], tmp_path / "corpus", workers=1)
+    events = []
+    result = embedsearch.train(corpus, tmp_path / "store", config=embedsearch.TrainConfig(epochs=1, workers=1),
+                               contexts=0, progress=events.append)
+    warnings = [e.message for e in events if e.stage == "warning"]
+    assert warnings == ["--combine ppmi-svd: 59 dims, not 200, as the vocabulary has 60 words"]
+    assert result.dim == 200 + 59 and result.config.combine_dim == 59
+    with embedsearch.open_store(tmp_path / "store") as store:
+        assert store.info().model["params"]["combine_dim"] == 59
+        assert store.info().model["combined"]["dims"] == [200, 259]
+    with pytest.raises(embedsearch.TrainingError, match="must be less than the vocabulary size"):
+        embedsearch.train(corpus, tmp_path / "svd", config=embedsearch.TrainConfig(model="ppmi-svd"), contexts=0)

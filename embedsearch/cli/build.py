@@ -341,7 +341,8 @@ def tokenize(ctx: click.Context, text: tuple[str, ...], pipeline_spec: str | Non
 @click.option("--combine-window", type=click.IntRange(min=1), default=10, show_default=True,
               help="--combine: the count model's window.")
 @click.option("--combine-dim", type=click.IntRange(min=1), default=None,
-              help="--combine: the count model's dimensions (the store has --dim + these). Default: --dim.")
+              help="--combine: the count model's dimensions (the store has --dim + these). Default: --dim "
+                   "(ppmi-svd: at most one fewer than the vocabulary's words, with a warning).")
 @click.option("--combine-weight", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True), default=0.25,
               show_default=True, help="--combine: the count model's share of every cosine.")
 @click.option("--max-memory", type=click.FloatRange(min=0, min_open=True), default=None,

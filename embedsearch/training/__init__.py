@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,7 @@ import numpy as np
 
 from ..corpus import Corpus, open_corpus
 from ..errors import ConfigError, TrainingError
-from ..progress import ProgressCallback, ignore_progress
+from ..progress import Progress, ProgressCallback, ignore_progress
 from ..resources import check_disk, check_memory
 from ..store import write_store
 from ..store.generations import store_writing
@@ -71,7 +71,7 @@ def train(
         if config.combined_config() is not None:
             check_training_resources(corpus, config.combined_config(), output)
         started = time.perf_counter()
-        trained = _train_backend(corpus, config, progress, scratch)
+        trained, config = _train_backend(corpus, config, progress, scratch)
         if not np.isfinite(trained.vectors).all():
             raise TrainingError(f"training diverged: the vectors hold NaN or infinite values (alpha={config.alpha}); "
                                 "lower --alpha (word2vec uses 0.025 to 0.05)")
@@ -105,15 +105,26 @@ def check_training_resources(corpus: Corpus, config: TrainConfig, output: Path) 
     check_disk(output.absolute().parent, disk, f"the store ({shape})", hint)
 
 
-def _train_backend(corpus: Corpus, config: TrainConfig, progress: ProgressCallback, scratch: Path) -> TrainedVectors:
+def _train_backend(corpus: Corpus, config: TrainConfig, progress: ProgressCallback,
+                   scratch: Path) -> tuple[TrainedVectors, TrainConfig]:
+    """The trained vectors, and the configuration they were trained with (a combined SVD's dims capped)."""
     trained = _train_one(corpus, config, progress, scratch)
     count_config = config.combined_config()
     if count_config is None:
-        return trained
+        return trained, config
     from .combine import combine_vectors
 
+    if count_config.model == "ppmi-svd" and count_config.dim >= len(trained.words):
+        # A truncated SVD has fewer components than words. The combination is on by default, so a
+        # small corpus (a few hundred words) must not fail after Word2Vec has trained: it gets as
+        # many as its vocabulary allows, and the store records that figure.
+        dim = max(1, len(trained.words) - 1)
+        progress(Progress("warning", 0, None, "", f"--combine {count_config.model}: {dim} dims, not {count_config.dim}, "
+                                                  f"as the vocabulary has {len(trained.words):,} words"))
+        config = replace(config, combine_dim=dim)
+        count_config = config.combined_config()
     counted = _train_one(corpus, count_config, progress, scratch)
-    return combine_vectors(trained, counted, weight=float(config.combine_weight), label=count_config.model)
+    return combine_vectors(trained, counted, weight=float(config.combine_weight), label=count_config.model), config
 
 
 def _train_one(corpus: Corpus, config: TrainConfig, progress: ProgressCallback, scratch: Path) -> TrainedVectors:
