@@ -21,8 +21,8 @@ ARCH_DEFAULTS: dict[str, dict[str, float]] = {
 # What ``None`` means for architecture, dimensions and epochs, by model. FastText takes fastText's
 # own defaults (skip-gram, 100 dims, 5 epochs; below: window 5, 5 negatives, sample 1e-4, learning
 # rate 0.05): on 17M words of Wikipedia they scored 57.2% / WS353 0.645 / SimLex 0.316 / MEN 0.673
-# in 9.8 min, against 56.6% / 0.611 / 0.285 / 0.603 with Word2Vec's skip-gram settings and 60.1% /
-# 0.556 / 0.252 / 0.573 for its CBOW (docs/quality.md); CBOW's 200 dims and 15 epochs would take ~30 min.
+# in 9.8 min, against 56.6% / 0.611 / 0.285 / 0.603 with Word2Vec's skip-gram settings and 59.9% /
+# 0.585 / 0.249 / 0.584 for its CBOW (docs/quality.md); CBOW's 200 dims and 15 epochs would take ~30 min.
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "word2vec": {"arch": "cbow", "dim": 200, "epochs": 15},
     "fasttext": {"arch": "skipgram", "dim": 100, "epochs": 5},
@@ -50,7 +50,7 @@ COMBINE_MODELS = ("none", *COUNT_MODELS)
 COMBINE_DEFAULTS: dict[str, Any] = {"combine_window": 10, "combine_weight": 0.25}
 # Word2Vec architectures combined by default, and with what: CBOW with PPMI-SVD at window 10 and a
 # quarter of each cosine, which on 17M words of Wikipedia gained on analogies, WS353 and MEN (both
-# past 0.70) and on nine similarity sets that choose nothing, for 0.01 of SimLex and ~2.5 more
+# past 0.70) and on nine similarity sets that choose nothing, for 0.01 of SimLex and under 2 more
 # minutes of training (docs/quality.md, "Combining a count model"). Skip-gram is unmeasured.
 WORD2VEC_COMBINE: dict[str, str] = {"cbow": "ppmi-svd"}
 _COMBINE_FIELDS = ("combine_window", "combine_dim", "combine_weight")
@@ -136,7 +136,7 @@ class TrainConfig:
     max_memory: float | None = None  # GiB; count-based models only; None: 90% of the memory available
     combine: str | None = None  # word2vec only: "none", "ppmi-svd" or "glove"; None: by arch (WORD2VEC_COMBINE)
     combine_window: int | None = None  # the combined count model's window (default 10)
-    combine_dim: int | None = None  # its dimensions (default: dim)
+    combine_dim: int | None = None  # its dimensions (default: dim; a PPMI-SVD gets at most the vocabulary size - 1)
     combine_weight: float | None = None  # its share of every cosine, in (0, 1) (default 0.25)
 
     def __post_init__(self) -> None:
