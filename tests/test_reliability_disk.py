@@ -73,7 +73,7 @@ def commands(tiny: dict[str, Path], mnt: Path) -> dict[str, list[str]]:  # noqa:
     return {
         "ingest": ["ingest", str(tiny["text"]), "-o", str(mnt / "corpus"), "--workers", "1"],
         "train": ["train", str(tiny["corpus"]), "-o", str(mnt / "new"), "--dim", "64", "--min-count", "1", "--epochs",
-                  "1", "--workers", "1"],
+                  "1", "--workers", "1", "--combine-dim", "8"],  # the default PPMI-SVD join, within 22 words
         "import": ["import", str(files / "big_vectors.txt"), "-o", str(mnt / "imported")],
         "export-vectors": ["export", "vectors", "-s", str(tiny["store"]), "-o", str(mnt / "vectors.txt")],
         "export-neighbors": ["export", "neighbors", "-s", str(tiny["store"]), "-o", str(mnt / "neighbors.tsv")],

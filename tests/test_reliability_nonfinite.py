@@ -175,9 +175,9 @@ def test_training_that_diverges_is_an_error(tiny, tmp_path: Path, monkeypatch: p
     real = training._train_backend
 
     def diverged(*args, **kwargs):
-        trained = real(*args, **kwargs)
+        trained, config = real(*args, **kwargs)
         trained.vectors[0, 0] = np.nan
-        return trained
+        return trained, config
 
     monkeypatch.setattr(training, "_train_backend", diverged)
     config = embedsearch.TrainConfig(dim=8, epochs=1, min_count=1, workers=1)
