@@ -291,7 +291,7 @@ def evaluate_analogies(
 
         if rerank_k < 1:
             raise ConfigError(f"rerank_k must be at least 1, got {rerank_k}")
-        weight = store.reranker.blend_weight if rerank_weight is None else check_rerank_weight(rerank_weight)
+        weight = store.reranker.analogy_weight if rerank_weight is None else check_rerank_weight(rerank_weight)
     for name in names:
         asked = questions[name]
         collapsed += sum(q[3] in (*q[0], *q[1], *q[2]) for q in asked)

@@ -408,7 +408,10 @@ class Store(KeyedVectorsAPI):
         """Reorder ``candidates`` by cosine + weight * fit in the contexts of ``context_words``
         (for an ``analogy``, the words of a, b and c: :meth:`Reranker.analogy_fit`); keep ``k``."""
         reranker = self.reranker
-        weight = reranker.blend_weight if weight is None else check_rerank_weight(weight)
+        if weight is None:
+            weight = reranker.blend_weight if analogy is None else reranker.analogy_weight
+        else:
+            weight = check_rerank_weight(weight)
         rows = self.rows_for(context_words)
         candidate_rows = self.rows_for([n.word for n in candidates])
         wanted = [candidate_rows[n.word] for n in candidates]
@@ -478,7 +481,8 @@ class Store(KeyedVectorsAPI):
         cos'(x, b) * cos'(x, c) / (cos'(x, a) + 1e-6) with cos' = (1 + cos) / 2, as gensim's
         ``most_similar_cosmul`` does. ``rerank`` reorders the top ``rerank_k`` by cosine (or the
         3CosMul score) plus ``rerank_weight`` times their fit in the stored contexts of ``b`` and
-        ``c`` minus their fit in those of ``a`` (:meth:`Reranker.analogy_fit`; see :meth:`similar`).
+        ``c`` minus their fit in those of ``a`` (:meth:`Reranker.analogy_fit`; see :meth:`similar`);
+        ``rerank_weight`` defaults to the reranker's analogy weight, not its neighbour weight.
         ``among``: answers only from these words.
         """
         self._check_k(k)

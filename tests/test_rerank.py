@@ -641,3 +641,62 @@ def test_resume_needs_a_trained_reranker(tmp_path: Path, lee_store: Path, lee_co
         train_reranker(store, lee_corpus.path, RerankConfig(hidden=8, tokens=100, resume=True))
     with pytest.raises(ConfigError, match="table_learning_rate"):
         RerankConfig(table_learning_rate=0)
+
+
+def _set_manifest(store: Path, **changes) -> None:
+    with updating_store(store) as update:
+        manifest = dict(update.meta["reranker"])
+        for key, value in changes.items():
+            if value is None:
+                manifest.pop(key, None)
+            else:
+                manifest[key] = value
+        update.set_meta("reranker", manifest)
+
+
+def test_analogies_rerank_with_their_own_weight(reranked, tmp_path: Path) -> None:
+    """The analogy fit sums three fits, so analogies take the reranker's analogy weight, not the
+    neighbour one, unless a weight is given; a reranker saved before the key existed gets the default."""
+    from embedsearch.evaluate import evaluate_analogies
+    from embedsearch.rerank.training import DEFAULT_BLEND_WEIGHT
+    from embedsearch.rerank.weights import DEFAULT_ANALOGY_WEIGHT
+
+    store_path, _ = reranked
+    questions = tmp_path / "q.txt"
+    questions.write_text(ANALOGIES, encoding="utf-8")
+    with embedsearch.open_store(store_path) as store:
+        assert store.meta["reranker"]["analogy_weight"] == DEFAULT_ANALOGY_WEIGHT != DEFAULT_BLEND_WEIGHT
+        assert store.analogy("man", "king", "woman", k=3, rerank=True).rerank.weight == DEFAULT_ANALOGY_WEIGHT
+        assert store.analogy("man", "king", "woman", k=3, rerank=True, rerank_weight=0.3).rerank.weight == 0.3
+        assert store.similar("government", k=3, rerank=True).rerank.weight == DEFAULT_BLEND_WEIGHT
+        assert evaluate_analogies(store, questions, restrict=None, rerank=True).rerank.weight == DEFAULT_ANALOGY_WEIGHT
+    older = tmp_path / "older"
+    shutil.copytree(store_path, older)
+    _set_manifest(older, analogy_weight=None, blend_weight=0.4)
+    with embedsearch.open_store(older) as store:
+        assert store.analogy("man", "king", "woman", k=3, rerank=True).rerank.weight == DEFAULT_ANALOGY_WEIGHT
+        assert store.similar("government", k=3, rerank=True).rerank.weight == 0.4
+    output = CliRunner().invoke(main, ["info", "-s", str(older)])
+    assert f"weight 0.4 (analogies: {DEFAULT_ANALOGY_WEIGHT})" in output.output
+
+
+@pytest.mark.parametrize("value", ["0.02", True, 1e9, None])
+def test_a_tampered_analogy_weight_is_refused_on_open(reranked, tmp_path: Path, value) -> None:
+    store_path, _ = reranked
+    copy = tmp_path / "store"
+    shutil.copytree(store_path, copy)
+    from embedsearch.store.generations import live_directory
+    from embedsearch.store.writer import seal_meta
+
+    db = sqlite3.connect(live_directory(copy) / "meta.sqlite")  # as a tamperer would: past the writer's checks
+    (raw,) = db.execute("SELECT value FROM meta WHERE key = 'reranker'").fetchone()
+    db.execute("UPDATE meta SET value = ? WHERE key = 'reranker'", (json.dumps({**json.loads(raw), "analogy_weight": value}),))
+    try:
+        seal_meta(db)
+    except embedsearch.EmbedsearchError:  # the sealer checks too: then the missing checksums must object
+        db.execute("DELETE FROM meta WHERE key = 'checksums'")
+    db.commit()
+    db.close()
+    with pytest.raises(StoreError, match="analogy_weight|checksum"):
+        with embedsearch.open_store(copy) as store:
+            store.analogy("man", "king", "woman", k=3, rerank=True)

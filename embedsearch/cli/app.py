@@ -451,7 +451,8 @@ def rerank_options(function: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--rerank-k", type=click.IntRange(min=1), default=50, show_default=True,
                      help="Candidates drawn by cosine for --rerank."),
         click.option("--rerank-weight", type=float, default=None,
-                     help="Weight of fit (in nats) against cosine. Default: the store's (set when the reranker was trained)."),
+                     help="Weight of fit (in nats) against cosine. Default: the store's (set when the reranker was trained; "
+                          "analogies have their own, smaller one)."),
     ]
     for option in reversed(options):
         function = option(function)

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from ..errors import EmbedsearchError, UnknownWordError
+from ..rerank.weights import DEFAULT_ANALOGY_WEIGHT
 from .app import (
     among_option,
     read_word_list,
@@ -337,6 +338,6 @@ def info(store_path: Path | None, as_json: bool) -> None:
         targets = "its own learned target table" if r.get("targets") == "learned" else "the store's vectors as targets"
         click.echo(f"reranker   BiLSTM {r.get('hidden')} units per direction, {targets}, {r.get('tokens', 0):,} tokens in "
                    f"{r.get('seconds', 0):.0f} s, held-out loss {loss.get('before', 0):.3f} -> {loss.get('after', 0):.3f}, "
-                   f"blend weight {r.get('blend_weight')}")
+                   f"weight {r.get('blend_weight')} (analogies: {r.get('analogy_weight', DEFAULT_ANALOGY_WEIGHT)})")
     click.echo("files      " + ", ".join(f"{name} {size / 1e6:,.1f} MB" for name, size in result.files.items()))
     click.echo(f"created    {result.created_at} with {result.created_with}")

@@ -28,6 +28,7 @@ from ..errors import QueryError, StoreError
 from .contexts import read_contexts
 from .model import OUTPUT, PARAMETERS, LMWeights, encode_slots, fit_scores, own_fit_scores
 from .training import MANIFEST_FORMAT_LEARNED, MANIFEST_FORMATS, MANIFEST_KEY, WEIGHTS_FILE
+from .weights import DEFAULT_ANALOGY_WEIGHT
 
 if TYPE_CHECKING:
     from ..store import StoreFiles
@@ -45,11 +46,12 @@ class Reranker:
     """A store's trained language model with the store's vectors and sampled contexts."""
 
     def __init__(self, weights: LMWeights, vectors: np.ndarray, files: StoreFiles, window: int,
-                 blend_weight: float) -> None:
+                 blend_weight: float, analogy_weight: float = DEFAULT_ANALOGY_WEIGHT) -> None:
         self.weights = weights
         self.vectors = vectors
         self.window = window
-        self.blend_weight = blend_weight
+        self.blend_weight = blend_weight  # of a neighbour's fit (similar --rerank)
+        self.analogy_weight = analogy_weight  # of an analogy candidate's fit (analogy --rerank)
         self._files = files
         self.targets = weights.target_vectors(vectors)
         self._slots: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = {}
@@ -87,9 +89,11 @@ class Reranker:
                                  f"(train it again with `embedsearch rerank train`)")
         window = int(files.meta["contexts"].get("window", manifest["window"]))
         blend = manifest.get("blend_weight", 0.0)
-        if isinstance(blend, bool) or not isinstance(blend, (int, float)) or not np.isfinite(blend):
-            raise StoreError(f"{files.path}: the reranker's blend weight {blend!r} in the metadata is not a finite number")
-        return cls(weights, files.vectors, files, window, float(blend))
+        analogy = manifest.get("analogy_weight", DEFAULT_ANALOGY_WEIGHT)
+        for name, value in (("blend weight", blend), ("analogy weight", analogy)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+                raise StoreError(f"{files.path}: the reranker's {name} {value!r} in the metadata is not a finite number")
+        return cls(weights, files.vectors, files, window, float(blend), float(analogy))
 
     def slots(self, rows: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """Slot vectors of the stored contexts of ``rows`` (pooled; empty if none are stored) and

@@ -25,6 +25,7 @@ from ..resources import check_memory
 from .corpus_ids import IdBlock
 from .model import PAD, TARGETS, LMWeights, WindowBatch, lm_init, lm_loss, lm_loss_and_gradients
 from .optim import Adam, SparseSGD, clip_global_norm
+from .weights import DEFAULT_ANALOGY_WEIGHT
 
 if TYPE_CHECKING:
     from ..corpus import Corpus
@@ -282,6 +283,7 @@ def _train_locked(store_path: Path, source: Corpus, config: RerankConfig, writin
         "window": config.window,
         "dim": int(vectors.shape[1]),
         "blend_weight": DEFAULT_BLEND_WEIGHT,
+        "analogy_weight": DEFAULT_ANALOGY_WEIGHT,
         "config": asdict(config),
         "corpus": str(source.path.absolute()),
         "steps": run.steps,

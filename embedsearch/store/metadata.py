@@ -141,7 +141,7 @@ SCHEMA: dict[str, Check] = {
     "reranker": _object({
         "format": _integer(0, 1_000_000), "file": _text(64, _FILE_NAME), "hidden": _integer(1, 65_536),
         "window": _integer(1, 1_000), "dim": _integer(1, MAX_DIM), "blend_weight": _number(-1e6, 1e6),
-        "targets": _text(16),
+        "analogy_weight": _number(-1e6, 1e6), "targets": _text(16),
     }, required=("format", "file", "hidden", "window")),
     "checksums": _object({"words": _text(64, _HEX64), "meta": _text(64, _HEX64)}, required=("words", "meta")),
     # Mean-centering / all-but-the-top (store/postprocess.py): applied to the stored rows at build
