@@ -47,7 +47,7 @@ _ADD_BATCH = 50_000
 _EF_STEPS = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
 _PQ_REFINE = 10
 # Candidates beyond k that exact search rescores: two float32 paths differ in the last bit or so, so
-# only a near-tie of k + 1 ... k + 5 within ~1e-7 could still change which k are returned.
+# the k returned could differ only if the k-th and the next five scores all lay within ~1e-7.
 SCORE_MARGIN = 4
 
 
