@@ -45,6 +45,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, EmbedsearchError, SourceError, StoreError, install_hint
+from .heap import roomy_heap
 from .progress import Progress, ProgressCallback, ignore_progress
 
 if TYPE_CHECKING:
@@ -273,7 +274,9 @@ def _run_chunks(key: str, settings: Any, chunks: list[Chunk], files: dict[str, I
             corpus._worker_pipeline, corpus._worker_settings, corpus._worker_fast, corpus._worker_seen = state
         try:
             _check_files(files)
-            return [_packed(corpus._process_chunk(chunk)) for chunk in chunks]
+            # Dask's workers fix glibc's malloc thresholds small: see heap.py for the cost.
+            with roomy_heap():
+                return [_packed(corpus._process_chunk(chunk)) for chunk in chunks]
         except EmbedsearchError as exc:
             raise _on_worker(exc) from None
 
