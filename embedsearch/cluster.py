@@ -44,8 +44,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from . import heap
 from .errors import ConfigError, EmbedsearchError, SourceError, StoreError, install_hint
-from .heap import roomy_heap
 from .progress import Progress, ProgressCallback, ignore_progress
 
 if TYPE_CHECKING:
@@ -182,6 +182,7 @@ _states: collections.OrderedDict[str, tuple[Any, Any, Any, set[str]]] = collecti
 # workers with one thread each (``dask worker --nthreads 1``), or, for Korean, as many threads as
 # cores: Kiwi then runs each chunk on all of them, as the local path does.
 _state_lock = threading.Lock()
+_widened: set[str] = set()  # passes whose state holds a heap.widen()
 
 
 def _settings(settings: Any) -> Any:
@@ -268,15 +269,16 @@ def _run_chunks(key: str, settings: Any, chunks: list[Chunk], files: dict[str, I
             corpus._init_worker(replace(settings, threads=nthreads) if threaded else settings)
             state = (corpus._worker_pipeline, corpus._worker_settings, corpus._worker_fast, corpus._worker_seen)
             _states[key] = state
+            # Dask's workers fix glibc's malloc thresholds small (heap.py): wide for the pass.
+            if heap.widen():
+                _widened.add(key)
             while len(_states) > _KEPT_STATES:
-                _states.popitem(last=False)
+                _drop_state(next(iter(_states)))
         else:
             corpus._worker_pipeline, corpus._worker_settings, corpus._worker_fast, corpus._worker_seen = state
         try:
             _check_files(files)
-            # Dask's workers fix glibc's malloc thresholds small: see heap.py for the cost.
-            with roomy_heap():
-                return [_packed(corpus._process_chunk(chunk)) for chunk in chunks]
+            return [_packed(corpus._process_chunk(chunk)) for chunk in chunks]
         except EmbedsearchError as exc:
             raise _on_worker(exc) from None
 
@@ -284,7 +286,15 @@ def _run_chunks(key: str, settings: Any, chunks: list[Chunk], files: dict[str, I
 def _forget(key: str) -> None:
     """Worker side, at the end of a pass: drop its compiled pipeline and the words it reported."""
     with _state_lock:
-        _states.pop(key, None)
+        _drop_state(key)
+
+
+def _drop_state(key: str) -> None:
+    """Under _state_lock: forget a pass's state and end its widening of the heap."""
+    _states.pop(key, None)
+    if key in _widened:
+        _widened.discard(key)
+        heap.narrow()
 
 
 def _where(chunk: Chunk) -> str:

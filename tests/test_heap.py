@@ -112,3 +112,21 @@ def test_a_megabyte_buffer_stops_faulting_its_pages_in_again() -> None:
     assert outside > 100 * 200
     assert inside < 2_000
     assert after > 100 * 200
+
+
+def test_widen_and_narrow_are_counted(fake_libc: _FakeLibc, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cluster widens once per ingest pass a worker holds and narrows when it drops the pass."""
+    heap.narrow()  # nothing widened: nothing to put back
+    assert fake_libc.calls == []
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
+    assert heap.widen() and heap.widen()
+    heap.narrow()
+    assert [call[0] for call in fake_libc.calls] == ["mallopt", "mallopt"]
+    heap.narrow()
+    assert [call[0] for call in fake_libc.calls] == ["mallopt"] * 4 + ["malloc_trim"]
+    assert heap._depth == 0
+
+
+def test_widen_says_when_there_is_nothing_to_widen(fake_libc: _FakeLibc) -> None:
+    assert heap.widen() is False
+    assert fake_libc.calls == []
