@@ -10,7 +10,8 @@ reported, and ratio = cluster median / local median (1.00: no cost; the target i
   threads_per_worker=1)``, inputs ``auto`` (the default: the workers see the file, so they read
   their byte ranges themselves) and, as a second row, ``bytes`` (the client reads and ships every
   chunk). Both on workers as Dask starts them (``dask``: its nanny sets MALLOC_TRIM_THRESHOLD_=65536)
-  and, as a third row, with that variable unset (``no-trim``).
+  and, as a third row, with that variable unset (``no-trim``); since the workers widen glibc's
+  thresholds for an ingest pass themselves (embedsearch/heap.py) the two should agree.
   For the cluster side the client process's own CPU time is reported too: what one client, which
   reads (bytes), ships, writes in order and unions the vocabulary, can feed.
 * **Korean ingest**: the ``--lang ko`` pipeline (Kiwi morphemes) on the first ``--ko-mb`` MB of
