@@ -110,7 +110,7 @@ def parse_args() -> argparse.Namespace:
                         help="Word2Vec and FastText rows (default: skip-gram, as the table's rows)")
     parser.add_argument("--add-context", action=argparse.BooleanOptionalAction, default=None,
                         help="store w + c (Word2Vec, PPMI-SVD); default: each model's own default")
-    parser.add_argument("--combine", choices=["none", "ppmi-svd", "glove"], default=None,
+    parser.add_argument("--w2v-combine", choices=["none", "ppmi-svd", "glove"], default=None,
                         help="Word2Vec rows: join a count model (window 10, a quarter of each cosine, as `train "
                         "--combine`); default: the architecture's default (none for skip-gram)")
     parser.add_argument("--dim", type=int, default=100)
@@ -254,8 +254,8 @@ def settings_tag(row: str, args: argparse.Namespace) -> str:
         tag += f"_{args.arch}"
     if args.add_context is not None and not row.startswith("ft-"):
         tag += "_wc" if args.add_context else "_w"
-    if args.combine is not None and row.startswith("w2v-"):
-        tag += f"_cmb-{args.combine}"
+    if args.w2v_combine is not None and row.startswith("w2v-"):
+        tag += f"_cmb-{args.w2v_combine}"
     if row == "ft-kiwi":
         tag += f"_ng{args.minn}-{args.maxn}"
     if row == "ft-jamo":
@@ -276,8 +276,8 @@ def train_row(row: str, corpus: embedsearch.Corpus, seed: int, args: argparse.Na
     else:
         settings = dict(arch=args.arch, negative=args.negative, sample=args.sample, alpha=args.alpha, epochs=args.epochs,
                         minn=minn, maxn=maxn, add_context=None if model == "fasttext" else args.add_context)
-        if model == "word2vec" and args.combine is not None:
-            settings["combine"] = args.combine
+        if model == "word2vec" and args.w2v_combine is not None:
+            settings["combine"] = args.w2v_combine
     config = embedsearch.TrainConfig(model=model, dim=args.dim, window=args.window, min_count=args.min_count,
                                      workers=args.workers, seed=seed, **settings)
     print(f"{row} seed {seed}: train ({corpus.stats.tokens:,} tokens) ...", flush=True)

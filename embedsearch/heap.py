@@ -13,8 +13,9 @@ per 10 MB against 11,000 without the variable, and up to 17% more CPU.
 for and returns the freed memory (``malloc_trim``), so that the worker's memory once the work is
 done is what Dask expects. The cluster widens for an ingest pass, from a worker's first task of the
 pass to the pass's end (per task was not enough: at 1-2 chunks a task, trimming after each task
-faulted the pages in again for the next). :func:`roomy_heap` does the same around a block. It changes nothing where the environment sets none of
-those variables (glibc adapts by itself), or off glibc.
+faulted the pages in again for the next). :func:`roomy_heap` does the same around a block.
+Nothing changes where the environment sets none of those variables (glibc adapts by itself), or
+off glibc.
 """
 from __future__ import annotations
 
