@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import signal
 import time
 from pathlib import Path
@@ -269,3 +270,42 @@ def test_a_file_changed_during_the_ingest_fails_naming_it(tmp_path: Path, lee_te
     message = str(caught.value)
     assert changed and f"{source} is not the file the client read" in message and "on Dask worker tcp://" in message
     assert not (tmp_path / "cluster").exists()
+
+
+def _probe_widen() -> None:
+    """On a worker: record each heap.widen() the ingest makes, and its answer."""
+    from embedsearch import heap
+
+    real = getattr(heap, "_real_widen", heap.widen)
+    heap._real_widen = real
+    heap.probed = []
+
+    def widen() -> bool:
+        widened = real()
+        heap.probed.append((widened, heap._depth))
+        return widened
+
+    heap.widen = widen
+
+
+def _probe_results() -> tuple[list, int, int]:
+    from embedsearch import cluster, heap
+
+    heap.widen = heap._real_widen
+    return heap.probed, heap._depth, len(cluster._widened)
+
+
+def test_workers_widen_the_heap_for_a_pass_and_put_it_back(tmp_path: Path, lee_text: Path, client):
+    """Dask starts its workers with MALLOC_TRIM_THRESHOLD_ set (heap.py says what that costs):
+    each worker widens glibc's thresholds once for its pass and has narrowed them when it ends."""
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        pytest.skip("glibc only")
+    assert set(client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_").values()) == {"65536"}
+    client.run(_probe_widen)
+    try:
+        embedsearch.ingest([lee_text], tmp_path / "cluster", cluster=client)
+    finally:
+        results = client.run(_probe_results)
+    worked = [probed for probed, _, _ in results.values() if probed]
+    assert worked and all(probed == [(True, 1)] for probed in worked)
+    assert all(depth == 0 and widened == 0 for _, depth, widened in results.values())
