@@ -13,18 +13,16 @@ per 10 MB against 11,000 without the variable, and up to 17% more CPU.
 for and returns the freed memory (``malloc_trim``), so that the worker's memory once the work is
 done is what Dask expects. The cluster widens for an ingest pass, from a worker's first task of the
 pass to the pass's end (per task was not enough: at 1-2 chunks a task, trimming after each task
-faulted the pages in again for the next). :func:`roomy_heap` does the same around a block.
+faulted the pages in again for the next).
 Nothing changes where the environment sets none of those variables (glibc adapts by itself), or
 off glibc.
 """
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import os
 import platform
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 _M_TRIM_THRESHOLD = -1
@@ -39,7 +37,7 @@ _lock = threading.Lock()
 _depth = 0
 _libc: Any = None
 
-__all__ = ["ROOMY_MMAP_THRESHOLD", "ROOMY_TRIM_THRESHOLD", "fixed_thresholds", "narrow", "roomy_heap", "widen"]
+__all__ = ["ROOMY_MMAP_THRESHOLD", "ROOMY_TRIM_THRESHOLD", "fixed_thresholds", "narrow", "widen"]
 
 
 def fixed_thresholds() -> dict[int, int] | None:
@@ -107,13 +105,3 @@ def narrow() -> None:
             libc.mallopt(_M_TRIM_THRESHOLD, fixed[_M_TRIM_THRESHOLD])
             libc.malloc_trim(0)
 
-
-@contextlib.contextmanager
-def roomy_heap() -> Iterator[None]:
-    """:func:`widen` for the duration of a block. Re-entrant and safe from several threads."""
-    widened = widen()
-    try:
-        yield
-    finally:
-        if widened:
-            narrow()

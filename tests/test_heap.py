@@ -1,4 +1,4 @@
-"""heap.roomy_heap: glibc's fixed malloc thresholds widened inside the block, put back after."""
+"""heap.widen and heap.narrow: glibc's fixed malloc thresholds widened, then put back."""
 from __future__ import annotations
 
 import os
@@ -50,8 +50,8 @@ def test_fixed_thresholds_read_from_the_environment(monkeypatch: pytest.MonkeyPa
 
 
 def test_nothing_changes_where_glibc_adapts_by_itself(fake_libc: _FakeLibc) -> None:
-    with heap.roomy_heap():
-        pass
+    assert heap.widen() is False
+    heap.narrow()
     assert fake_libc.calls == []
 
 
@@ -62,24 +62,30 @@ def test_widened_once_for_nested_blocks_and_restored_by_the_last(fake_libc: _Fak
              ("mallopt", heap._M_TRIM_THRESHOLD, heap.ROOMY_TRIM_THRESHOLD)]
     restore = [("mallopt", heap._M_MMAP_THRESHOLD, 128 * 1024), ("mallopt", heap._M_TRIM_THRESHOLD, 65536),
                ("malloc_trim", 0, 0)]
-    with heap.roomy_heap():
-        with heap.roomy_heap():
-            assert fake_libc.calls == widen
-        assert fake_libc.calls == widen
+    assert heap.widen()
+    assert heap.widen()
+    assert fake_libc.calls == widen
+    heap.narrow()
+    assert fake_libc.calls == widen
+    heap.narrow()
     assert fake_libc.calls == widen + restore
 
 
 def test_restored_when_the_block_raises(fake_libc: _FakeLibc, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
-    with pytest.raises(RuntimeError), heap.roomy_heap():
-        raise RuntimeError("chunk failed")
+    with pytest.raises(RuntimeError):
+        assert heap.widen()
+        try:
+            raise RuntimeError("chunk failed")
+        finally:
+            heap.narrow()
     assert fake_libc.calls[-1] == ("malloc_trim", 0, 0)
     assert heap._depth == 0
 
 
 _FAULTS = textwrap.dedent("""
     import ctypes, resource
-    from embedsearch.heap import roomy_heap
+    from embedsearch.heap import narrow, widen
 
     libc = ctypes.CDLL(None)
     libc.malloc.restype = ctypes.c_void_p
@@ -95,8 +101,9 @@ _FAULTS = textwrap.dedent("""
         return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
 
     outside = faults()
-    with roomy_heap():
-        inside = faults()
+    widen()
+    inside = faults()
+    narrow()
     print(outside, inside, faults())
 """)
 
