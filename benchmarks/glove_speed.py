@@ -13,7 +13,9 @@ vocabulary (``--min-count``), window (symmetric, 1/d weighting), dimensions, ite
 Speed ratio = reference seconds / our seconds (>= 1 means ours is faster; the target is >= 0.8),
 for the whole pipeline and for the training step alone (our epochs against ``glove``'s run, which
 also reads its 45M-record input and writes its vectors). Quality: the reference's
-``vectors.txt`` is imported with ``embedsearch.import_vectors`` and both stores are scored by
+``vectors.txt`` is imported with ``embedsearch.import_vectors`` under the corpus's own pipeline (so
+a test word such as ``Jerusalem`` is lowercased for both stores alike; imported as typed, the
+reference would skip every pair and question with a capital letter) and both stores are scored by
 ``embedsearch.evaluate``: Google analogies (3CosAdd, 30,000 most frequent words), WordSim-353,
 SimLex-999 and MEN (Spearman). Targets: analogy within 1 point, each rho within 0.01.
 
@@ -130,12 +132,17 @@ def run_reference(bin_dir: Path, corpus_txt: Path, out: Path, args: argparse.Nam
             "cpu_seconds": round(cpu_seconds(resource.RUSAGE_CHILDREN) - cpu_before, 1), "final_cost": costs[-1] if costs else None}
 
 
-def quality(store: Path, eval_dir: Path) -> dict[str, float]:
+def quality(store: Path, eval_dir: Path) -> dict[str, Any]:
+    """Scores, and under ``scored`` how many questions and pairs each took part (to be compared)."""
     with embedsearch.open_store(store) as opened:
-        scores = {"analogy": evaluate_analogies(opened, eval_dir / "questions-words.txt", method="3cosadd",
-                                                restrict=30000).total.accuracy}
+        analogies = evaluate_analogies(opened, eval_dir / "questions-words.txt", method="3cosadd", restrict=30000)
+        scores: dict[str, Any] = {"analogy": analogies.total.accuracy}
+        scored = {"analogy": analogies.total.answered}
         for name, file in PAIRS:
-            scores[name] = evaluate_pairs(opened, eval_dir / file).spearman
+            pairs = evaluate_pairs(opened, eval_dir / file)
+            scores[name] = pairs.spearman
+            scored[name] = pairs.pairs
+    scores["scored"] = scored
     return scores
 
 
@@ -181,7 +188,8 @@ def main() -> None:
         rows.append(["Stanford GloVe (C)", f"{ref_total:.1f}", f"{ref_train:.1f}", f"{ref_cpu:.0f}",
                      f"{result['speed_ratio_total']:.2f}", f"{result['speed_ratio_training']:.2f}", f"{result['speed_ratio_cpu']:.2f}"])
         reference_store = work / "reference_store"
-        import_vectors(work / "reference" / "vectors.txt", reference_store, fmt="glove", overwrite=True)
+        import_vectors(work / "reference" / "vectors.txt", reference_store, fmt="glove", pipeline=corpus.pipeline,
+                       overwrite=True)
         result["quality"]["reference"] = quality(reference_store, args.eval_dir)
     speed = markdown_table(["side", "total s", "training s", "CPU s", "our speed / its (total)", "our speed / its (training)",
                             "its CPU / ours"], rows)
@@ -190,6 +198,9 @@ def main() -> None:
              for side, scores in result["quality"].items()]
     if "reference" in result["quality"]:
         ours_q, ref_q = result["quality"]["ours"], result["quality"]["reference"]
+        if ours_q["scored"] != ref_q["scored"]:  # the comparison is only fair on the same questions and pairs
+            print(f"warning: the two sides scored different items: ours {ours_q['scored']}, "
+                  f"reference {ref_q['scored']}", file=sys.stderr)
         qrows.append(["difference", *(f"{(ours_q[n] - ref_q[n]) * 100:+.1f} pt" if n == "analogy" else f"{ours_q[n] - ref_q[n]:+.3f}"
                                        for n in names)])
     table = (f"{machine_line(result['machine'])}\n\nSettings: {result['settings']}, corpus {corpus.stats.tokens:,} tokens; "
