@@ -113,6 +113,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--w2v-combine", choices=["none", "ppmi-svd", "glove"], default=None,
                         help="Word2Vec rows: join a count model (window 10, a quarter of each cosine, as `train "
                         "--combine`); default: the architecture's default (none for skip-gram)")
+    parser.add_argument("--combine-window", type=int, default=None,
+                        help="Word2Vec rows joined with a count model: its window (default: train's, 10)")
+    parser.add_argument("--combine-weight", type=float, default=None,
+                        help="Word2Vec rows joined with a count model: its share of each cosine (default: train's, 0.25)")
     parser.add_argument("--dim", type=int, default=100)
     parser.add_argument("--window", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=5)
@@ -256,6 +260,10 @@ def settings_tag(row: str, args: argparse.Namespace) -> str:
         tag += "_wc" if args.add_context else "_w"
     if args.w2v_combine is not None and row.startswith("w2v-"):
         tag += f"_cmb-{args.w2v_combine}"
+    if row.startswith("w2v-") and args.combine_window is not None:
+        tag += f"_cw{args.combine_window}"
+    if row.startswith("w2v-") and args.combine_weight is not None:
+        tag += f"_cx{args.combine_weight:g}"
     if row == "ft-kiwi":
         tag += f"_ng{args.minn}-{args.maxn}"
     if row == "ft-jamo":
@@ -278,6 +286,10 @@ def train_row(row: str, corpus: embedsearch.Corpus, seed: int, args: argparse.Na
                         minn=minn, maxn=maxn, add_context=None if model == "fasttext" else args.add_context)
         if model == "word2vec" and args.w2v_combine is not None:
             settings["combine"] = args.w2v_combine
+        if model == "word2vec" and args.combine_window is not None:
+            settings["combine_window"] = args.combine_window
+        if model == "word2vec" and args.combine_weight is not None:
+            settings["combine_weight"] = args.combine_weight
     config = embedsearch.TrainConfig(model=model, dim=args.dim, window=args.window, min_count=args.min_count,
                                      workers=args.workers, seed=seed, **settings)
     print(f"{row} seed {seed}: train ({corpus.stats.tokens:,} tokens) ...", flush=True)
