@@ -542,8 +542,9 @@ class Store(KeyedVectorsAPI):
         return DoesntMatchResult(ranked[0].word, ranked, [w for term, _, _ in resolved for w in term.oov])
 
     def examples(self, word: str, *, limit: int | None = None) -> ExamplesResult:
-        """Where ``word`` occurs in the corpus: the store's seeded sample of its contexts (up to 16 by
-        default, 8 words either side), kept at build time so no corpus is needed."""
+        """Where ``word`` occurs in the corpus: the store's seeded sample of its contexts (by default
+        up to 16 from ``train``, 64 once ``rerank train`` has run; 8 words either side), kept in the
+        store so no corpus is needed."""
         from .rerank.contexts import read_contexts
         from .rerank.model import PAD
 

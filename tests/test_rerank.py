@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -284,7 +285,27 @@ def test_training_lowers_held_out_loss(reranked) -> None:
     _, result = reranked
     assert result.steps > 50 and result.stopped_by == "epochs"
     assert result.validation_loss_after < 0.7 * result.validation_loss_before
-    assert not result.contexts_added
+    assert result.contexts_added  # train kept 16 per word; the reranker reads 64 by default
+
+
+def test_rerank_train_samples_more_contexts_only_when_the_store_holds_fewer(tmp_path: Path, lee_store: Path,
+                                                                            lee_corpus: embedsearch.Corpus) -> None:
+    store = tmp_path / "store"
+    shutil.copytree(lee_store, store)
+    with embedsearch.open_store(store) as opened:
+        assert opened.meta["contexts"]["per_word"] == 16
+        before = opened.examples("government").sampled
+    tiny = RerankConfig(hidden=8, batch=16, tokens=2000, seed=3)
+    assert not train_reranker(store, lee_corpus.path, replace(tiny, contexts=16)).contexts_added
+    with embedsearch.open_store(store) as opened:
+        assert opened.meta["contexts"]["per_word"] == 16 and opened.examples("government").sampled == before
+    assert train_reranker(store, lee_corpus.path, replace(tiny, contexts=40)).contexts_added
+    with embedsearch.open_store(store) as opened:
+        assert opened.meta["contexts"]["per_word"] == 40
+        after = opened.examples("government").sampled
+        assert before == 16 < after <= 40  # "government" occurs more than 16 times in the Lee corpus
+        assert opened.similar("government", rerank=True, k=3).rerank.contexts == after
+    assert not train_reranker(store, lee_corpus.path, replace(tiny, contexts=20)).contexts_added
 
 
 def test_training_is_reproducible_with_a_seed(tmp_path: Path, lee_store: Path, lee_corpus: embedsearch.Corpus) -> None:
@@ -324,7 +345,9 @@ def test_rerank_reorders_the_same_candidates_by_blended_score(reranked) -> None:
             assert n.score == pytest.approx(n.cosine + 0.05 * n.fit)
         finals = [n.score for n in result.neighbors]
         assert finals == sorted(finals, reverse=True)
-        assert result.rerank is not None and result.rerank.contexts == 16 and result.rerank.weight == 0.05
+        # rerank train sampled up to 64 contexts per word (train had kept 16), and the fit read all of them
+        assert result.rerank is not None and result.rerank.weight == 0.05
+        assert result.rerank.contexts == store.examples("government").sampled > 16
         # Weight 0 is cosine order exactly.
         zero = store.similar("government", k=20, rerank=True, rerank_k=20, rerank_weight=0.0)
         assert [n.word for n in zero.neighbors] == [n.word for n in plain.neighbors]
@@ -538,7 +561,7 @@ def test_analogy_fit_is_the_3cosadd_of_fits(reranked) -> None:
         fit = r.analogy_fit([a], [b], [c], candidates)
         expected = r.fit([b], candidates).scores - r.fit([a], candidates).scores + r.fit([c], candidates).scores
         np.testing.assert_allclose(fit.scores, expected, rtol=1e-10)
-        assert fit.contexts == 48
+        assert fit.contexts == sum(store.examples(w).sampled for w in ("government", "police", "people"))
         # The one-question path reorders its candidates by the same score.
         plain = store.analogy("government", "police", "people", k=30)
         result = store.analogy("government", "police", "people", k=30, rerank=True, rerank_k=30, rerank_weight=0.3)

@@ -31,8 +31,10 @@ def rerank() -> None:
               help="Passes over the corpus (at most; see --tokens, --minutes).")
 @click.option("--tokens", type=click.IntRange(min=1), default=None, help="Stop after this many corpus tokens.")
 @click.option("--minutes", type=click.FloatRange(min=0, min_open=True), default=None, help="Stop after this long.")
-@click.option("--contexts", type=click.IntRange(min=1), default=16, show_default=True,
-              help="Occurrences per word to sample if the store has none (e.g. imported stores).")
+@click.option("--contexts", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Occurrences per word the reranker reads for each query, sampled from the corpus when the "
+                   "store holds fewer (train keeps 16, imported stores none). 64 rank neighbours better than 16 "
+                   "and about double the contexts table (text8: 70 to 147 MB; docs/quality.md); 16 keeps the store's own.")
 @click.option("--targets", type=click.Choice(["store", "learned"]), default="store", show_default=True,
               help="Score candidates against the store's vectors (frozen), or against a target table the "
                    "model learns (context2vec; vocabulary x dim more parameters, a larger reranker.npz).")
@@ -83,4 +85,6 @@ def train(progress: ProgressPrinter, corpus: tuple[str, ...], store_path: Path |
     click.echo(f"reranker saved in {result.store}: {result.steps:,} steps over {result.tokens:,} tokens in "
                f"{result.seconds:.1f} s ({result.tokens_per_second:,.0f} tokens/s, stopped by {result.stopped_by}); "
                f"held-out loss {result.validation_loss_before:.3f} -> {result.validation_loss_after:.3f}")
+    if result.contexts_added:
+        click.echo(f"sampled up to {config.contexts} contexts per word from the corpus for reranking (and examples)")
     click.echo(f"next: embedsearch similar -s {result.store} WORD --rerank")

@@ -41,9 +41,10 @@ MANIFEST_FORMAT_LEARNED = 2
 MANIFEST_FORMATS = (MANIFEST_FORMAT, MANIFEST_FORMAT_LEARNED)
 # One nat of fit is worth this much cosine in the blended score unless the user says otherwise. Chosen
 # on development sets the README's benchmark does not report (SimVerb-3500, MTurk-771): the weight
-# that ranks each most-similar pair's partner highest among the query's top 50 by cosine, 0.2 after
-# one and after two epochs on text8 (benchmarks/rerank_quality.py).
-DEFAULT_BLEND_WEIGHT = 0.2
+# that ranks each most-similar pair's partner highest among the query's top 50 by cosine: 0.15 on
+# the default text8 store after two epochs, with 16 and with 64 contexts per word (0.2 on the
+# earlier skip-gram store; benchmarks/rerank_quality.py).
+DEFAULT_BLEND_WEIGHT = 0.15
 _VALIDATION_WINDOWS = 2000
 # The learned target table's step: plain SGD, per target slot (word2vec's update, the batch's mean
 # gradient times its number of targets). Adam, at any step size that moved the table at all, raised
@@ -53,6 +54,7 @@ _VALIDATION_WINDOWS = 2000
 DEFAULT_TABLE_LEARNING_RATE = 1e-5
 # Upper bounds of the settings, far above useful values (the defaults are 128 units, 8 words, 64
 # windows): a typo becomes an error at once instead of an allocation of terabytes.
+RERANK_CONTEXTS = 64  # per word: the fit's mean over 64 occurrences is steadier than over train's 16
 LIMITS: dict[str, float] = {"hidden": 4096, "window": 256, "batch": 65_536, "negatives": 100_000, "contexts": 100_000,
                             "learning_rate": 1.0, "table_learning_rate": 1.0, "clip": 1e6, "epochs": 1_000, "minutes": 1e6}
 
@@ -61,8 +63,10 @@ LIMITS: dict[str, float] = {"hidden": 4096, "window": 256, "batch": 65_536, "neg
 class RerankConfig:
     """How to train the reranker. ``epochs`` passes over the corpus at most, stopping earlier at
     ``tokens`` corpus tokens or after ``minutes`` if given. ``sample`` subsamples frequent target
-    words (word2vec's formula; 0 keeps all). ``contexts`` per word are sampled from the corpus if
-    the store has none (stores from ``import``). ``targets``: score candidates against the store's
+    words (word2vec's formula; 0 keeps all). ``contexts``: occurrences per word the reranker reads at
+    query time, sampled from the corpus when the store holds fewer per word (stores from ``import``
+    have none, ``train`` keeps 16 for ``examples``): a candidate's fit is a mean over the query word's
+    contexts, and 64 rank neighbours markedly better than 16 (docs/quality.md). ``targets``: score candidates against the store's
     vectors (``store``, frozen) or against a target table the model learns (``learned``, context2vec;
     ``V x dim`` more parameters, initialised from the store's vectors, trained by SGD at
     ``table_learning_rate`` per target slot). ``resume`` starts from the store's trained reranker (its LSTMs and
@@ -81,7 +85,7 @@ class RerankConfig:
     epochs: float = 1.0
     tokens: int | None = None
     minutes: float | None = None
-    contexts: int = 16
+    contexts: int = RERANK_CONTEXTS
     seed: int = 1
     workers: int | None = None
     targets: str = "store"
@@ -235,7 +239,9 @@ def _train_locked(store_path: Path, source: Corpus, config: RerankConfig, writin
         words = opened.vocabulary()
         counts = opened.counts()
         vectors = np.array(opened.vectors, dtype=np.float32)  # read in full once: every step gathers rows
-        has_contexts = "contexts" in meta
+        stored = meta.get("contexts") or {}
+        # fewer stored per word than the reranker is to read: sample afresh (the new sample replaces them)
+        has_contexts = bool(stored) and int(stored.get("per_word", 0)) >= config.contexts
         earlier = meta.get(MANIFEST_KEY) or {}
     check_memory(estimate_rerank_bytes(len(words), vectors.shape[1], config),
                  f"the reranker ({config.hidden:,} units, windows of {2 * config.window + 1} words, batches of "
