@@ -149,6 +149,9 @@ def test_a_combined_store_answers_the_weighted_mean_of_its_two_models(tmp_path: 
         assert len(model["epochs"]) == 5  # Word2Vec's; the count model's own record beside them
         assert model["combined"]["model"] == "ppmi-svd" and model["combined"]["dims"] == [24, 40]
         assert model["combined"]["weight"] == weight and len(model["combined"]["epochs"]) == 1
+        # the count model's own settings are recorded too: PPMI-SVD joined to CBOW is unweighted (p = 0)
+        assert model["combined"]["params"] == count.to_dict() and count.eig == 0.0
+        assert alone.info().model["params"]["eig"] == 0.0
 
 
 @pytest.mark.parametrize(("options", "message"), [

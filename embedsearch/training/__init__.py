@@ -124,7 +124,9 @@ def _train_backend(corpus: Corpus, config: TrainConfig, progress: ProgressCallba
         config = replace(config, combine_dim=dim)
         count_config = config.combined_config()
     counted = _train_one(corpus, count_config, progress, scratch)
-    return combine_vectors(trained, counted, weight=float(config.combine_weight), label=count_config.model), config
+    combined = combine_vectors(trained, counted, weight=float(config.combine_weight), label=count_config.model,
+                               params=count_config.to_dict())
+    return combined, config
 
 
 def _train_one(corpus: Corpus, config: TrainConfig, progress: ProgressCallback, scratch: Path) -> TrainedVectors:

@@ -15,6 +15,7 @@ similarity set (docs/quality.md).
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
 import numpy as np
 
@@ -26,7 +27,8 @@ from .results import TrainedVectors
 COMBINED_KEY = "combined"
 
 
-def combine_vectors(main: TrainedVectors, count: TrainedVectors, *, weight: float, label: str) -> TrainedVectors:
+def combine_vectors(main: TrainedVectors, count: TrainedVectors, *, weight: float, label: str,
+                    params: dict[str, Any] | None = None) -> TrainedVectors:
     """``main`` with ``count``'s unit vectors joined to its own (see the module), rows in ``main``'s
     order. Both must know the same words: they count the same corpus with the same ``min_count``."""
     if not 0 < weight < 1:
@@ -45,6 +47,8 @@ def combine_vectors(main: TrainedVectors, count: TrainedVectors, *, weight: floa
     # The epochs stay the main model's; the count model's own record goes with the store's model.
     combined = {"model": label, "backend": count.backend, "weight": weight, "dims": [main.vectors.shape[1], joined.shape[1]],
                 "epochs": [asdict(e) for e in count.epochs], **count.extra_meta}
+    if params is not None:  # the count model's own settings, as the store records the main model's
+        combined["params"] = params
     return TrainedVectors(words=main.words, counts=main.counts, vectors=joined, corpus_words=main.corpus_words,
                           epochs=main.epochs, backend=f"{main.backend} + {count.backend}", arrays=main.arrays,
                           extra_meta={**main.extra_meta, COMBINED_KEY: combined})

@@ -53,6 +53,11 @@ COMBINE_DEFAULTS: dict[str, Any] = {"combine_window": 10, "combine_weight": 0.25
 # past 0.70) and on nine similarity sets that choose nothing, for 0.01 of SimLex and under 2 more
 # minutes of training (docs/quality.md, "Combining a count model"). Skip-gram is unmeasured.
 WORD2VEC_COMBINE: dict[str, str] = {"cbow": "ppmi-svd"}
+# A combined count model's own settings where they differ from its defaults alone. PPMI-SVD joined
+# to CBOW takes U without eigenvalue weighting (p = 0): over three CBOW seeds on text8 it raised
+# WS353, SimLex and MEN (+0.005, +0.002, +0.003) and both development sets (SimVerb, MTurk) for
+# 0.2-0.6 of an analogy point against p = 0.5 (docs/quality.md, "Combining a count model").
+COMBINED_COUNT_SETTINGS: dict[str, dict[str, Any]] = {"ppmi-svd": {"eig": 0.0}}
 _COMBINE_FIELDS = ("combine_window", "combine_dim", "combine_weight")
 # Settings each kind of model does not use, left out of the store's record of its parameters.
 _UNUSED: dict[str, tuple[str, ...]] = {
@@ -221,12 +226,13 @@ class TrainConfig:
 
     def combined_config(self) -> TrainConfig | None:
         """The configuration of the count model ``combine`` joins to this Word2Vec model (its own
-        defaults but for window and dimensions; the same vocabulary, seed, workers and memory
-        limit), or ``None``."""
+        defaults but for window, dimensions and :data:`COMBINED_COUNT_SETTINGS`; the same
+        vocabulary, seed, workers and memory limit), or ``None``."""
         if self.model != "word2vec" or self.combine == "none":
             return None
         return TrainConfig(model=self.combine, dim=self.combine_dim, window=self.combine_window, min_count=self.min_count,
-                           workers=self.workers, seed=self.seed, max_memory=self.max_memory)
+                           workers=self.workers, seed=self.seed, max_memory=self.max_memory,
+                           **COMBINED_COUNT_SETTINGS.get(self.combine, {}))
 
     def to_dict(self) -> dict[str, Any]:
         """All parameters that shaped the model (each model's own: fastText's subword settings only
