@@ -52,9 +52,9 @@ _VALIDATION_WINDOWS = 2000
 # row by about its step size whatever the gradient, and frequent words' rows are touched (as
 # targets or shared negatives) at nearly every step. SGD at 1e-5 lowered it (docs/quality.md).
 DEFAULT_TABLE_LEARNING_RATE = 1e-5
+RERANK_CONTEXTS = 64  # per word: the fit's mean over 64 occurrences is steadier than over train's 16
 # Upper bounds of the settings, far above useful values (the defaults are 128 units, 8 words, 64
 # windows): a typo becomes an error at once instead of an allocation of terabytes.
-RERANK_CONTEXTS = 64  # per word: the fit's mean over 64 occurrences is steadier than over train's 16
 LIMITS: dict[str, float] = {"hidden": 4096, "window": 256, "batch": 65_536, "negatives": 100_000, "contexts": 100_000,
                             "learning_rate": 1.0, "table_learning_rate": 1.0, "clip": 1e6, "epochs": 1_000, "minutes": 1e6}
 
@@ -65,11 +65,11 @@ class RerankConfig:
     ``tokens`` corpus tokens or after ``minutes`` if given. ``sample`` subsamples frequent target
     words (word2vec's formula; 0 keeps all). ``contexts``: occurrences per word the reranker reads at
     query time, sampled from the corpus when the store holds fewer per word (stores from ``import``
-    have none, ``train`` keeps 16 for ``examples``): a candidate's fit is a mean over the query word's
-    contexts, and 64 rank neighbours markedly better than 16 (docs/quality.md). ``targets``: score candidates against the store's
-    vectors (``store``, frozen) or against a target table the model learns (``learned``, context2vec;
-    ``V x dim`` more parameters, initialised from the store's vectors, trained by SGD at
-    ``table_learning_rate`` per target slot). ``resume`` starts from the store's trained reranker (its LSTMs and
+    have none, ``train`` keeps 16 for ``examples``): a candidate's fit is a mean over the query
+    word's contexts, and 64 rank neighbours markedly better than 16 (docs/quality.md).
+    ``targets``: score candidates against the store's vectors (``store``, frozen) or against a
+    target table the model learns (``learned``, context2vec; ``V x dim`` more parameters,
+    initialised from the store's vectors, trained by SGD at ``table_learning_rate`` per target slot). ``resume`` starts from the store's trained reranker (its LSTMs and
     projection, and its table if it has one) instead of fresh weights, e.g. to learn a target table
     on top of a trained encoder. ``workers``: processes for the corpus passes
     (default: all cores); the training steps themselves run on one BLAS thread, which is several
