@@ -702,6 +702,20 @@ def test_batched_exact_search_is_a_full_sort(rows: int, queries: int, k: int):
         np.testing.assert_array_equal(scores[row], every[expected])
 
 
+def test_exact_search_candidates_keep_rows_one_rounding_below_the_last():
+    """Rows a float32 GEMM scored one unit in the last place below a tie are still rescored, and
+    rows clearly below are not: exactness must not rest on BLAS rounding identical rows alike."""
+    from embedsearch.serve.engine import _candidate_ids
+
+    scores = np.full((100, 2), 0.5, dtype=np.float32)
+    scores[10:60] = 1.0
+    scores[30:60] = np.nextafter(np.float32(1.0), np.float32(0.0))  # the same row, rounded down
+    query = np.full((2, 8), 1 / np.sqrt(8), dtype=np.float32)
+    ids = _candidate_ids(scores, query, 5)
+    for row in ids:
+        assert set(range(10, 60)) == set(row.tolist())
+
+
 def test_reranked_answers_equal_python_api_and_cli_json(serve, tmp_path: Path, lee_store: Path, lee_corpus):
     import shutil
 

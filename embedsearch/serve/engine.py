@@ -159,18 +159,36 @@ def select_top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 def flat_top_k(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-``k`` by inner product for a block of queries: one matrix product and
-    :func:`select_top_k` find ``SCORE_MARGIN`` more candidates than ``k``, which are rescored as
+    :func:`select_top_k` find ``SCORE_MARGIN`` more candidates than ``k`` (more where scores are
+    within float32 error of the last, :func:`_candidate_ids`), which are rescored as
     ``Store.similar`` rescores its own (:func:`~embedsearch.store.index.rescore_top_k`), so a query
     gets bit-identical scores whether it was answered alone or in a batch."""
     rows = np.asarray(vectors)
     wide = min(k + SCORE_MARGIN, len(rows))
     if len(queries) == 1:
-        _, ids = select_top_k((rows @ queries[0])[:, None], wide)
+        parts = [_candidate_ids((rows @ queries[0])[:, None], queries[:1], wide)]
     else:
         chunk = max(1, _MAX_SCORES // max(len(rows), 1))
-        ids = np.concatenate([select_top_k(rows @ queries[i : i + chunk].T, wide)[1]
-                              for i in range(0, len(queries), chunk)])
+        parts = [_candidate_ids(rows @ queries[i : i + chunk].T, queries[i : i + chunk], wide)
+                 for i in range(0, len(queries), chunk)]
+    width = max(part.shape[1] for part in parts)
+    ids = np.concatenate([np.pad(part, ((0, 0), (0, width - part.shape[1])), constant_values=-1) for part in parts])
     return rescore_top_k(rows, queries, ids, k)
+
+
+def _candidate_ids(scores: np.ndarray, queries: np.ndarray, wide: int) -> np.ndarray:
+    """The ``wide`` best rows of each column of float32 ``scores`` (``[words, queries]``), and more
+    where other rows come within the float32 error of the last one: they may tie it, or beat it,
+    once rescored exactly. BLAS's sum of ``dim`` float32 products of unit rows is within ``dim *
+    2**-24 * |query|`` of the exact score, and its rounding can differ between identical rows
+    (OpenBLAS 0.3.31's GEMM on an AMD EPYC scores 40 copies of one row as 1.0 or 1.0000001 by
+    position), so ``SCORE_MARGIN`` alone would miss a run of ties longer than itself."""
+    values, ids = select_top_k(scores, wide)
+    if ids.shape[1] == 0:
+        return ids
+    error = 2 * queries.shape[1] * 2.0**-24 * np.linalg.norm(queries, axis=1)
+    near = int((scores >= (values[:, -1] - error)[None, :]).sum(axis=0).max())
+    return select_top_k(scores, near)[1] if near > wide else ids
 
 
 def similar_many(store: Store, items: Sequence[Composed], ks: Sequence[int]) -> list[SimilarResult | EmbedsearchError]:
