@@ -708,12 +708,13 @@ def test_exact_search_candidates_keep_rows_one_rounding_below_the_last():
     from embedsearch.serve.engine import _candidate_ids
 
     scores = np.full((100, 2), 0.5, dtype=np.float32)
-    scores[10:60] = 1.0
-    scores[30:60] = np.nextafter(np.float32(1.0), np.float32(0.0))  # the same row, rounded down
+    scores[10:60, 0] = 1.0
+    scores[30:60, 0] = np.nextafter(np.float32(1.0), np.float32(0.0))  # the same row, rounded down
+    scores[:, 1] = np.arange(100) / 100  # no ties: the second query keeps its 5
     query = np.full((2, 8), 1 / np.sqrt(8), dtype=np.float32)
     ids = _candidate_ids(scores, query, 5)
-    for row in ids:
-        assert set(range(10, 60)) == set(row.tolist())
+    assert set(ids[0].tolist()) == set(range(10, 60))
+    assert set(ids[1].tolist()) - {-1} == set(range(95, 100))
 
 
 def test_reranked_answers_equal_python_api_and_cli_json(serve, tmp_path: Path, lee_store: Path, lee_corpus):

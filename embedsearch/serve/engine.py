@@ -183,12 +183,18 @@ def _candidate_ids(scores: np.ndarray, queries: np.ndarray, wide: int) -> np.nda
     2**-24 * |query|`` of the exact score, and its rounding can differ between identical rows
     (OpenBLAS 0.3.31's GEMM on an AMD EPYC scores 40 copies of one row as 1.0 or 1.0000001 by
     position), so ``SCORE_MARGIN`` alone would miss a run of ties longer than itself."""
-    values, ids = select_top_k(scores, wide)
-    if ids.shape[1] == 0:
+    values, ids = select_top_k(scores, wide + 1)  # one more, to see whether any come that near
+    if wide == 0 or ids.shape[1] <= wide:
         return ids
-    error = 2 * queries.shape[1] * 2.0**-24 * np.linalg.norm(queries, axis=1)
-    near = int((scores >= (values[:, -1] - error)[None, :]).sum(axis=0).max())
-    return select_top_k(scores, near)[1] if near > wide else ids
+    floor = values[:, wide - 1] - 2 * queries.shape[1] * 2.0**-24 * np.linalg.norm(queries, axis=1)
+    close = np.flatnonzero(values[:, wide] >= floor)  # the queries whose run goes on past wide
+    if len(close) == 0:
+        return ids[:, :wide]
+    near = np.count_nonzero(scores[:, close] >= floor[close][None, :], axis=0)
+    widened = np.full((len(ids), int(near.max())), -1, dtype=np.int64)  # -1: no candidate
+    widened[:, :wide] = ids[:, :wide]
+    widened[close] = select_top_k(scores[:, close], widened.shape[1])[1]
+    return widened
 
 
 def similar_many(store: Store, items: Sequence[Composed], ks: Sequence[int]) -> list[SimilarResult | EmbedsearchError]:
