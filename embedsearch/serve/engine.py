@@ -31,7 +31,7 @@ from ..errors import ConfigError, EmbedsearchError, ExpressionError, QueryError
 from ..expression import is_plain, parse_expression
 from ..plot import pca_2d
 from ..query import Neighbor, QueryTerm, SimilarResult, Store
-from ..store.index import SCORE_MARGIN, exact_scores, rescore_top_k
+from ..store.index import SCORE_MARGIN, exact_scores, rescore_top_k, score_error
 
 # As in query.py: candidates an approximate index supplies for composed queries, rescored exactly.
 _POOL = 200
@@ -179,14 +179,12 @@ def flat_top_k(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.nda
 def _candidate_ids(scores: np.ndarray, queries: np.ndarray, wide: int) -> np.ndarray:
     """The ``wide`` best rows of each column of float32 ``scores`` (``[words, queries]``), and more
     where other rows come within the float32 error of the last one: they may tie it, or beat it,
-    once rescored exactly. BLAS's sum of ``dim`` float32 products of unit rows is within ``dim *
-    2**-24 * |query|`` of the exact score, and its rounding can differ between identical rows
-    (OpenBLAS 0.3.31's GEMM on an AMD EPYC scores 40 copies of one row as 1.0 or 1.0000001 by
-    position), so ``SCORE_MARGIN`` alone would miss a run of ties longer than itself."""
+    once rescored exactly (see :func:`~embedsearch.store.index.score_error`). The store's own
+    search does the same with a second pass over the rows; here the block's scores are at hand."""
     values, ids = select_top_k(scores, wide + 1)  # one more, to see whether any come that near
     if wide == 0 or ids.shape[1] <= wide:
         return ids
-    floor = values[:, wide - 1] - 2 * queries.shape[1] * 2.0**-24 * np.linalg.norm(queries, axis=1)
+    floor = values[:, wide - 1] - score_error(queries)
     close = np.flatnonzero(values[:, wide] >= floor)  # the queries whose run goes on past wide
     if len(close) == 0:
         return ids[:, :wide]

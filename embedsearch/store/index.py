@@ -122,8 +122,40 @@ def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.nd
     """
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     k = min(k, len(vectors))
-    _, ids = _candidates(vectors, queries, min(k + SCORE_MARGIN, len(vectors)))
-    return rescore_top_k(vectors, queries, ids, k)
+    wide = min(k + SCORE_MARGIN, len(vectors))
+    scores, ids = _candidates(vectors, queries, min(wide + 1, len(vectors)))  # one more: any near ties?
+    return rescore_top_k(vectors, queries, _with_near_ties(vectors, queries, scores, ids, wide), k)
+
+
+def score_error(queries: np.ndarray) -> np.ndarray:
+    """Per query, how far apart two float32 inner products of it with unit rows can be: BLAS sums
+    ``dim`` float32 products within ``dim * 2**-24 * |query|`` of the exact score, whatever kernel or
+    order, and may round identical rows differently (OpenBLAS 0.3.31's GEMM on an AMD EPYC scores 40
+    copies of one row as 1.0 or 1.0000001 by position)."""
+    return 2 * queries.shape[1] * 2.0**-24 * np.linalg.norm(queries, axis=1)
+
+
+def _with_near_ties(vectors: np.ndarray, queries: np.ndarray, scores: np.ndarray, ids: np.ndarray,
+                    wide: int) -> np.ndarray:
+    """The first ``wide`` of each query's candidates (best first), and for a query whose next
+    candidate comes within :func:`score_error` of its last, every row that does: any of them may tie
+    the last, or beat it, once rescored exactly, so ``SCORE_MARGIN`` alone would miss a run of ties
+    longer than itself. Rare (equal rows, or scores within ~1e-5), so those rows are found by one
+    more pass over the rows for those queries only; -1 pads the others."""
+    if wide == 0 or ids.shape[1] <= wide:
+        return ids
+    floor = scores[:, wide - 1] - score_error(queries)
+    close = np.flatnonzero(scores[:, wide] >= floor)
+    if len(close) == 0:
+        return ids[:, :wide]
+    rows = np.asarray(vectors)
+    near = [np.flatnonzero(rows @ queries[q] >= floor[q]) for q in close]
+    widened = np.full((len(ids), max(wide, *(len(n) for n in near))), -1, dtype=np.int64)
+    widened[:, :wide] = ids[:, :wide]
+    for q, found in zip(close, near):
+        widened[q] = -1
+        widened[q, : len(found)] = found
+    return widened
 
 
 def rescore_top_k(vectors: np.ndarray, queries: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
