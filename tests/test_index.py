@@ -169,9 +169,10 @@ def test_equal_scores_come_in_row_order_on_both_paths():
         np.testing.assert_array_equal(one_ids[0][~tied], got_ids[~tied])
 
 
+@pytest.mark.parametrize("copies", [40, 100])  # 100: past the tie pool too, so a pass over all rows
 @pytest.mark.parametrize("queries,block", [(1, None), (7, None), (7, 1000), (40, None)])
 def test_a_run_of_equal_rows_longer_than_the_margin_is_returned_in_row_order(
-        monkeypatch: pytest.MonkeyPatch, queries: int, block: int | None):
+        monkeypatch: pytest.MonkeyPatch, queries: int, block: int | None, copies: int):
     """Equal unit rows tie exactly, but a float32 GEMM may round them differently by position; every
     path (one query, blocks, FAISS's batch) must still return the lowest rows of the run, in order."""
     from embedsearch.store import index
@@ -180,7 +181,7 @@ def test_a_run_of_equal_rows_longer_than_the_margin_is_returned_in_row_order(
         monkeypatch.setattr(index, "_FLAT_BLOCK", block)
     rng = np.random.default_rng(4099 + queries)
     rows = rng.standard_normal((4099, 8)).astype(np.float32)
-    rows[2049:2089] = rows[3]  # 40 copies: a run ten times SCORE_MARGIN
+    rows[2049 : 2049 + copies] = rows[3]  # a run far longer than SCORE_MARGIN
     rows /= np.linalg.norm(rows, axis=1, keepdims=True)
     asked = np.vstack([rows[3], rng.standard_normal((queries - 1, 8))]).astype(np.float32)[:queries]
     asked /= np.linalg.norm(asked, axis=1, keepdims=True)

@@ -49,6 +49,9 @@ _PQ_REFINE = 10
 # Candidates beyond k that exact search rescores: two float32 paths differ in the last bit or so, so
 # the k returned could differ only if the k-th and the next five scores all lay within ~1e-7.
 SCORE_MARGIN = 4
+# Candidates past the margin in which exact search looks for rows within float32 error of its last
+# (see _with_near_ties); only a longer run of near-equal scores costs a pass over all rows.
+_TIE_POOL = 32
 
 
 @dataclass(frozen=True)
@@ -123,7 +126,7 @@ def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.nd
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     k = min(k, len(vectors))
     wide = min(k + SCORE_MARGIN, len(vectors))
-    scores, ids = _candidates(vectors, queries, min(wide + 1, len(vectors)))  # one more: any near ties?
+    scores, ids = _candidates(vectors, queries, min(wide + _TIE_POOL, len(vectors)))
     return rescore_top_k(vectors, queries, _with_near_ties(vectors, queries, scores, ids, wide), k)
 
 
@@ -137,24 +140,27 @@ def score_error(queries: np.ndarray) -> np.ndarray:
 
 def _with_near_ties(vectors: np.ndarray, queries: np.ndarray, scores: np.ndarray, ids: np.ndarray,
                     wide: int) -> np.ndarray:
-    """The first ``wide`` of each query's candidates (best first), and for a query whose next
-    candidate comes within :func:`score_error` of its last, every row that does: any of them may tie
-    the last, or beat it, once rescored exactly, so ``SCORE_MARGIN`` alone would miss a run of ties
-    longer than itself. Rare (equal rows, or scores within ~1e-5), so those rows are found by one
-    more pass over the rows for those queries only; -1 pads the others."""
+    """The first ``wide`` of each query's candidates (best first), and every further row whose
+    score comes within :func:`score_error` of the last of them: any may tie it, or beat it, once
+    rescored exactly, so ``SCORE_MARGIN`` alone would miss a run of ties longer than itself. Such
+    rows are looked for among the ``_TIE_POOL`` candidates past ``wide``; a query whose pool ends
+    inside the run (more than ``_TIE_POOL`` equal rows) gets one more pass over all rows. -1 pads."""
     if wide == 0 or ids.shape[1] <= wide:
         return ids
     floor = scores[:, wide - 1] - score_error(queries)
-    close = np.flatnonzero(scores[:, wide] >= floor)
-    if len(close) == 0:
-        return ids[:, :wide]
+    near = scores >= floor[:, None]
+    near[:, :wide] = True
+    order = np.argsort(~near, axis=1, kind="stable")  # the near ones first, still best first
+    widened = np.where(np.take_along_axis(near, order, axis=1), np.take_along_axis(ids, order, axis=1), -1)
+    widened = widened[:, : max(wide, int(near.sum(axis=1).max()))]
     rows = np.asarray(vectors)
-    near = [np.flatnonzero(rows @ queries[q] >= floor[q]) for q in close]
-    widened = np.full((len(ids), max(wide, *(len(n) for n in near))), -1, dtype=np.int64)
-    widened[:, :wide] = ids[:, :wide]
-    for q, found in zip(close, near):
-        widened[q] = -1
-        widened[q, : len(found)] = found
+    overflow = [(q, np.flatnonzero(rows @ queries[q] >= floor[q])) for q in np.flatnonzero(near[:, -1])]
+    if overflow:
+        width = max(widened.shape[1], *(len(found) for _, found in overflow))
+        widened = np.pad(widened, ((0, 0), (0, width - widened.shape[1])), constant_values=-1)
+        for q, found in overflow:
+            widened[q] = -1
+            widened[q, : len(found)] = found
     return widened
 
 
