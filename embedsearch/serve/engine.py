@@ -180,7 +180,7 @@ def _candidate_ids(scores: np.ndarray, queries: np.ndarray, wide: int) -> np.nda
     """The ``wide`` best rows of each column of float32 ``scores`` (``[words, queries]``), and more
     where other rows come within the float32 error of the last one: they may tie it, or beat it,
     once rescored exactly (see :func:`~embedsearch.store.index.score_error`). The store's own
-    search does the same with a second pass over the rows; here the block's scores are at hand."""
+    search looks for them in more candidates, then in all rows; here the block's scores are at hand."""
     values, ids = select_top_k(scores, wide + 1)  # one more, to see whether any come that near
     if wide == 0 or ids.shape[1] <= wide:
         return ids

@@ -120,8 +120,9 @@ def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.nd
     """Exact top-k by inner product, in row blocks so memory stays ``n x block`` whatever the vocabulary.
 
     The candidates come from a float32 product (BLAS or FAISS), whose last bits depend on how many
-    threads split it; ``SCORE_MARGIN`` more than ``k`` are rescored by :func:`exact_scores`, so the
-    scores and the order returned are the same on one core or two, locally or on a Dask worker.
+    threads split it; ``SCORE_MARGIN`` more than ``k``, and any rows within float32 error of the
+    last (:func:`_with_near_ties`), are rescored by :func:`exact_scores`, so the scores and the
+    order returned are the same on one core or two, locally or on a Dask worker.
     """
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     k = min(k, len(vectors))
