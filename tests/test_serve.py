@@ -705,14 +705,18 @@ def test_batched_exact_search_is_a_full_sort(rows: int, queries: int, k: int):
 def test_exact_search_candidates_keep_rows_one_rounding_below_the_last():
     """Rows a float32 GEMM scored one unit in the last place below a tie are still rescored, and
     rows clearly below are not: exactness must not rest on BLAS rounding identical rows alike."""
-    from embedsearch.serve.engine import _candidate_ids
+    from embedsearch.serve.engine import select_top_k
+    from embedsearch.store.index import TIE_POOL, with_near_ties
 
-    scores = np.full((100, 2), 0.5, dtype=np.float32)
-    scores[10:60, 0] = 1.0
+    angles = np.linspace(1.5, 0.1, 100)  # row r scores cos(angle) with e1: higher rows score higher
+    rows = np.zeros((100, 8), dtype=np.float32)
+    rows[:, 1], rows[:, 2] = np.cos(angles), np.sin(angles)
+    rows[10:60] = 0
+    rows[10:60, 0] = 1.0  # 50 equal rows, more than SCORE_MARGIN and the tie pool
+    queries = np.eye(8, dtype=np.float32)[:2]
+    scores = rows @ queries.T
     scores[30:60, 0] = np.nextafter(np.float32(1.0), np.float32(0.0))  # the same row, rounded down
-    scores[:, 1] = np.arange(100) / 100  # no ties: the second query keeps its 5
-    query = np.full((2, 8), 1 / np.sqrt(8), dtype=np.float32)
-    ids = _candidate_ids(scores, query, 5)
+    ids = with_near_ties(rows, queries, *select_top_k(scores, 5 + TIE_POOL), 5)
     assert set(ids[0].tolist()) == set(range(10, 60))
     assert set(ids[1].tolist()) - {-1} == set(range(95, 100))
 

@@ -31,7 +31,7 @@ from ..errors import ConfigError, EmbedsearchError, ExpressionError, QueryError
 from ..expression import is_plain, parse_expression
 from ..plot import pca_2d
 from ..query import Neighbor, QueryTerm, SimilarResult, Store
-from ..store.index import SCORE_MARGIN, exact_scores, rescore_top_k, score_error
+from ..store.index import SCORE_MARGIN, TIE_POOL, exact_scores, rescore_top_k, with_near_ties
 
 # As in query.py: candidates an approximate index supplies for composed queries, rescored exactly.
 _POOL = 200
@@ -159,40 +159,22 @@ def select_top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 def flat_top_k(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-``k`` by inner product for a block of queries: one matrix product and
-    :func:`select_top_k` find ``SCORE_MARGIN`` more candidates than ``k`` (more where scores are
-    within float32 error of the last, :func:`_candidate_ids`), which are rescored as
-    ``Store.similar`` rescores its own (:func:`~embedsearch.store.index.rescore_top_k`), so a query
-    gets bit-identical scores whether it was answered alone or in a batch."""
+    :func:`select_top_k` find the candidates that ``Store.similar`` finds (``SCORE_MARGIN`` more
+    than ``k``, and near ties: :func:`~embedsearch.store.index.with_near_ties`), which are rescored
+    as it rescores its own (:func:`~embedsearch.store.index.rescore_top_k`), so a query gets
+    bit-identical scores whether it was answered alone or in a batch."""
     rows = np.asarray(vectors)
     wide = min(k + SCORE_MARGIN, len(rows))
-    if len(queries) == 1:
-        parts = [_candidate_ids((rows @ queries[0])[:, None], queries[:1], wide)]
-    else:
-        chunk = max(1, _MAX_SCORES // max(len(rows), 1))
-        parts = [_candidate_ids(rows @ queries[i : i + chunk].T, queries[i : i + chunk], wide)
-                 for i in range(0, len(queries), chunk)]
+    pool = min(wide + TIE_POOL, len(rows))
+    chunk = max(1, _MAX_SCORES // max(len(rows), 1))
+    parts = []
+    for i in range(0, len(queries), chunk):
+        block = queries[i : i + chunk]
+        scores = (rows @ block[0])[:, None] if len(block) == 1 else rows @ block.T
+        parts.append(with_near_ties(rows, block, *select_top_k(scores, pool), wide))
     width = max(part.shape[1] for part in parts)
     ids = np.concatenate([np.pad(part, ((0, 0), (0, width - part.shape[1])), constant_values=-1) for part in parts])
     return rescore_top_k(rows, queries, ids, k)
-
-
-def _candidate_ids(scores: np.ndarray, queries: np.ndarray, wide: int) -> np.ndarray:
-    """The ``wide`` best rows of each column of float32 ``scores`` (``[words, queries]``), and more
-    where other rows come within the float32 error of the last one: they may tie it, or beat it,
-    once rescored exactly (see :func:`~embedsearch.store.index.score_error`). The store's own
-    search looks for them in more candidates, then in all rows; here the block's scores are at hand."""
-    values, ids = select_top_k(scores, wide + 1)  # one more, to see whether any come that near
-    if wide == 0 or ids.shape[1] <= wide:
-        return ids
-    floor = values[:, wide - 1] - score_error(queries)
-    close = np.flatnonzero(values[:, wide] >= floor)  # the queries whose run goes on past wide
-    if len(close) == 0:
-        return ids[:, :wide]
-    near = np.count_nonzero(scores[:, close] >= floor[close][None, :], axis=0)
-    widened = np.full((len(ids), int(near.max())), -1, dtype=np.int64)  # -1: no candidate
-    widened[:, :wide] = ids[:, :wide]
-    widened[close] = select_top_k(scores[:, close], widened.shape[1])[1]
-    return widened
 
 
 def similar_many(store: Store, items: Sequence[Composed], ks: Sequence[int]) -> list[SimilarResult | EmbedsearchError]:

@@ -50,8 +50,8 @@ _PQ_REFINE = 10
 # the k returned could differ only if the k-th and the next five scores all lay within ~1e-7.
 SCORE_MARGIN = 4
 # Candidates past the margin in which exact search looks for rows within float32 error of its last
-# (see _with_near_ties); only a longer run of near-equal scores costs a pass over all rows.
-_TIE_POOL = 32
+# (see with_near_ties); only a longer run of near-equal scores costs a pass over all rows.
+TIE_POOL = 32
 
 
 @dataclass(frozen=True)
@@ -121,14 +121,14 @@ def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.nd
 
     The candidates come from a float32 product (BLAS or FAISS), whose last bits depend on how many
     threads split it; ``SCORE_MARGIN`` more than ``k``, and any rows within float32 error of the
-    last (:func:`_with_near_ties`), are rescored by :func:`exact_scores`, so the scores and the
+    last (:func:`with_near_ties`), are rescored by :func:`exact_scores`, so the scores and the
     order returned are the same on one core or two, locally or on a Dask worker.
     """
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     k = min(k, len(vectors))
     wide = min(k + SCORE_MARGIN, len(vectors))
-    scores, ids = _candidates(vectors, queries, min(wide + _TIE_POOL, len(vectors)))
-    return rescore_top_k(vectors, queries, _with_near_ties(vectors, queries, scores, ids, wide), k)
+    scores, ids = _candidates(vectors, queries, min(wide + TIE_POOL, len(vectors)))
+    return rescore_top_k(vectors, queries, with_near_ties(vectors, queries, scores, ids, wide), k)
 
 
 def score_error(queries: np.ndarray) -> np.ndarray:
@@ -139,13 +139,13 @@ def score_error(queries: np.ndarray) -> np.ndarray:
     return 2 * queries.shape[1] * 2.0**-24 * np.linalg.norm(queries, axis=1)
 
 
-def _with_near_ties(vectors: np.ndarray, queries: np.ndarray, scores: np.ndarray, ids: np.ndarray,
+def with_near_ties(vectors: np.ndarray, queries: np.ndarray, scores: np.ndarray, ids: np.ndarray,
                     wide: int) -> np.ndarray:
     """The first ``wide`` of each query's candidates (best first), and every further row whose
     score comes within :func:`score_error` of the last of them: any may tie it, or beat it, once
     rescored exactly, so ``SCORE_MARGIN`` alone would miss a run of ties longer than itself. Such
-    rows are looked for among the ``_TIE_POOL`` candidates past ``wide``; a query whose pool ends
-    inside the run (more than ``_TIE_POOL`` equal rows) gets one more pass over all rows. -1 pads."""
+    rows are looked for among the ``TIE_POOL`` candidates past ``wide``; a query whose pool ends
+    inside the run (more than ``TIE_POOL`` equal rows) gets one more pass over all rows. -1 pads."""
     if wide == 0 or ids.shape[1] <= wide:
         return ids
     floor = scores[:, wide - 1] - score_error(queries)
